@@ -1,0 +1,29 @@
+/** Every limit of the system, named, in one place (DESIGN.md section 7). */
+export const LIMITS = {
+  /** API.md: bodies over 1 MiB are refused with 413. */
+  bodyBytes: 1024 * 1024,
+  pageSizeDefault: 20,
+  pageSizeMax: 100,
+  cursorChars: 512,
+  searchQueryChars: 200,
+  idempotencyKeyChars: 255,
+  passwordMin: 8,
+  passwordMax: 128,
+  emailChars: 254,
+  nameChars: 200,
+  productNameChars: 200,
+  productDescriptionChars: 5000,
+  categoryChars: 64,
+  skuChars: 64,
+  variantTitleChars: 200,
+  variantsPerProduct: 50,
+  cartQuantityMax: 99,
+  cartLinesMax: 100,
+  /** Failed logins per e-mail inside the window before login answers 429. */
+  loginFailuresPerWindow: 10,
+  loginFailureWindowMs: 15 * 60 * 1000,
+  tokenTtlSeconds: 24 * 60 * 60,
+  /** A service call that takes longer than this fails with UNAVAILABLE. */
+  serviceCallTimeoutMs: 5_000,
+  shutdownGraceMs: 10_000,
+} as const;

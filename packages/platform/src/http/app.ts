@@ -1,0 +1,126 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AppError, LIMITS, newId, problemOf, toProblem, type ErrorCode, type FieldError, type Problem } from '@agora/kernel';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { fieldErrors, validatorCompiler } from './validation.js';
+
+export type HttpApp = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface HttpAppOptions {
+  /** Service name, used in logs and metric labels. */
+  name: string;
+  logger: Logger;
+  metrics?: Metrics;
+  bodyLimit?: number;
+  /** Behind a proxy (nginx), trust X-Forwarded-For for the client address. */
+  trustProxy?: boolean;
+}
+
+const REQUEST_ID = /^[\w\-.:]{1,128}$/;
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function sendProblem(reply: FastifyReply, problem: Problem, retryAfterSeconds?: number): FastifyReply {
+  if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+}
+
+/** Fastify's own errors (body parsing, limits) as typed problems; undefined for anything else. */
+function frameworkProblem(error: FastifyError): Problem | undefined {
+  const map: Record<string, [ErrorCode, string]> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', `Request body is larger than ${LIMITS.bodyBytes} bytes`],
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'],
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['VALIDATION_FAILED', 'Content-Length does not match the body'],
+    FST_ERR_CTP_EMPTY_JSON_BODY: ['VALIDATION_FAILED', 'Body must not be empty when Content-Type is application/json'],
+    FST_ERR_CTP_INVALID_JSON_BODY: ['VALIDATION_FAILED', 'Body is not valid JSON'],
+  };
+  const known = error.code ? map[error.code] : undefined;
+  if (known) {
+    const [code, detail] = known;
+    return problemOf(code, detail, code === 'VALIDATION_FAILED' ? [{ path: 'body', message: detail }] : undefined);
+  }
+  if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
+    return problemOf('VALIDATION_FAILED', 'Body is not valid JSON', [{ path: 'body', message: error.message }]);
+  }
+  if (error.statusCode === 429) return problemOf('RATE_LIMITED', error.message || 'Rate limit exceeded');
+  if (error.statusCode === 413) return problemOf('PAYLOAD_TOO_LARGE', error.message);
+  if (error.statusCode === 415) return problemOf('UNSUPPORTED_MEDIA_TYPE', error.message);
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return problemOf('VALIDATION_FAILED', error.message, [{ path: 'request', message: error.message }]);
+  }
+  return undefined;
+}
+
+/**
+ * A Fastify app with the conventions every Agora HTTP surface shares: request ids, strict body
+ * validation naming the field, problem+json for every error (404 routes, bad JSON, 413), metrics.
+ */
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimit ?? LIMITS.bodyBytes,
+    trustProxy: options.trustProxy ?? false,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const sent = req.headers['x-request-id'];
+      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : newId();
+    },
+    disableRequestLogging: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSchemaErrorFormatter((errors, dataVar) => {
+    const err = new AppError('VALIDATION_FAILED', `Invalid ${dataVar}`, { errors: fieldErrors(errors, dataVar) });
+    return err as unknown as Error;
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const metrics = options.metrics;
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = String(reply.statusCode);
+    const elapsed = reply.elapsedTime / 1000;
+    if (metrics) {
+      const labels = { service: options.name, method: request.method, route, status };
+      metrics.httpDuration.observe(labels, elapsed);
+      metrics.httpRequests.inc(labels);
+    }
+    if (reply.statusCode >= 500) request.log.warn({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request failed');
+    else request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof AppError) {
+      return sendProblem(reply, toProblem(error), error.retryAfterSeconds);
+    }
+    if (error.validation) {
+      const context = error.validationContext ?? 'body';
+      const errors: FieldError[] = fieldErrors(error.validation, context);
+      return sendProblem(reply, problemOf('VALIDATION_FAILED', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors));
+    }
+    const framework = frameworkProblem(error);
+    if (framework) {
+      const retryAfter = reply.getHeader('retry-after');
+      return sendProblem(reply, framework, retryAfter === undefined ? undefined : Number(retryAfter));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(reply, toProblem(error));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problemOf('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  return app as unknown as HttpApp;
+}

@@ -1,0 +1,4 @@
+export * from './storage/index.js';
+export * from './http/index.js';
+export * from './telemetry/index.js';
+export * from './service-client/index.js';

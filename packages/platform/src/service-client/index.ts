@@ -1,0 +1,3 @@
+export * from './transport.js';
+export * from './in-process.js';
+export * from './client.js';

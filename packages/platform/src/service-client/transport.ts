@@ -1,0 +1,26 @@
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface ServiceRequest {
+  method: HttpMethod;
+  /** Path on the service, with the query string already encoded if any. */
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Idempotent calls may be retried by transports that retry (GETs always are). */
+  idempotent?: boolean;
+}
+
+export interface ServiceResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON when the service answered JSON, otherwise the raw text. */
+  body: unknown;
+}
+
+/**
+ * How one service reaches another. `agora start` uses the in-process transport; the cluster backs
+ * the same interface with HTTP, discovery, load balancing and resilience.
+ */
+export interface ServiceTransport {
+  request(service: string, request: ServiceRequest): Promise<ServiceResponse>;
+}

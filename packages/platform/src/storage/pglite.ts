@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { sql, type SQL } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/pglite';
+import { migrate } from 'drizzle-orm/pglite/migrator';
+import { rowsOf, type Db, type Executor, type Storage, type Tx } from './storage.js';
+
+/**
+ * Embedded PostgreSQL (PGlite) for the zero-setup `npm start`. One instance serves every service
+ * (each in its own schema): PGlite is heavy and single-connection, so queries and transactions are
+ * serialized and locks never contend — concurrency guarantees are proven on real PostgreSQL.
+ */
+export class PgliteStorage implements Storage {
+  readonly kind = 'pglite' as const;
+  readonly db: Db;
+  private closed = false;
+
+  private constructor(private readonly client: PGlite) {
+    this.db = drizzle({ client }) as unknown as Db;
+  }
+
+  /** `dataDir` undefined keeps everything in memory (tests). */
+  static async open(dataDir?: string): Promise<PgliteStorage> {
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
+    const client = dataDir ? new PGlite(dataDir) : new PGlite();
+    await client.waitReady;
+    return new PgliteStorage(client);
+  }
+
+  async migrate(service: string, migrationsFolder: string): Promise<void> {
+    await this.client.exec(`create schema if not exists "${service}"`);
+    await migrate(drizzle({ client: this.client }), { migrationsFolder, migrationsSchema: service, migrationsTable: '__migrations' });
+  }
+
+  async query<Row>(statement: SQL, executor: Executor = this.db): Promise<Row[]> {
+    return rowsOf<Row>(await executor.execute(statement));
+  }
+
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => work(tx as unknown as Tx));
+  }
+
+  async ping(): Promise<void> {
+    await this.db.execute(sql`select 1`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+}
