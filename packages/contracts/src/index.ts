@@ -1,0 +1,5 @@
+export * from './common.js';
+export * as identity from './identity.js';
+export * as catalog from './catalog.js';
+export * as inventory from './inventory.js';
+export type { TokenClaims } from './identity.js';
