@@ -53,3 +53,59 @@ export const ProductPage = pageOf(Product);
 
 export const CategorySummary = Type.Object({ category: Type.String(), productCount: Type.Integer() });
 export const CategoryList = Type.Object({ items: Type.Array(CategorySummary) });
+
+/*
+ * What the catalog service itself answers: products without stock. The gateway adds `available`
+ * to every variant from the inventory service before a shopper sees a Product.
+ */
+export const CatalogVariant = Type.Object({
+  sku: Type.String(),
+  title: Type.String(),
+  price: MoneySchema,
+});
+export type CatalogVariant = Static<typeof CatalogVariant>;
+
+export const CatalogProduct = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  description: Type.String(),
+  category: Type.String(),
+  variants: Type.Array(CatalogVariant),
+  createdAt: Type.String({ description: 'ISO 8601 UTC' }),
+  updatedAt: Type.String({ description: 'ISO 8601 UTC' }),
+});
+export type CatalogProduct = Static<typeof CatalogProduct>;
+
+export const CatalogProductPage = pageOf(CatalogProduct);
+export type CatalogProductPage = Static<typeof CatalogProductPage>;
+
+export type CategorySummary = Static<typeof CategorySummary>;
+export type CategoryList = Static<typeof CategoryList>;
+
+/** A product id in a path. A pattern, not `format: uuid`, which would also let `urn:uuid:` through. */
+export const ProductIdParams = Type.Object({
+  id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'product id (UUID)' }),
+});
+export type ProductIdParams = Static<typeof ProductIdParams>;
+
+/** Most SKUs one by-sku lookup may name (a full page of products with every variant). */
+export const SKU_LOOKUP_MAX = LIMITS.pageSizeMax * LIMITS.variantsPerProduct;
+
+/** Internal: `GET /products/by-sku?skus=a,b,c` (cart and checkout read prices with it). */
+export const SkuLookupQuery = Type.Object({
+  skus: Type.String({ minLength: 1, maxLength: (LIMITS.skuChars + 1) * SKU_LOOKUP_MAX, description: 'comma-separated SKUs' }),
+});
+export type SkuLookupQuery = Static<typeof SkuLookupQuery>;
+
+export const SkuVariant = Type.Object({
+  sku: Type.String(),
+  productId: Uuid,
+  productName: Type.String(),
+  title: Type.String(),
+  price: MoneySchema,
+});
+export type SkuVariant = Static<typeof SkuVariant>;
+
+/** Known SKUs only, in the order asked; an unknown SKU is simply absent. */
+export const SkuVariantList = Type.Object({ items: Type.Array(SkuVariant) });
+export type SkuVariantList = Static<typeof SkuVariantList>;

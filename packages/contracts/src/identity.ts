@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { LIMITS } from '@agora/kernel';
-import { Uuid } from './common.js';
+import { PageQuery, Uuid, pageOf } from './common.js';
 
 export const Role = Type.Union([Type.Literal('customer'), Type.Literal('admin')]);
 
@@ -31,3 +31,15 @@ export interface TokenClaims {
   role: Static<typeof Role>;
   email: string;
 }
+
+export type Role = Static<typeof Role>;
+
+/** `GET /users/:id` and `GET /me` answer a User; `GET /users` (admin) pages through them. */
+export const UserParams = Type.Object({ id: Uuid });
+export type UserParams = Static<typeof UserParams>;
+
+export const ListUsersQuery = Type.Object({ ...PageQuery });
+export type ListUsersQuery = Static<typeof ListUsersQuery>;
+
+export const UserPage = pageOf(User);
+export type UserPage = Static<typeof UserPage>;

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError, LIMITS, newId, problemOf, toProblem, type ErrorCode, type FieldError, type Problem } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
@@ -72,7 +72,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       const sent = req.headers['x-request-id'];
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : newId();
     },
-    disableRequestLogging: true,
+    // Our onResponse hook logs what matters (failures at warn, the rest at debug).
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -3,7 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
-import { rowsOf, type Db, type Executor, type Storage, type Tx } from './storage.js';
+import { migrationConfig, rowsOf, type Db, type Executor, type Storage, type Tx } from './storage.js';
 
 /**
  * Embedded PostgreSQL (PGlite) for the zero-setup `npm start`. One instance serves every service
@@ -28,8 +28,7 @@ export class PgliteStorage implements Storage {
   }
 
   async migrate(service: string, migrationsFolder: string): Promise<void> {
-    await this.client.exec(`create schema if not exists "${service}"`);
-    await migrate(drizzle({ client: this.client }), { migrationsFolder, migrationsSchema: service, migrationsTable: '__migrations' });
+    await migrate(drizzle({ client: this.client }), migrationConfig(service, migrationsFolder));
   }
 
   async query<Row>(statement: SQL, executor: Executor = this.db): Promise<Row[]> {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import { advisoryKey, rowsOf, type Db, type Executor, type Storage, type Tx } from './storage.js';
+import { advisoryKey, migrationConfig, rowsOf, type Db, type Executor, type Storage, type Tx } from './storage.js';
 
 export interface PostgresOptions {
   url: string;
@@ -31,13 +31,13 @@ export class PostgresStorage implements Storage {
   }
 
   async migrate(service: string, migrationsFolder: string): Promise<void> {
-    // A dedicated connection holds the advisory lock, so instances starting together take turns.
+    // A dedicated connection holds one advisory lock for all migrations: instances (and services)
+    // starting together take turns, so even `create schema if not exists` never races.
     const client = new pg.Client({ connectionString: this.options.url });
     await client.connect();
     try {
-      await client.query('select pg_advisory_lock($1)', [advisoryKey(`migrate:${service}`)]);
-      await client.query(`create schema if not exists "${service}"`);
-      await migrate(drizzle({ client }), { migrationsFolder, migrationsSchema: service, migrationsTable: '__migrations' });
+      await client.query('select pg_advisory_lock($1)', [advisoryKey('agora:migrate')]);
+      await migrate(drizzle({ client }), migrationConfig(service, migrationsFolder));
     } finally {
       await client.query('select pg_advisory_unlock_all()').catch(() => undefined);
       await client.end();

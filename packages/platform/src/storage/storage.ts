@@ -60,3 +60,14 @@ export function advisoryKey(name: string): number {
   }
   return hash | 0;
 }
+
+/**
+ * Each service's applied migrations are tracked in its own table of one shared bookkeeping schema.
+ * Not in the service's schema: its first migration creates that schema.
+ */
+export const MIGRATIONS_SCHEMA = 'agora_migrations';
+
+export function migrationConfig(service: string, migrationsFolder: string): { migrationsFolder: string; migrationsSchema: string; migrationsTable: string } {
+  if (!/^[a-z][a-z0-9_]*$/.test(service)) throw new Error(`service name must be a lowercase identifier, got "${service}"`);
+  return { migrationsFolder, migrationsSchema: MIGRATIONS_SCHEMA, migrationsTable: service };
+}

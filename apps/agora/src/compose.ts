@@ -1,0 +1,139 @@
+import { join } from 'node:path';
+import { EnvReader, systemClock, type Clock } from '@agora/kernel';
+import {
+  InProcessTransport,
+  Metrics,
+  PgliteStorage,
+  PostgresStorage,
+  TokenService,
+  createLogger,
+  type HttpApp,
+  type Logger,
+  type ReadinessCheck,
+  type RunningService,
+  type ServiceModule,
+  type Storage,
+} from '@agora/platform';
+import { identityModule } from '@agora/identity';
+import { catalogModule } from '@agora/catalog';
+import { inventoryModule } from '@agora/inventory';
+import { createGateway, loadGatewayConfig } from '@agora/gateway';
+import type { AgoraConfig } from './config.js';
+
+export const SERVICE_MODULES: readonly ServiceModule[] = [identityModule, catalogModule, inventoryModule];
+
+/**
+ * Opens storage per service: PostgreSQL when a URL is configured (one pool per distinct URL), else
+ * one embedded PGlite shared by every service, each in its own schema (DESIGN.md section 6).
+ */
+export class StorageSet {
+  private readonly byUrl = new Map<string, Storage>();
+  private embedded: Promise<Storage> | undefined;
+
+  constructor(
+    private readonly config: AgoraConfig,
+    private readonly override?: Storage,
+  ) {}
+
+  async forService(service: string): Promise<Storage> {
+    if (this.override) return this.override;
+    const url = this.config.serviceDatabaseUrls[service] ?? this.config.databaseUrl;
+    if (url) {
+      let storage = this.byUrl.get(url);
+      if (!storage) {
+        storage = new PostgresStorage({ url, poolMax: this.config.dbPoolMax });
+        this.byUrl.set(url, storage);
+      }
+      return storage;
+    }
+    this.embedded ??= PgliteStorage.open(join(this.config.dataDir, 'pglite'));
+    return this.embedded;
+  }
+
+  async close(): Promise<void> {
+    if (this.override) return;
+    await Promise.all([...this.byUrl.values()].map((s) => s.close()));
+    if (this.embedded) await (await this.embedded).close();
+  }
+}
+
+export async function migrateAll(storages: StorageSet, modules: readonly ServiceModule[] = SERVICE_MODULES): Promise<void> {
+  for (const module of modules) {
+    if (!module.migrationsFolder) continue;
+    const storage = await storages.forService(module.name);
+    await storage.migrate(module.name, module.migrationsFolder);
+  }
+}
+
+export interface Agora {
+  config: AgoraConfig;
+  gateway: HttpApp;
+  services: RunningService[];
+  storages: StorageSet;
+  logger: Logger;
+  metrics: Metrics;
+  tokens: TokenService;
+  close(): Promise<void>;
+}
+
+export interface AgoraOptions {
+  /** Every service on this one storage (tests run the whole system on one test database). */
+  storage?: Storage;
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** Everything in one process: every service in process, the gateway in front over a transport. */
+export async function createAgora(config: AgoraConfig, options: AgoraOptions = {}): Promise<Agora> {
+  const logger = options.logger ?? createLogger('agora', config.logLevel);
+  const metrics = new Metrics();
+  const env = new EnvReader(options.env ?? process.env);
+  const gatewayConfig = loadGatewayConfig(env);
+  const tokens = new TokenService(config.jwtSecret);
+  const storages = new StorageSet(config, options.storage);
+  const transport = new InProcessTransport();
+  const services: RunningService[] = [];
+  let draining = false;
+  try {
+    await migrateAll(storages);
+    for (const module of SERVICE_MODULES) {
+      const service = await module.create({
+        storage: await storages.forService(module.name),
+        logger: logger.child({ service: module.name }),
+        metrics,
+        clock: options.clock ?? systemClock,
+        env,
+        transport,
+        tokens,
+      });
+      transport.register(module.name, service.app);
+      services.push(service);
+    }
+    const readiness = (): ReadinessCheck[] =>
+      services.flatMap((s) => s.readiness.map((check) => ({ name: `${s.name}.${check.name}`, check: check.check })));
+    const gateway = await createGateway({ transport, tokens, logger: logger.child({ service: 'gateway' }), metrics, config: gatewayConfig, readiness, isDraining: () => draining });
+    for (const service of services) await service.app.ready();
+    await gateway.ready();
+    for (const service of services) await service.start();
+    return {
+      config,
+      gateway,
+      services,
+      storages,
+      logger,
+      metrics,
+      tokens,
+      async close() {
+        draining = true;
+        await gateway.close();
+        for (const service of [...services].reverse()) await service.stop();
+        await storages.close();
+      },
+    };
+  } catch (err) {
+    for (const service of services) await service.stop().catch(() => undefined);
+    await storages.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, EnvReader, LIMITS } from '@agora/kernel';
+import { MIN_SECRET_BYTES } from '@agora/platform';
+
+/** Process-wide configuration, from the environment only, validated before anything starts. */
+export interface AgoraConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** PostgreSQL for every service unless a `<SERVICE>_DATABASE_URL` overrides it; unset = embedded PGlite. */
+  databaseUrl: string | undefined;
+  serviceDatabaseUrls: Record<string, string>;
+  dbPoolMax: number;
+  jwtSecret: string;
+  admin: { email: string; password: string } | undefined;
+  logLevel: string;
+  demoProducts: number;
+  seedDemoData: boolean;
+}
+
+export const SERVICES_WITH_STORAGE = ['identity', 'catalog', 'inventory'] as const;
+
+/** A secret the operator did not set is generated once and kept in the data dir (0600). */
+function persistedSecret(dataDir: string, file: string): string {
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return secret;
+}
+
+export function loadConfig(envVars: Record<string, string | undefined> = process.env): AgoraConfig {
+  const env = new EnvReader(envVars);
+  const dataDir = resolve(env.string('AGORA_DATA_DIR', './data'));
+  const databaseUrl = env.url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const serviceDatabaseUrls: Record<string, string> = {};
+  for (const service of SERVICES_WITH_STORAGE) {
+    const url = env.url(`${service.toUpperCase()}_DATABASE_URL`, ['postgres:', 'postgresql:']);
+    if (url) serviceDatabaseUrls[service] = url;
+  }
+  const jwtSecret = env.string('AGORA_JWT_SECRET') ?? persistedSecret(dataDir, 'jwt-secret');
+  if (Buffer.byteLength(jwtSecret) < MIN_SECRET_BYTES) throw new ConfigError('AGORA_JWT_SECRET', `must be at least ${MIN_SECRET_BYTES} bytes`);
+  const adminEmail = env.string('AGORA_ADMIN_EMAIL');
+  const adminPassword = env.string('AGORA_ADMIN_PASSWORD');
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError(adminEmail === undefined ? 'AGORA_ADMIN_EMAIL' : 'AGORA_ADMIN_PASSWORD', 'AGORA_ADMIN_EMAIL and AGORA_ADMIN_PASSWORD go together');
+  }
+  if (adminPassword !== undefined && (adminPassword.length < LIMITS.passwordMin || adminPassword.length > LIMITS.passwordMax)) {
+    throw new ConfigError('AGORA_ADMIN_PASSWORD', `must be ${LIMITS.passwordMin}..${LIMITS.passwordMax} characters`);
+  }
+  if (adminEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(adminEmail)) throw new ConfigError('AGORA_ADMIN_EMAIL', 'is not an e-mail address');
+  return {
+    port: env.int('PORT', 8080, { min: 0, max: 65535 }),
+    host: env.string('HOST', '0.0.0.0'),
+    dataDir,
+    databaseUrl,
+    serviceDatabaseUrls,
+    dbPoolMax: env.int('AGORA_DB_POOL_MAX', 10, { min: 1, max: 200 }),
+    jwtSecret,
+    admin: adminEmail && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,
+    logLevel: env.oneOf('AGORA_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    demoProducts: env.int('AGORA_DEMO_PRODUCTS', 1200, { min: 0, max: 100_000 }),
+    seedDemoData: env.bool('AGORA_SEED', true),
+  };
+}

@@ -1,0 +1,95 @@
+import { LIMITS, newId, notFound, validationError, type Clock } from '@agora/kernel';
+import { catalog } from '@agora/contracts';
+import { decodeCursor, encodeCursor } from '../domain/cursor.js';
+import { normalizeFields, normalizeVariants, type ProductData } from '../domain/product.js';
+import { searchTermsOf } from '../domain/search.js';
+import type { CatalogRepository, ProductChanges } from './ports.js';
+
+const CATEGORY = /^[a-z0-9][a-z0-9-]*$/;
+const SKU = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export function toCatalogProduct(product: ProductData): catalog.CatalogProduct {
+  return {
+    id: product.id,
+    name: product.name,
+    description: product.description,
+    category: product.category,
+    variants: product.variants.map((v) => ({ sku: v.sku, title: v.title, price: { amount: v.price.amount, currency: v.price.currency } })),
+    createdAt: product.createdAt.toISOString(),
+    updatedAt: product.updatedAt.toISOString(),
+  };
+}
+
+/** The catalog's use cases; the HTTP layer has already checked the shapes and the caller. */
+export class CatalogService {
+  constructor(
+    private readonly repository: CatalogRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(query: catalog.ProductQuery): Promise<catalog.CatalogProductPage> {
+    const limit = query.limit ?? LIMITS.pageSizeDefault;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.pageSizeMax) {
+      throw validationError([{ path: 'limit', message: `must be an integer in 1..${LIMITS.pageSizeMax}` }]);
+    }
+    const beforeId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const category = query.category?.trim() || undefined;
+    // Categories are slugs: anything else names no category, so the page is empty.
+    if (category !== undefined && !CATEGORY.test(category)) return { items: [], nextCursor: null };
+    const rows = await this.repository.list({ search: searchTermsOf(query.q), category, beforeId, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page.map(toCatalogProduct),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+    };
+  }
+
+  async get(id: string): Promise<catalog.CatalogProduct> {
+    const product = await this.repository.get(id.toLowerCase());
+    if (!product) throw notFound(`Product ${id}`);
+    return toCatalogProduct(product);
+  }
+
+  async create(body: catalog.CreateProductBody): Promise<catalog.CatalogProduct> {
+    const fields = normalizeFields({ name: body.name, description: body.description, category: body.category });
+    const variants = normalizeVariants(body.variants);
+    const now = this.clock.now();
+    const product: ProductData = { id: newId(), ...fields, variants, createdAt: now, updatedAt: now };
+    await this.repository.insert(product);
+    return toCatalogProduct(product);
+  }
+
+  async update(id: string, body: catalog.UpdateProductBody): Promise<catalog.CatalogProduct> {
+    const fields = normalizeFields({
+      ...(body.name === undefined ? {} : { name: body.name }),
+      ...(body.description === undefined ? {} : { description: body.description }),
+      ...(body.category === undefined ? {} : { category: body.category }),
+    });
+    const changes: ProductChanges = { ...fields, updatedAt: this.clock.now() };
+    if (body.variants !== undefined) changes.variants = normalizeVariants(body.variants);
+    const product = await this.repository.update(id.toLowerCase(), changes);
+    if (!product) throw notFound(`Product ${id}`);
+    return toCatalogProduct(product);
+  }
+
+  /** Variants of the SKUs asked for, in that order, each once; unknown SKUs are left out. */
+  async bySkus(skusParam: string): Promise<catalog.SkuVariantList> {
+    const skus = [...new Set(skusParam.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
+    if (skus.length === 0) throw validationError([{ path: 'skus', message: 'must name at least one SKU' }]);
+    if (skus.length > catalog.SKU_LOOKUP_MAX) throw validationError([{ path: 'skus', message: `must name at most ${catalog.SKU_LOOKUP_MAX} SKUs` }]);
+    const malformed = skus.find((s) => s.length > LIMITS.skuChars || !SKU.test(s));
+    if (malformed !== undefined) throw validationError([{ path: 'skus', message: `"${malformed.slice(0, LIMITS.skuChars)}" is not a SKU` }]);
+    const found = new Map((await this.repository.variantsBySku(skus)).map((v) => [v.sku, v]));
+    const items: catalog.SkuVariant[] = [];
+    for (const sku of skus) {
+      const v = found.get(sku);
+      if (v) items.push({ sku: v.sku, productId: v.productId, productName: v.productName, title: v.title, price: { amount: v.price.amount, currency: v.price.currency } });
+    }
+    return { items };
+  }
+
+  async categories(): Promise<catalog.CategoryList> {
+    return { items: await this.repository.categories() };
+  }
+}

@@ -1,0 +1,37 @@
+import type { ProductData, ProductFields, VariantData } from '../domain/product.js';
+import type { SearchTerms } from '../domain/search.js';
+
+export interface ProductFilter {
+  search: SearchTerms | undefined;
+  category: string | undefined;
+  /** Keyset: only products with an id below this one (newest first). */
+  beforeId: string | undefined;
+  limit: number;
+}
+
+export interface VariantWithProduct extends VariantData {
+  productId: string;
+  productName: string;
+}
+
+export interface CategoryCount {
+  category: string;
+  productCount: number;
+}
+
+export interface ProductChanges extends Partial<ProductFields> {
+  variants?: VariantData[];
+  updatedAt: Date;
+}
+
+/** The catalog's storage, as the use cases need it. Writes are one transaction each. */
+export interface CatalogRepository {
+  list(filter: ProductFilter): Promise<ProductData[]>;
+  get(id: string): Promise<ProductData | undefined>;
+  /** Throws CONFLICT naming the SKU when one is taken by another product. */
+  insert(product: ProductData): Promise<void>;
+  /** Undefined when there is no such product. Throws CONFLICT like `insert`. */
+  update(id: string, changes: ProductChanges): Promise<ProductData | undefined>;
+  variantsBySku(skus: readonly string[]): Promise<VariantWithProduct[]>;
+  categories(): Promise<CategoryCount[]>;
+}

@@ -1,0 +1,54 @@
+import type { FastifyRequest } from 'fastify';
+import { ProblemSchema, catalog } from '@agora/contracts';
+import { requireAdmin, type HttpApp } from '@agora/platform';
+import type { CatalogService } from '../app/catalog-service.js';
+
+const problems = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema };
+
+/** Admin routes check the caller before the body is validated: a customer learns nothing more. */
+const adminOnly = async (request: FastifyRequest): Promise<void> => {
+  requireAdmin(request);
+};
+
+/**
+ * The catalog's internal HTTP surface. The gateway forwards `/api/v1/products...` and
+ * `/api/v1/admin/products...` here, checks the token and sets the caller headers; other services
+ * (cart, checkout) call `/products/by-sku` directly.
+ */
+export function registerCatalogRoutes(app: HttpApp, service: CatalogService): void {
+  app.get(
+    '/products',
+    { schema: { querystring: catalog.ProductQuery, response: { 200: catalog.CatalogProductPage, 400: ProblemSchema } } },
+    async (request) => service.list(request.query),
+  );
+
+  // A static segment wins over `/products/:id` in Fastify's router, whatever the order here.
+  app.get(
+    '/products/by-sku',
+    { schema: { querystring: catalog.SkuLookupQuery, response: { 200: catalog.SkuVariantList, 400: ProblemSchema } } },
+    async (request) => service.bySkus(request.query.skus),
+  );
+
+  app.get(
+    '/products/:id',
+    { schema: { params: catalog.ProductIdParams, response: { 200: catalog.CatalogProduct, 400: ProblemSchema, 404: ProblemSchema } } },
+    async (request) => service.get(request.params.id),
+  );
+
+  app.post(
+    '/products',
+    { onRequest: adminOnly, schema: { body: catalog.CreateProductBody, response: { 201: catalog.CatalogProduct, ...problems } } },
+    async (request, reply) => reply.code(201).send(await service.create(request.body)),
+  );
+
+  app.patch(
+    '/products/:id',
+    {
+      onRequest: adminOnly,
+      schema: { params: catalog.ProductIdParams, body: catalog.UpdateProductBody, response: { 200: catalog.CatalogProduct, ...problems } },
+    },
+    async (request) => service.update(request.params.id, request.body),
+  );
+
+  app.get('/categories', { schema: { response: { 200: catalog.CategoryList } } }, async () => service.categories());
+}

@@ -1,0 +1,192 @@
+import { and, asc, desc, eq, inArray, lt, ne, sql, type SQL } from 'drizzle-orm';
+import { PG_UNIQUE_VIOLATION, pgErrorCode, type Executor, type Storage, type Tx } from '@agora/platform';
+import { AppError } from '@agora/kernel';
+import { skuTaken, type ProductData, type VariantData } from '../domain/product.js';
+import type { SearchTerms } from '../domain/search.js';
+import type { CatalogRepository, CategoryCount, ProductChanges, ProductFilter, VariantWithProduct } from '../app/ports.js';
+import { products, variants } from './schema.js';
+
+const productColumns = {
+  id: products.id,
+  name: products.name,
+  description: products.description,
+  category: products.category,
+  createdAt: products.createdAt,
+  updatedAt: products.updatedAt,
+};
+
+type ProductRow = { id: string; name: string; description: string; category: string; createdAt: Date; updatedAt: Date };
+
+/**
+ * The text-search condition. Every piece of user text is a bound parameter: `websearch_to_tsquery`
+ * takes any string, and the prefix words were reduced to letters and digits before `to_tsquery`.
+ * The prefix part is tried with the English stemmer and without one, so that a half-typed word
+ * the stemmer would mangle still matches.
+ */
+export function tsqueryOf(terms: SearchTerms): SQL {
+  const web = sql`websearch_to_tsquery('english'::regconfig, ${terms.text}::text)`;
+  if (terms.prefixLast === undefined) return web;
+  const last = sql`(to_tsquery('english'::regconfig, ${terms.prefixLast}::text) || to_tsquery('simple'::regconfig, ${terms.prefixLast}::text))`;
+  const prefix = terms.prefixHead.length > 0 ? sql`(to_tsquery('english'::regconfig, ${terms.prefixHead}::text) && ${last})` : last;
+  return sql`(${web} || ${prefix})`;
+}
+
+/** `Key (sku)=(ABC-1) already exists.` → `ABC-1`, from a driver error or its cause. */
+function violatedSku(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const detail = (current as { detail?: unknown }).detail;
+    if (typeof detail === 'string') return /\(sku\)=\((.*)\) already exists/.exec(detail)?.[1];
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export class CatalogStore implements CatalogRepository {
+  constructor(private readonly storage: Storage) {}
+
+  async list(filter: ProductFilter): Promise<ProductData[]> {
+    const conditions: SQL[] = [];
+    if (filter.category !== undefined) conditions.push(eq(products.category, filter.category));
+    if (filter.beforeId !== undefined) conditions.push(lt(products.id, filter.beforeId));
+    if (filter.search !== undefined) conditions.push(sql`${products.search} @@ ${tsqueryOf(filter.search)}`);
+    const rows = await this.storage.db
+      .select(productColumns)
+      .from(products)
+      .where(and(...conditions))
+      .orderBy(desc(products.id))
+      .limit(filter.limit);
+    return this.withVariants(this.storage.db, rows);
+  }
+
+  async get(id: string, executor: Executor = this.storage.db): Promise<ProductData | undefined> {
+    const rows = await executor.select(productColumns).from(products).where(eq(products.id, id));
+    return (await this.withVariants(executor, rows))[0];
+  }
+
+  async insert(product: ProductData): Promise<void> {
+    await this.write(async (tx) => {
+      await this.assertSkusFree(tx, product.variants, undefined);
+      await tx.insert(products).values({
+        id: product.id,
+        name: product.name,
+        description: product.description,
+        category: product.category,
+        createdAt: product.createdAt,
+        updatedAt: product.updatedAt,
+      });
+      await tx.insert(variants).values(variantRows(product.id, product.variants));
+    }, product.variants);
+  }
+
+  async update(id: string, changes: ProductChanges): Promise<ProductData | undefined> {
+    return this.write(async (tx) => {
+      const locked = await tx.select({ id: products.id }).from(products).where(eq(products.id, id)).for('update');
+      if (locked.length === 0) return undefined;
+      if (changes.variants !== undefined) {
+        await this.assertSkusFree(tx, changes.variants, id);
+        // Replacing the list: SKUs that stay are re-inserted with their new title and price.
+        await tx.delete(variants).where(eq(variants.productId, id));
+        await tx.insert(variants).values(variantRows(id, changes.variants));
+      }
+      await tx
+        .update(products)
+        .set({
+          ...(changes.name === undefined ? {} : { name: changes.name }),
+          ...(changes.description === undefined ? {} : { description: changes.description }),
+          ...(changes.category === undefined ? {} : { category: changes.category }),
+          updatedAt: changes.updatedAt,
+        })
+        .where(eq(products.id, id));
+      return this.get(id, tx);
+    }, changes.variants ?? []);
+  }
+
+  async variantsBySku(skus: readonly string[]): Promise<VariantWithProduct[]> {
+    if (skus.length === 0) return [];
+    const rows = await this.storage.db
+      .select({
+        sku: variants.sku,
+        productId: variants.productId,
+        productName: products.name,
+        title: variants.title,
+        priceAmount: variants.priceAmount,
+        currency: variants.currency,
+      })
+      .from(variants)
+      .innerJoin(products, eq(products.id, variants.productId))
+      .where(inArray(variants.sku, [...skus]));
+    return rows.map((r) => ({
+      sku: r.sku,
+      productId: r.productId,
+      productName: r.productName,
+      title: r.title,
+      price: { amount: r.priceAmount, currency: r.currency },
+    }));
+  }
+
+  async categories(): Promise<CategoryCount[]> {
+    return this.storage.db
+      .select({ category: products.category, productCount: sql<number>`count(*)::int` })
+      .from(products)
+      .groupBy(products.category)
+      .orderBy(asc(products.category));
+  }
+
+  /** One transaction; a unique violation that slipped past the check (a race) is still a 409. */
+  private async write<T>(work: (tx: Tx) => Promise<T>, written: readonly VariantData[]): Promise<T> {
+    try {
+      return await this.storage.transaction(work);
+    } catch (err) {
+      if (pgErrorCode(err) !== PG_UNIQUE_VIOLATION) throw err;
+      const sku = violatedSku(err);
+      if (sku === undefined) throw new AppError('CONFLICT', 'A SKU of this product already belongs to another product', { cause: err });
+      throw skuTaken(sku, written.findIndex((v) => v.sku === sku));
+    }
+  }
+
+  private async assertSkusFree(tx: Tx, wanted: readonly VariantData[], productId: string | undefined): Promise<void> {
+    const skus = wanted.map((v) => v.sku);
+    const owned = inArray(variants.sku, skus);
+    const taken = await tx
+      .select({ sku: variants.sku })
+      .from(variants)
+      .where(productId === undefined ? owned : and(owned, ne(variants.productId, productId)))
+      .limit(1);
+    const sku = taken[0]?.sku;
+    if (sku !== undefined) throw skuTaken(sku, skus.indexOf(sku));
+  }
+
+  private async withVariants(executor: Executor, rows: readonly ProductRow[]): Promise<ProductData[]> {
+    if (rows.length === 0) return [];
+    const found = await executor
+      .select({ productId: variants.productId, sku: variants.sku, title: variants.title, priceAmount: variants.priceAmount, currency: variants.currency })
+      .from(variants)
+      .where(inArray(variants.productId, rows.map((r) => r.id)))
+      .orderBy(asc(variants.productId), asc(variants.position));
+    const byProduct = new Map<string, VariantData[]>();
+    for (const v of found) {
+      const list = byProduct.get(v.productId) ?? [];
+      list.push({ sku: v.sku, title: v.title, price: { amount: v.priceAmount, currency: v.currency } });
+      byProduct.set(v.productId, list);
+    }
+    return rows.map((r) => ({ ...r, variants: byProduct.get(r.id) ?? [] }));
+  }
+}
+
+export function variantRows(productId: string, list: readonly VariantData[]): (typeof variants.$inferInsert)[] {
+  return list.map((v, position) => ({
+    sku: v.sku,
+    productId,
+    position,
+    title: v.title,
+    priceAmount: v.price.amount,
+    currency: v.price.currency,
+  }));
+}
+
+/** Every SKU in the catalog, in a stable order (the CLI seeds stock for them). */
+export async function listAllSkus(storage: Storage): Promise<string[]> {
+  const rows = await storage.db.select({ sku: variants.sku }).from(variants).orderBy(asc(variants.sku));
+  return rows.map((r) => r.sku);
+}

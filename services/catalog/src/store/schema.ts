@@ -1,0 +1,53 @@
+import { sql } from 'drizzle-orm';
+import { bigint, check, customType, index, integer, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/** Every catalog table lives in the `catalog` PostgreSQL schema; no other service reads it. */
+export const catalogSchema = pgSchema('catalog');
+
+const tsvector = customType<{ data: string }>({
+  dataType() {
+    return 'tsvector';
+  },
+});
+
+export const products = catalogSchema.table(
+  'products',
+  {
+    /** UUIDv7: time-ordered, so it is also the keyset for pagination (newest first). */
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    description: text('description').notNull(),
+    category: text('category').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Kept by PostgreSQL itself, so no write path can forget to update it. */
+    search: tsvector('search')
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('english', "name" || ' ' || "description" || ' ' || "category")`),
+  },
+  (t) => [
+    index('products_category_id_idx').on(t.category, t.id),
+    index('products_search_idx').using('gin', t.search),
+  ],
+);
+
+export const variants = catalogSchema.table(
+  'variants',
+  {
+    /** A SKU is unique across the whole catalog: cart, inventory and orders key on it. */
+    sku: text('sku').primaryKey(),
+    productId: uuid('product_id')
+      .notNull()
+      .references(() => products.id, { onDelete: 'cascade' }),
+    /** Order of the variant within its product, as the admin listed them. */
+    position: integer('position').notNull(),
+    title: text('title').notNull(),
+    priceAmount: bigint('price_amount', { mode: 'number' }).notNull(),
+    currency: text('currency').notNull(),
+  },
+  (t) => [
+    index('variants_product_id_position_idx').on(t.productId, t.position),
+    check('variants_price_amount_check', sql`"price_amount" >= 0`),
+    check('variants_currency_check', sql`"currency" ~ '^[A-Z]{3}$'`),
+  ],
+);

@@ -1,0 +1,100 @@
+import type { FastifyRequest, RouteOptions } from 'fastify';
+import { AppError } from '@agora/kernel';
+import type { Caller, HttpApp, TokenService } from '@agora/platform';
+
+/** Who may call a route: anyone, any signed-in user, or admins only. */
+export type Access = 'public' | 'user' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Checked by the gateway before the body is read; absent means public. */
+    access?: Access;
+  }
+}
+
+export const ADMIN_PREFIX = '/api/v1/admin';
+
+/**
+ * Headers only the gateway may set. Anything in this namespace coming from outside is dropped,
+ * so a client can never claim an identity or role by sending `x-agora-user-role: admin`.
+ */
+const INTERNAL_HEADER_PREFIX = 'x-agora-';
+
+type AuthState =
+  | { kind: 'anonymous' }
+  | { kind: 'caller'; caller: Caller }
+  | { kind: 'rejected'; error: AppError };
+
+const ANONYMOUS: AuthState = { kind: 'anonymous' };
+
+const authStates = new WeakMap<FastifyRequest, AuthState>();
+
+async function authenticate(authorization: string | undefined, tokens: TokenService): Promise<AuthState> {
+  if (authorization === undefined || authorization.trim() === '') return ANONYMOUS;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization.trim());
+  if (!match?.[1]) return { kind: 'rejected', error: new AppError('UNAUTHENTICATED', 'Authorization must be "Bearer <token>"') };
+  try {
+    const claims = await tokens.verify(match[1]);
+    return { kind: 'caller', caller: { userId: claims.sub, role: claims.role } };
+  } catch (err) {
+    if (err instanceof AppError) return { kind: 'rejected', error: err };
+    throw err;
+  }
+}
+
+/** The caller proven by a valid bearer token, if the request carried one. */
+export function callerOf(request: FastifyRequest): Caller | undefined {
+  const state = authStates.get(request);
+  return state?.kind === 'caller' ? state.caller : undefined;
+}
+
+/** The caller of a route declared `access: 'user'` or `'admin'` (the guard has already run). */
+export function requireCaller(request: FastifyRequest): Caller {
+  const caller = callerOf(request);
+  if (!caller) throw new AppError('UNAUTHENTICATED', 'A bearer token is required');
+  return caller;
+}
+
+function enforceAccess(request: FastifyRequest): void {
+  const access = request.routeOptions.config.access ?? 'public';
+  if (access === 'public') return;
+  const state = authStates.get(request) ?? ANONYMOUS;
+  if (state.kind === 'rejected') throw state.error;
+  if (state.kind === 'anonymous') throw new AppError('UNAUTHENTICATED', 'A bearer token is required');
+  if (access === 'admin' && state.caller.role !== 'admin') throw new AppError('FORBIDDEN', 'This operation needs the admin role');
+}
+
+function routeAccess(route: RouteOptions): Access | undefined {
+  const config: unknown = route.config;
+  if (typeof config !== 'object' || config === null || !('access' in config)) return undefined;
+  return (config as { access?: Access }).access;
+}
+
+/**
+ * Strips internal headers from every outside request and verifies its bearer token locally
+ * (no call to identity). The result is kept per request: the rate limiter keys on the user it
+ * proves, and routes declaring `config.access` are guarded in `preParsing` — after the rate
+ * limit (route-level `onRequest`) and before a body is read.
+ *
+ * A bad token on a public route is ignored (the caller is anonymous there), so a stale token in
+ * a browser does not break browsing; on a guarded route it is a 401 saying what was wrong.
+ */
+export function installAuth(app: HttpApp, tokens: TokenService): void {
+  app.addHook('onRoute', (route) => {
+    const path = route.path;
+    if ((path === ADMIN_PREFIX || path.startsWith(`${ADMIN_PREFIX}/`)) && routeAccess(route) !== 'admin') {
+      throw new Error(`gateway route ${route.method} ${path} is under ${ADMIN_PREFIX} and must declare config.access = 'admin'`);
+    }
+  });
+
+  app.addHook('onRequest', async (request) => {
+    for (const name of Object.keys(request.headers)) {
+      if (name.startsWith(INTERNAL_HEADER_PREFIX)) delete request.headers[name];
+    }
+    authStates.set(request, await authenticate(request.headers.authorization, tokens));
+  });
+
+  app.addHook('preParsing', async (request) => {
+    enforceAccess(request);
+  });
+}

@@ -1,0 +1,18 @@
+import type { HttpApp } from '@agora/platform';
+import type { AvailabilityEnricher } from '../availability.js';
+import type { GatewayConfig } from '../config.js';
+import type { Upstream } from '../upstream.js';
+
+/** What a route area needs: the way to the services and the edge's settings. */
+export interface RouteContext {
+  upstream: Upstream;
+  availability: AvailabilityEnricher;
+  config: GatewayConfig;
+}
+
+/**
+ * One area of the public API (identity, catalog, ...): declares its routes on the app with their
+ * schemas and `config.access`. Areas never import a service package; they reach services only
+ * through `context.upstream`.
+ */
+export type RouteArea = (app: HttpApp, context: RouteContext) => void;

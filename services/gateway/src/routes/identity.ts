@@ -1,0 +1,66 @@
+import { identity } from '@agora/contracts';
+import { authRouteRateLimit } from '../rate-limit.js';
+import { BEARER_SECURITY, IdempotencyHeaders, PROBLEM_RESPONSES } from '../schemas.js';
+import { TAGS } from '../openapi.js';
+import { requireCaller } from '../auth.js';
+import { relay } from '../upstream.js';
+import type { RouteArea } from './context.js';
+
+/** Register, login (both under the stricter per-IP limit) and the caller's own profile. */
+export const identityRoutes: RouteArea = (app, { upstream, config }) => {
+  app.post(
+    '/api/v1/auth/register',
+    {
+      schema: {
+        tags: [TAGS.identity],
+        operationId: 'register',
+        summary: 'Create a customer account and get a token',
+        headers: IdempotencyHeaders,
+        body: identity.RegisterBody,
+        response: { 201: identity.AuthResult, ...PROBLEM_RESPONSES },
+      },
+      config: { access: 'public', rateLimit: authRouteRateLimit(config.rateLimits) },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'identity', { method: 'POST', path: '/auth/register', body: request.body });
+      return relay(reply, 'identity', response);
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/login',
+    {
+      schema: {
+        tags: [TAGS.identity],
+        operationId: 'login',
+        summary: 'Exchange e-mail and password for a token',
+        body: identity.LoginBody,
+        response: { 200: identity.AuthResult, ...PROBLEM_RESPONSES },
+      },
+      config: { access: 'public', rateLimit: authRouteRateLimit(config.rateLimits) },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'identity', { method: 'POST', path: '/auth/login', body: request.body });
+      return relay(reply, 'identity', response);
+    },
+  );
+
+  app.get(
+    '/api/v1/me',
+    {
+      schema: {
+        tags: [TAGS.identity],
+        operationId: 'me',
+        summary: 'The signed-in user',
+        security: BEARER_SECURITY,
+        response: { 200: identity.User, ...PROBLEM_RESPONSES },
+      },
+      config: { access: 'user' },
+    },
+    async (request, reply) => {
+      const caller = requireCaller(request);
+      const response = await upstream.call(request, 'identity', { method: 'GET', path: `/users/${encodeURIComponent(caller.userId)}`, idempotent: true });
+      return relay(reply, 'identity', response);
+    },
+  );
+};
