@@ -14,5 +14,6 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'No default exports (DESIGN.md 7).' }],
     },
   },
-  { files: ['eslint.config.js', '**/vite.config.ts', '**/drizzle.config.ts'], rules: { 'no-restricted-syntax': 'off' } },
+  { files: ['eslint.config.js', 'vitest.config.ts', '**/vite.config.ts', '**/drizzle.config.ts'], rules: { 'no-restricted-syntax': 'off' } },
+  { files: ['**/*.js'], languageOptions: { globals: { process: 'readonly', URL: 'readonly', console: 'readonly' } } },
 );

@@ -6,7 +6,8 @@ import { CatalogStore } from './store/catalog-store.js';
 
 export { CatalogService, toCatalogProduct } from './app/catalog-service.js';
 export { CatalogStore, listAllSkus } from './store/catalog-store.js';
-export { seedDemoCatalog, demoProducts, DEMO_CATEGORIES, type SeedOptions, type SeedResult } from './seed.js';
+export { seedDemoCatalog, demoProducts, DEMO_CATEGORIES, DEFAULT_DEMO_PRODUCTS, type SeedOptions, type SeedResult } from './seed.js';
+export { demoProduct, DEMO_CURRENCY, type DemoProduct, type DemoVariant } from './demo-data.js';
 
 export const CATALOG_SERVICE = 'catalog';
 

@@ -4,12 +4,7 @@ import type { Page, catalog } from '@agora/contracts';
 import type { Metrics, ServiceResponse } from '@agora/platform';
 import { isSuccess, type Upstream } from './upstream.js';
 
-/**
- * What catalog answers: a product whose variants carry no `available` — stock is inventory's.
- * (To be replaced by contracts' `CatalogProduct` once it lands.)
- */
-export type CatalogVariant = Omit<catalog.Variant, 'available'>;
-export type CatalogProduct = Omit<catalog.Product, 'variants'> & { variants: CatalogVariant[] };
+type CatalogProduct = catalog.CatalogProduct;
 
 /** Tells the client a read was answered without one of its sources (here: live stock). */
 export const DEGRADED_HEADER = 'x-agora-degraded';
@@ -120,5 +115,11 @@ export class AvailabilityEnricher {
       ...product,
       variants: product.variants.map((variant) => ({ ...variant, available: levels.get(variant.sku) ?? 0 })),
     }));
+  }
+
+  async enrichOne(request: FastifyRequest, reply: FastifyReply, product: CatalogProduct): Promise<catalog.Product> {
+    const [enriched] = await this.enrich(request, reply, [product]);
+    if (!enriched) throw new Error('enrichment lost the product');
+    return enriched;
   }
 }

@@ -40,6 +40,8 @@ export async function registerOpenApi(app: HttpApp, version: string): Promise<vo
       },
     },
     hideUntagged: true,
+    // Shared schemas (app.addSchema) appear in components under their $id, e.g. `Problem`.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX });
   app.get(OPENAPI_JSON_PATH, { schema: { hide: true } }, async () => app.swagger());

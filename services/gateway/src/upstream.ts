@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isProblem } from '@agora/kernel';
 import { PROBLEM_CONTENT_TYPE, ServiceClient, callerHeaders } from '@agora/platform';
-import type { Logger, ServiceRequest, ServiceResponse, ServiceTransport } from '@agora/platform';
+import type { ServiceRequest, ServiceResponse, ServiceTransport } from '@agora/platform';
 import { callerOf } from './auth.js';
 
 /** The services the gateway reaches; each name is what the transport routes on. */
@@ -28,7 +28,6 @@ export class Upstream {
 
   constructor(
     transport: ServiceTransport,
-    private readonly logger: Logger,
     private readonly timeoutMs: number,
   ) {
     this.clients = new Map(SERVICES.map((name) => [name, new ServiceClient(name, transport)]));
@@ -50,7 +49,7 @@ export class Upstream {
       return await Promise.race([client.raw({ ...call, headers: { ...call.headers, ...headers } }, { requestId: request.id }), timeout]);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      this.logger.warn({ reqId: request.id, service, method: call.method, path: call.path, err: reason }, 'service call failed');
+      request.log.warn({ service, method: call.method, path: call.path, err: reason }, 'service call failed');
       const retryAfterSeconds = err instanceof AppError ? err.retryAfterSeconds : undefined;
       throw new AppError('UNAVAILABLE', `The ${service} service is unavailable; try again shortly`, {
         cause: err,

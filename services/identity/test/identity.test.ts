@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { LIMITS, isAppError } from '@agora/kernel';
-import type { Storage } from '@agora/platform';
+import { LIMITS, isAppError, newId } from '@agora/kernel';
+import { MIGRATIONS_SCHEMA, type Storage } from '@agora/platform';
 import { testBackends } from '@agora/platform/testing';
 import { createAdmin, createUser, ensureAdmin, hasAdmin, identityModule, migrationsFolder } from '../src/index.js';
+import { SqlUserRepository } from '../src/store/users.js';
 import { asCaller, startIdentity, uniqueEmail, type Harness, type ProblemBody } from './helpers.js';
 
 interface UserBody {
@@ -57,7 +58,9 @@ for (const backend of testBackends) {
       const tables = await storage.query<{ table_name: string }>(
         sql`select table_name from information_schema.tables where table_schema = 'identity' order by table_name`,
       );
-      expect(tables.map((t) => t.table_name)).toEqual(['__migrations', 'login_failures', 'users']);
+      expect(tables.map((t) => t.table_name)).toEqual(['login_failures', 'users']);
+      const applied = await storage.query<{ n: number }>(sql`select count(*)::int as n from ${sql.identifier(MIGRATIONS_SCHEMA)}.identity`);
+      expect(applied[0]?.n).toBe(1);
       expect(harness.service.name).toBe('identity');
       expect(harness.service.readiness.map((c) => c.name)).toEqual(['database']);
       await Promise.all(harness.service.readiness.map((c) => c.check()));
@@ -118,6 +121,16 @@ for (const backend of testBackends) {
       for (const r of responses.filter((x) => x.statusCode === 409)) expect(r.json<ProblemBody>().code).toBe('EMAIL_TAKEN');
       const [row] = await storage.query<{ n: number }>(sql`select count(*)::int as n from identity.users where email = ${email}`);
       expect(row?.n).toBe(1);
+    });
+
+    it('turns the unique index violation itself into email-taken (the path a lost race takes)', async () => {
+      const repo = new SqlUserRepository(storage.db);
+      const email = uniqueEmail('index');
+      const now = harness.clock.now();
+      const record = { id: newId(), email, name: 'Index', role: 'customer' as const, passwordHash: 'scrypt$16384$8$1$a$b', createdAt: now, updatedAt: now };
+      expect(await repo.insert(record)).toBe('inserted');
+      expect(await repo.insert({ ...record, id: newId() })).toBe('email-taken');
+      await expect(repo.insert({ ...record, id: newId(), role: 'root' as 'admin' })).rejects.toThrow();
     });
 
     it('answers a wrong password and an unknown e-mail with the same 401 INVALID_CREDENTIALS', async () => {

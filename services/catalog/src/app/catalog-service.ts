@@ -61,6 +61,10 @@ export class CatalogService {
   }
 
   async update(id: string, body: catalog.UpdateProductBody): Promise<catalog.CatalogProduct> {
+    // Unknown members were stripped by validation; a body of nothing but those changes nothing.
+    if (body.name === undefined && body.description === undefined && body.category === undefined && body.variants === undefined) {
+      throw validationError([{ path: 'body', message: 'must contain at least one of name, description, category, variants' }]);
+    }
     const fields = normalizeFields({
       ...(body.name === undefined ? {} : { name: body.name }),
       ...(body.description === undefined ? {} : { description: body.description }),

@@ -13,10 +13,10 @@ export interface SearchTerms {
 }
 
 const MAX_PREFIX_WORDS = 16;
-const CONTROL = /[\u0000-\u001f\u007f]/g;
+const CONTROL = /\p{Cc}/gu;
 const WORD = /[\p{L}\p{N}]+/gu;
 /** Quotes, `-word` and `or` ask for web-search semantics; a prefix query would loosen them. */
-const OPERATORS = /["]|(?:^|\s)-\S|(?:^|\s)or(?:\s|$)/i;
+const OPERATORS = /"|(?:^|\s)-[\p{L}\p{N}]|(?:^|\s)or(?:\s|$)/iu;
 
 export function searchTermsOf(q: string | undefined): SearchTerms | undefined {
   if (q === undefined) return undefined;

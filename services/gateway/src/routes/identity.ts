@@ -1,6 +1,6 @@
 import { identity } from '@agora/contracts';
 import { authRouteRateLimit } from '../rate-limit.js';
-import { BEARER_SECURITY, IdempotencyHeaders, PROBLEM_RESPONSES } from '../schemas.js';
+import { BEARER_SECURITY, IdempotencyHeaders, PROBLEM_RESPONSES, ok } from '../schemas.js';
 import { TAGS } from '../openapi.js';
 import { requireCaller } from '../auth.js';
 import { relay } from '../upstream.js';
@@ -17,7 +17,7 @@ export const identityRoutes: RouteArea = (app, { upstream, config }) => {
         summary: 'Create a customer account and get a token',
         headers: IdempotencyHeaders,
         body: identity.RegisterBody,
-        response: { 201: identity.AuthResult, ...PROBLEM_RESPONSES },
+        response: { 201: ok('The new user and a token', identity.AuthResult), ...PROBLEM_RESPONSES },
       },
       config: { access: 'public', rateLimit: authRouteRateLimit(config.rateLimits) },
     },
@@ -35,7 +35,7 @@ export const identityRoutes: RouteArea = (app, { upstream, config }) => {
         operationId: 'login',
         summary: 'Exchange e-mail and password for a token',
         body: identity.LoginBody,
-        response: { 200: identity.AuthResult, ...PROBLEM_RESPONSES },
+        response: { 200: ok('The user and a token', identity.AuthResult), ...PROBLEM_RESPONSES },
       },
       config: { access: 'public', rateLimit: authRouteRateLimit(config.rateLimits) },
     },
@@ -53,7 +53,7 @@ export const identityRoutes: RouteArea = (app, { upstream, config }) => {
         operationId: 'me',
         summary: 'The signed-in user',
         security: BEARER_SECURITY,
-        response: { 200: identity.User, ...PROBLEM_RESPONSES },
+        response: { 200: ok('The signed-in user', identity.User), ...PROBLEM_RESPONSES },
       },
       config: { access: 'user' },
     },

@@ -1,4 +1,4 @@
-CREATE SCHEMA IF NOT EXISTS "identity";
+CREATE SCHEMA "identity";
 --> statement-breakpoint
 CREATE TABLE "identity"."login_failures" (
 	"email" text PRIMARY KEY NOT NULL,

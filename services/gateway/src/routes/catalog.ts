@@ -1,0 +1,121 @@
+import { catalog } from '@agora/contracts';
+import { asCatalogPage, asCatalogProduct } from '../availability.js';
+import { BEARER_SECURITY, IdempotencyHeaders, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { TAGS } from '../openapi.js';
+import { isSuccess, relay } from '../upstream.js';
+import type { RouteArea } from './context.js';
+
+function productQueryString(query: catalog.ProductQuery): string {
+  const params = new URLSearchParams();
+  if (query.q !== undefined) params.set('q', query.q);
+  if (query.category !== undefined) params.set('category', query.category);
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  if (query.cursor !== undefined) params.set('cursor', query.cursor);
+  const text = params.toString();
+  return text.length > 0 ? `?${text}` : '';
+}
+
+/**
+ * Products come from catalog and their `available` from inventory (one batch call per page);
+ * categories pass straight through. Admin writes answer the product enriched the same way.
+ */
+export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
+  app.get(
+    '/api/v1/products',
+    {
+      schema: {
+        tags: [TAGS.catalog],
+        operationId: 'listProducts',
+        summary: 'Search and browse products',
+        querystring: catalog.ProductQuery,
+        response: { 200: ok('A page of products', catalog.ProductPage), ...PROBLEM_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products${productQueryString(request.query)}`, idempotent: true });
+      if (!isSuccess(response)) return relay(reply, 'catalog', response);
+      const page = asCatalogPage(response.body);
+      const items = await availability.enrich(request, reply, page.items);
+      return reply.code(response.status).send({ ...page, items });
+    },
+  );
+
+  app.get(
+    '/api/v1/products/:id',
+    {
+      schema: {
+        tags: [TAGS.catalog],
+        operationId: 'getProduct',
+        summary: 'One product with the availability of each variant',
+        params: catalog.ProductIdParams,
+        response: { 200: ok('The product', catalog.Product), ...PROBLEM_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products/${encodeURIComponent(request.params.id)}`, idempotent: true });
+      if (!isSuccess(response)) return relay(reply, 'catalog', response);
+      const product = await availability.enrichOne(request, reply, asCatalogProduct(response.body));
+      return reply.code(response.status).send(product);
+    },
+  );
+
+  app.get(
+    '/api/v1/categories',
+    {
+      schema: {
+        tags: [TAGS.catalog],
+        operationId: 'listCategories',
+        summary: 'Categories with their product counts',
+        response: { 200: ok('Every category with its product count', catalog.CategoryList), ...PROBLEM_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'catalog', { method: 'GET', path: '/categories', idempotent: true });
+      return relay(reply, 'catalog', response);
+    },
+  );
+
+  app.post(
+    '/api/v1/admin/products',
+    {
+      schema: {
+        tags: [TAGS.catalog, TAGS.admin],
+        operationId: 'createProduct',
+        summary: 'Add a product',
+        security: BEARER_SECURITY,
+        headers: IdempotencyHeaders,
+        body: catalog.CreateProductBody,
+        response: { 201: ok('The new product', catalog.Product), ...PROBLEM_RESPONSES },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'catalog', { method: 'POST', path: '/products', body: request.body });
+      if (!isSuccess(response)) return relay(reply, 'catalog', response);
+      const product = await availability.enrichOne(request, reply, asCatalogProduct(response.body));
+      return reply.code(response.status).send(product);
+    },
+  );
+
+  app.patch(
+    '/api/v1/admin/products/:id',
+    {
+      schema: {
+        tags: [TAGS.catalog, TAGS.admin],
+        operationId: 'updateProduct',
+        summary: 'Change a product (any of its fields)',
+        security: BEARER_SECURITY,
+        params: catalog.ProductIdParams,
+        body: catalog.UpdateProductBody,
+        response: { 200: ok('The changed product', catalog.Product), ...PROBLEM_RESPONSES },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'catalog', { method: 'PATCH', path: `/products/${encodeURIComponent(request.params.id)}`, body: request.body });
+      if (!isSuccess(response)) return relay(reply, 'catalog', response);
+      const product = await availability.enrichOne(request, reply, asCatalogProduct(response.body));
+      return reply.code(response.status).send(product);
+    },
+  );
+};

@@ -1,0 +1,55 @@
+import { inventory } from '@agora/contracts';
+import { AppError } from '@agora/kernel';
+import { BEARER_SECURITY, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { TAGS } from '../openapi.js';
+import { isSuccess, relay } from '../upstream.js';
+import type { RouteArea } from './context.js';
+
+function asAvailability(body: unknown): inventory.Availability {
+  if (typeof body === 'object' && body !== null && 'sku' in body && 'available' in body) {
+    const { sku, available } = body;
+    if (typeof sku === 'string' && typeof available === 'number' && Number.isSafeInteger(available)) return { sku, available: Math.max(0, available) };
+  }
+  throw new AppError('UNAVAILABLE', 'The inventory service answered an unexpected availability body', { extras: { service: 'inventory' } });
+}
+
+/** Public stock lookup (only `available`: on hand and reserved are the operator's) and admin stock setting. */
+export const inventoryRoutes: RouteArea = (app, { upstream }) => {
+  app.get(
+    '/api/v1/inventory/:sku',
+    {
+      schema: {
+        tags: [TAGS.inventory],
+        operationId: 'getAvailability',
+        summary: 'Units of a SKU that can be bought now',
+        params: inventory.SkuParams,
+        response: { 200: ok('Units available now', inventory.Availability), ...PROBLEM_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'inventory', { method: 'GET', path: `/inventory/${encodeURIComponent(request.params.sku)}`, idempotent: true });
+      if (!isSuccess(response)) return relay(reply, 'inventory', response);
+      return reply.code(response.status).send(asAvailability(response.body));
+    },
+  );
+
+  app.put(
+    '/api/v1/admin/inventory/:sku',
+    {
+      schema: {
+        tags: [TAGS.inventory, TAGS.admin],
+        operationId: 'setStock',
+        summary: 'Set the units on hand of a SKU',
+        security: BEARER_SECURITY,
+        params: inventory.SkuParams,
+        body: inventory.SetStockBody,
+        response: { 200: ok('The stock level after the change', inventory.StockLevel), ...PROBLEM_RESPONSES },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => {
+      const response = await upstream.call(request, 'inventory', { method: 'PUT', path: `/inventory/${encodeURIComponent(request.params.sku)}`, body: request.body });
+      return relay(reply, 'inventory', response);
+    },
+  );
+};
