@@ -3,3 +3,4 @@ export * as identity from './identity.js';
 export * as catalog from './catalog.js';
 export * as inventory from './inventory.js';
 export type { TokenClaims } from './identity.js';
+export * as events from './events.js';
