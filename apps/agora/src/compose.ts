@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { EnvReader, systemClock, type Clock } from '@agora/kernel';
 import {
+  InMemoryEventBus,
   InProcessTransport,
+  connectNatsEventBus,
+  type EventBus,
   Metrics,
   PgliteStorage,
   PostgresStorage,
@@ -17,10 +20,13 @@ import {
 import { identityModule } from '@agora/identity';
 import { catalogModule } from '@agora/catalog';
 import { inventoryModule } from '@agora/inventory';
+import { cartModule } from '@agora/cart';
+import { paymentModule } from '@agora/payment';
+import { orderModule } from '@agora/order';
 import { createGateway, loadGatewayConfig } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [identityModule, catalogModule, inventoryModule];
+export const SERVICE_MODULES: readonly ServiceModule[] = [identityModule, catalogModule, inventoryModule, cartModule, paymentModule, orderModule];
 
 /**
  * Opens storage per service: PostgreSQL when a URL is configured (one pool per distinct URL), else
@@ -95,6 +101,9 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
   const transport = new InProcessTransport();
   const services: RunningService[] = [];
   let draining = false;
+  const bus: EventBus = config.natsUrl
+    ? await connectNatsEventBus({ url: config.natsUrl, logger: logger.child({ component: 'bus' }), metrics, name: `agora-${process.pid}` })
+    : new InMemoryEventBus({ logger: logger.child({ component: 'bus' }), metrics });
   try {
     await migrateAll(storages);
     for (const module of SERVICE_MODULES) {
@@ -106,12 +115,15 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
         env,
         transport,
         tokens,
+        bus,
       });
       transport.register(module.name, service.app);
       services.push(service);
     }
-    const readiness = (): ReadinessCheck[] =>
-      services.flatMap((s) => s.readiness.map((check) => ({ name: `${s.name}.${check.name}`, check: check.check })));
+    const readiness = (): ReadinessCheck[] => [
+      ...services.flatMap((s) => s.readiness.map((check) => ({ name: `${s.name}.${check.name}`, check: check.check }))),
+      { name: config.natsUrl ? 'nats' : 'bus', check: () => bus.ping() },
+    ];
     const gateway = await createGateway({ transport, tokens, logger: logger.child({ service: 'gateway' }), metrics, config: gatewayConfig, readiness, isDraining: () => draining });
     for (const service of services) await service.app.ready();
     await gateway.ready();
@@ -128,12 +140,14 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
         draining = true;
         await gateway.close();
         for (const service of [...services].reverse()) await service.stop();
+        await bus.close();
         await storages.close();
       },
     };
   } catch (err) {
-    for (const service of services) await service.stop().catch(() => undefined);
-    await storages.close().catch(() => undefined);
+    for (const service of services) await service.stop().catch((e: unknown) => logger.warn({ err: e }, 'stopping a service after a failed start'));
+    await bus.close().catch((e: unknown) => logger.warn({ err: e }, 'closing the bus after a failed start'));
+    await storages.close().catch((e: unknown) => logger.warn({ err: e }, 'closing storage after a failed start'));
     throw err;
   }
 }

@@ -12,6 +12,8 @@ export interface AgoraConfig {
   /** PostgreSQL for every service unless a `<SERVICE>_DATABASE_URL` overrides it; unset = embedded PGlite. */
   databaseUrl: string | undefined;
   serviceDatabaseUrls: Record<string, string>;
+  /** NATS JetStream for the event bus; unset = in-memory bus (one process only). */
+  natsUrl: string | undefined;
   dbPoolMax: number;
   jwtSecret: string;
   admin: { email: string; password: string } | undefined;
@@ -20,7 +22,7 @@ export interface AgoraConfig {
   seedDemoData: boolean;
 }
 
-export const SERVICES_WITH_STORAGE = ['identity', 'catalog', 'inventory'] as const;
+export const SERVICES_WITH_STORAGE = ['identity', 'catalog', 'inventory', 'cart', 'payment', 'order'] as const;
 
 /** A secret the operator did not set is generated once and kept in the data dir (0600). */
 function persistedSecret(dataDir: string, file: string): string {
@@ -59,6 +61,7 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
     dataDir,
     databaseUrl,
     serviceDatabaseUrls,
+    natsUrl: env.url('NATS_URL', ['nats:', 'tls:']),
     dbPoolMax: env.int('AGORA_DB_POOL_MAX', 10, { min: 1, max: 200 }),
     jwtSecret,
     admin: adminEmail && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,

@@ -23,3 +23,57 @@ export const AvailabilityQuery = Type.Object({
   skus: Type.String({ minLength: 1, maxLength: (LIMITS.skuChars + 1) * LIMITS.pageSizeMax * LIMITS.variantsPerProduct }),
 });
 export const AvailabilityList = Type.Object({ items: Type.Array(Availability) });
+
+/*
+ * Reservations (internal: the order service's checkout saga calls these; the gateway does not
+ * expose them). A reservation's id is the order id, which makes every call idempotent on it.
+ */
+
+export const RESERVATION_STATUSES = ['HELD', 'COMMITTED', 'RELEASED', 'EXPIRED', 'RESTOCKED'] as const;
+export type ReservationStatus = (typeof RESERVATION_STATUSES)[number];
+export const ReservationStatusSchema = Type.Union([
+  Type.Literal('HELD'),
+  Type.Literal('COMMITTED'),
+  Type.Literal('RELEASED'),
+  Type.Literal('EXPIRED'),
+  Type.Literal('RESTOCKED'),
+]);
+
+/** One reservation holds at most as many lines as a cart may have. */
+export const RESERVATION_LINES_MAX = LIMITS.cartLinesMax;
+/** Units of one SKU in one reservation: an order line comes from a cart line. */
+export const RESERVATION_QUANTITY_MAX = LIMITS.cartQuantityMax;
+/** Longest hold: a day. Checkout holds stock for minutes; a longer hold is a bug upstream. */
+export const RESERVATION_TTL_MAX_SECONDS = 24 * 60 * 60;
+
+/** A pattern, not `format: uuid` (which would also let `urn:uuid:` through). */
+export const ReservationId = Type.String({
+  pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+  description: 'the order id (UUID)',
+});
+
+export const ReservationLine = Type.Object({
+  sku: Sku,
+  quantity: Type.Integer({ minimum: 1, maximum: RESERVATION_QUANTITY_MAX }),
+});
+export type ReservationLine = Static<typeof ReservationLine>;
+
+/** `POST /reservations`. SKUs must be distinct; an unknown SKU counts as out of stock. */
+export const ReserveBody = Type.Object({
+  reservationId: ReservationId,
+  lines: Type.Array(ReservationLine, { minItems: 1, maxItems: RESERVATION_LINES_MAX }),
+  ttlSeconds: Type.Integer({ minimum: 1, maximum: RESERVATION_TTL_MAX_SECONDS }),
+});
+export type ReserveBody = Static<typeof ReserveBody>;
+
+export const ReservationParams = Type.Object({ id: ReservationId });
+export type ReservationParams = Static<typeof ReservationParams>;
+
+/** Lines come back sorted by SKU, so a replay answers byte for byte the same body. */
+export const Reservation = Type.Object({
+  reservationId: Type.String(),
+  status: ReservationStatusSchema,
+  expiresAt: Type.String({ description: 'ISO 8601 UTC' }),
+  lines: Type.Array(Type.Object({ sku: Type.String(), quantity: Type.Integer() })),
+});
+export type Reservation = Static<typeof Reservation>;

@@ -6,6 +6,7 @@ import type { Metrics } from './telemetry/metrics.js';
 import type { ServiceTransport } from './service-client/transport.js';
 import type { Storage } from './storage/storage.js';
 import type { TokenService } from './auth/tokens.js';
+import type { EventBus } from './messaging/bus.js';
 
 /** What the composition root hands every service. */
 export interface ServiceDeps {
@@ -17,6 +18,8 @@ export interface ServiceDeps {
   /** How this service reaches the others. */
   transport: ServiceTransport;
   tokens: TokenService;
+  /** Facts other services react to (in-memory in one process, NATS JetStream on real servers). */
+  bus: EventBus;
 }
 
 /** A running service: its HTTP app (not listening; the runner decides), checks and shutdown. */

@@ -1,6 +1,6 @@
 import type { InjectOptions } from 'fastify';
 import { EnvReader, ManualClock } from '@agora/kernel';
-import { InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type HttpApp, type ReadinessCheck, type Role, type Storage } from '@agora/platform';
+import { InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type HttpApp, type ReadinessCheck, type Role, type Storage, InMemoryEventBus } from '@agora/platform';
 import type { TestBackend } from '@agora/platform/testing';
 import { catalogModule } from '../src/index.js';
 
@@ -27,6 +27,7 @@ export async function openCatalog(backend: TestBackend): Promise<CatalogHarness>
     env: new EnvReader({}),
     transport: new InProcessTransport(),
     tokens: new TokenService('test-secret-that-is-at-least-32-bytes-long'),
+    bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
   });
   await running.app.ready();
   return {

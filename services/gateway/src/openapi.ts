@@ -10,6 +10,9 @@ export const TAGS = {
   identity: 'identity',
   catalog: 'catalog',
   inventory: 'inventory',
+  cart: 'cart',
+  orders: 'orders',
+  payments: 'payments',
   admin: 'admin',
 } as const;
 
@@ -31,6 +34,9 @@ export async function registerOpenApi(app: HttpApp, version: string): Promise<vo
         { name: TAGS.identity, description: 'Register, log in, who am I' },
         { name: TAGS.catalog, description: 'Products and categories, with live availability' },
         { name: TAGS.inventory, description: 'Stock per SKU' },
+        { name: TAGS.cart, description: "The caller's cart" },
+        { name: TAGS.orders, description: 'Checkout and orders' },
+        { name: TAGS.payments, description: 'Payment provider webhooks' },
         { name: TAGS.admin, description: 'Operator routes (admin role)' },
       ],
       components: {

@@ -5,7 +5,7 @@ import type { ServiceRequest, ServiceResponse, ServiceTransport } from '@agora/p
 import { callerOf } from './auth.js';
 
 /** The services the gateway reaches; each name is what the transport routes on. */
-export const SERVICES = ['identity', 'catalog', 'inventory'] as const;
+export const SERVICES = ['identity', 'catalog', 'inventory', 'cart', 'order', 'payment'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';

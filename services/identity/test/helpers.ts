@@ -1,5 +1,5 @@
 import { EnvReader, ManualClock } from '@agora/kernel';
-import { InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type Caller, type RunningService, type Storage } from '@agora/platform';
+import { InMemoryEventBus, InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type Caller, type RunningService, type Storage } from '@agora/platform';
 import { identityModule } from '../src/index.js';
 
 export const TOKEN_SECRET = 'identity-test-secret-that-is-long-enough-0123456789';
@@ -21,6 +21,7 @@ export async function startIdentity(storage: Storage, clock = new ManualClock())
     env: new EnvReader({}),
     transport: new InProcessTransport(),
     tokens,
+    bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
   });
   await service.start();
   return { service, tokens, clock };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvReader, systemClock } from '@agora/kernel';
-import { InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type HttpApp, type RunningService } from '@agora/platform';
+import { InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type HttpApp, type RunningService, InMemoryEventBus } from '@agora/platform';
 import { testBackends } from '@agora/platform/testing';
 import { inventoryModule, seedDemoStock } from '../src/index.js';
 
@@ -25,6 +25,7 @@ for (const backend of testBackends) {
         env: new EnvReader({}),
         transport: new InProcessTransport(),
         tokens: new TokenService('x'.repeat(32)),
+        bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
       });
       app = service.app;
       await seedDemoStock(opened.storage, ['SEED-1', 'SEED-2']);

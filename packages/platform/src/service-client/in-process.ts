@@ -16,11 +16,12 @@ export class InProcessTransport implements ServiceTransport {
   async request(service: string, request: ServiceRequest): Promise<ServiceResponse> {
     const app = this.apps.get(service);
     if (!app) throw new AppError('UNAVAILABLE', `service ${service} is not running in this process`);
+    const payload = request.rawBody ?? (request.body === undefined ? undefined : JSON.stringify(request.body));
     const response = await app.inject({
       method: request.method,
       url: request.path,
-      headers: { ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
-      ...(request.body === undefined ? {} : { payload: JSON.stringify(request.body) }),
+      headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
+      ...(payload === undefined ? {} : { payload }),
     });
     const type = String(response.headers['content-type'] ?? '');
     const body: unknown = type.includes('json') && response.body.length > 0 ? JSON.parse(response.body) : response.body;

@@ -5,6 +5,8 @@ export interface ServiceRequest {
   /** Path on the service, with the query string already encoded if any. */
   path: string;
   body?: unknown;
+  /** A body sent byte for byte (signed webhooks); takes the place of `body`. */
+  rawBody?: string;
   headers?: Record<string, string>;
   /** Idempotent calls may be retried by transports that retry (GETs always are). */
   idempotent?: boolean;

@@ -1,0 +1,70 @@
+import { Type, type Static } from 'typebox';
+import { LIMITS } from '@agora/kernel';
+import { MoneySchema, PageQuery, Timestamp, Uuid, pageOf } from './common.js';
+
+export const ORDER_STATUSES = ['PENDING', 'RESERVED', 'CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED'] as const;
+export const OrderStatus = Type.Union([
+  Type.Literal('PENDING'),
+  Type.Literal('RESERVED'),
+  Type.Literal('CONFIRMED'),
+  Type.Literal('REJECTED'),
+  Type.Literal('PAYMENT_FAILED'),
+  Type.Literal('CANCELLED'),
+  Type.Literal('EXPIRED'),
+]);
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export const PaymentInput = Type.Object({
+  method: Type.Literal('card'),
+  token: Type.String({ minLength: 1, maxLength: 128, description: 'sandbox: tok_visa, tok_declined, tok_insufficient_funds, tok_error, tok_async' }),
+});
+export type PaymentInput = Static<typeof PaymentInput>;
+
+export const ShippingAddress = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: LIMITS.nameChars }),
+  line1: Type.String({ minLength: 1, maxLength: 200 }),
+  line2: Type.Optional(Type.String({ maxLength: 200 })),
+  city: Type.String({ minLength: 1, maxLength: 100 }),
+  postalCode: Type.String({ minLength: 1, maxLength: 20 }),
+  country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' }),
+});
+export type ShippingAddress = Static<typeof ShippingAddress>;
+
+export const CheckoutBody = Type.Object({ payment: PaymentInput, shippingAddress: ShippingAddress });
+export type CheckoutBody = Static<typeof CheckoutBody>;
+
+export const PayBody = Type.Object({ payment: PaymentInput });
+export type PayBody = Static<typeof PayBody>;
+
+export const IdempotencyKeyHeader = Type.String({ minLength: 1, maxLength: LIMITS.idempotencyKeyChars });
+
+export const OrderLine = Type.Object({
+  sku: Type.String(),
+  title: Type.String(),
+  quantity: Type.Integer({ minimum: 1 }),
+  unitPrice: MoneySchema,
+  lineTotal: MoneySchema,
+});
+export type OrderLine = Static<typeof OrderLine>;
+
+export const OrderHistoryEntry = Type.Object({ status: OrderStatus, at: Timestamp, reason: Type.Optional(Type.String()) });
+export type OrderHistoryEntry = Static<typeof OrderHistoryEntry>;
+
+export const Order = Type.Object({
+  id: Uuid,
+  userId: Uuid,
+  status: OrderStatus,
+  lines: Type.Array(OrderLine),
+  total: MoneySchema,
+  shippingAddress: Type.Optional(ShippingAddress),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  history: Type.Array(OrderHistoryEntry),
+});
+export type Order = Static<typeof Order>;
+
+export const OrderPage = pageOf(Order);
+
+export const AdminOrderQuery = Type.Object({ status: Type.Optional(OrderStatus), ...PageQuery });
+export type AdminOrderQuery = Static<typeof AdminOrderQuery>;
+export const OrderListQuery = Type.Object({ ...PageQuery });

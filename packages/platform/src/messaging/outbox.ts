@@ -1,0 +1,252 @@
+import { sql } from 'drizzle-orm';
+import { index, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
+import type { Counter } from 'prom-client';
+import type { events } from '@agora/contracts';
+import type { Storage, Tx } from '../storage/storage.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { serializeEvent, type EventBus } from './bus.js';
+
+type EventEnvelope = events.EventEnvelope;
+
+/**
+ * The transactional outbox. A service writes the events of a change into its own `outbox` table in
+ * the same transaction as the change; a relay publishes committed rows to the bus and marks them.
+ * A crash between publish and mark re-publishes the row later, and the bus drops the duplicate by
+ * event id, so every committed event reaches the bus and a rolled-back one never does.
+ */
+
+/**
+ * The outbox table in a service's schema. Call it from the service's `store/schema.ts`
+ * (`export const outbox = outboxTable(orderSchema);`) so drizzle-kit generates its migration.
+ */
+export function outboxTable<S extends string>(schema: PgSchema<S>) {
+  return schema.table(
+    'outbox',
+    {
+      id: uuid('id').primaryKey(),
+      type: text('type').notNull(),
+      key: text('key').notNull(),
+      payload: jsonb('payload').notNull(),
+      occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
+      publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+    },
+    (t) => [
+      // What the relay scans: only unpublished rows, in publish order.
+      index('outbox_unpublished_idx').on(t.occurredAt, t.id).where(sql`${t.publishedAt} is null`),
+      // What pruning scans.
+      index('outbox_published_at_idx').on(t.publishedAt).where(sql`${t.publishedAt} is not null`),
+    ],
+  );
+}
+
+export const OUTBOX_LIMITS = {
+  /** Rows per insert statement (5 parameters each, far below PostgreSQL's 65535). */
+  insertChunk: 1_000,
+  batchSizeMax: 10_000,
+} as const;
+
+export const OUTBOX_DEFAULTS = {
+  batchSize: 100,
+  intervalMs: 1_000,
+  retentionHours: 24,
+  pruneEveryMs: 600_000,
+  maxBackoffMs: 30_000,
+} as const;
+
+const SCHEMA_NAME = /^[a-z][a-z0-9_]*$/;
+
+function outboxOf(schema: string) {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`outbox schema must be a lowercase identifier, got "${schema}"`);
+  return sql`${sql.identifier(schema)}.outbox`;
+}
+
+/** Adds events to the service's outbox inside the caller's transaction; an id already there is kept as is. */
+export async function writeOutbox(storage: Storage, tx: Tx, schema: string, events: readonly EventEnvelope[]): Promise<void> {
+  const table = outboxOf(schema);
+  // Checked here, inside the business transaction: a row the bus would refuse must never be committed,
+  // or it would block the relay behind it forever.
+  events.forEach(serializeEvent);
+  for (let start = 0; start < events.length; start += OUTBOX_LIMITS.insertChunk) {
+    const chunk = events.slice(start, start + OUTBOX_LIMITS.insertChunk);
+    const rows = chunk.map(
+      (e) => sql`(${e.id}::uuid, ${e.type}, ${e.key}, ${JSON.stringify(e.payload ?? null)}::jsonb, ${e.occurredAt}::timestamptz)`,
+    );
+    await storage.query(sql`insert into ${table} (id, type, key, payload, occurred_at) values ${sql.join(rows, sql`, `)} on conflict (id) do nothing`, tx);
+  }
+}
+
+export interface OutboxRelayOptions {
+  storage: Storage;
+  /** The service schema whose `outbox` table this relay drains. */
+  schema: string;
+  bus: EventBus;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Rows claimed per transaction. */
+  batchSize?: number;
+  /** How often to look for rows written by other instances (a poke looks at once). */
+  intervalMs?: number;
+  /** Published rows older than this are deleted. */
+  retentionHours?: number;
+  pruneEveryMs?: number;
+}
+
+interface OutboxRow {
+  id: string;
+  type: string;
+  key: string;
+  payload: string;
+  /** ISO 8601 UTC with milliseconds, formatted by the database so both drivers agree. */
+  occurred_at: string;
+}
+
+/**
+ * Publishes committed outbox rows. Any number of relays (instances) may drain the same table: each
+ * claims a batch with `FOR UPDATE SKIP LOCKED`, publishes it in order, marks it and commits.
+ */
+export class OutboxRelay {
+  private readonly storage: Storage;
+  private readonly schema: string;
+  private readonly table: ReturnType<typeof outboxOf>;
+  private readonly bus: EventBus;
+  private readonly logger: Logger;
+  private readonly batchSize: number;
+  private readonly intervalMs: number;
+  private readonly retentionHours: number;
+  private readonly pruneEveryMs: number;
+  private readonly published: Counter<'schema'> | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private poked = false;
+  private wake: (() => void) | undefined;
+  private lastPruneAt = 0;
+
+  constructor(options: OutboxRelayOptions) {
+    this.storage = options.storage;
+    this.schema = options.schema;
+    this.table = outboxOf(options.schema);
+    this.bus = options.bus;
+    this.logger = options.logger;
+    this.batchSize = options.batchSize ?? OUTBOX_DEFAULTS.batchSize;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > OUTBOX_LIMITS.batchSizeMax) {
+      throw new Error(`outbox batchSize must be an integer in 1..${OUTBOX_LIMITS.batchSizeMax}, got ${this.batchSize}`);
+    }
+    this.intervalMs = options.intervalMs ?? OUTBOX_DEFAULTS.intervalMs;
+    this.retentionHours = options.retentionHours ?? OUTBOX_DEFAULTS.retentionHours;
+    this.pruneEveryMs = options.pruneEveryMs ?? OUTBOX_DEFAULTS.pruneEveryMs;
+    this.published = options.metrics?.counter('agora_outbox_published_total', 'Outbox rows published to the event bus, by schema', ['schema']);
+  }
+
+  /** Runs the relay loop until {@link stop}. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Finishes the batch in flight, then returns. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** Looks at the outbox now rather than at the next interval: call it after committing events. */
+  poke(): void {
+    this.poked = true;
+    this.wake?.();
+  }
+
+  /**
+   * Claims, publishes and marks one batch; returns how many rows it published. A publish failure
+   * commits the rows published before it and then throws: the rest stay for the next run.
+   */
+  async flushOnce(): Promise<number> {
+    let failure: { error: unknown } | undefined;
+    const done: string[] = [];
+    await this.storage.transaction(async (tx) => {
+      const rows = await this.storage.query<OutboxRow>(
+        sql`select id::text as id, type, key, payload::text as payload,
+                   to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as occurred_at
+            from ${this.table}
+            where published_at is null order by occurred_at, id limit ${this.batchSize} for update skip locked`,
+        tx,
+      );
+      for (const row of rows) {
+        try {
+          await this.bus.publish(toEnvelope(row));
+        } catch (error) {
+          failure = { error };
+          break;
+        }
+        done.push(row.id);
+      }
+      if (done.length > 0) {
+        const ids = sql.join(
+          done.map((id) => sql`${id}::uuid`),
+          sql`, `,
+        );
+        await this.storage.query(sql`update ${this.table} set published_at = now() where id in (${ids})`, tx);
+      }
+    });
+    if (done.length > 0) this.published?.inc({ schema: this.schema }, done.length);
+    if (failure) {
+      throw new Error(`outbox ${this.schema}: publish failed after ${done.length} event(s)`, { cause: failure.error });
+    }
+    return done.length;
+  }
+
+  /** Deletes published rows older than the retention; returns how many. */
+  async prune(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.retentionHours * 3_600_000).toISOString();
+    const rows = await this.storage.query<{ id: string }>(
+      sql`delete from ${this.table} where published_at is not null and published_at < ${cutoff}::timestamptz returning id::text as id`,
+    );
+    return rows.length;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      this.poked = false;
+      let full = false;
+      try {
+        const count = await this.flushOnce();
+        failures = 0;
+        full = count >= this.batchSize;
+        if (Date.now() - this.lastPruneAt >= this.pruneEveryMs) {
+          this.lastPruneAt = Date.now();
+          const pruned = await this.prune();
+          if (pruned > 0) this.logger.debug({ schema: this.schema, pruned }, 'outbox pruned');
+        }
+      } catch (err) {
+        failures++;
+        this.logger.error({ schema: this.schema, err, failures }, 'outbox relay failed; retrying');
+      }
+      if (!this.running) break;
+      if (failures === 0 && (full || this.poked)) continue;
+      const waitMs = failures === 0 ? this.intervalMs : Math.min(this.intervalMs * 2 ** Math.min(failures, 10), OUTBOX_DEFAULTS.maxBackoffMs);
+      await this.sleep(waitMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}
+
+function toEnvelope(row: OutboxRow): EventEnvelope {
+  return { id: row.id, type: row.type, key: row.key, occurredAt: row.occurred_at, payload: JSON.parse(row.payload) as unknown };
+}

@@ -1,0 +1,196 @@
+/**
+ * What a saga is: a named list of steps, each with its compensation beside it (Medusa style).
+ * The orchestrator (orchestrator.ts) makes it durable; this file has no I/O.
+ *
+ * The contract every step must keep, because the orchestrator guarantees *at least once*:
+ * - `run` may be called again for the same saga after a crash (its STARTED was logged, its DONE
+ *   was not) or after a technical error. Its side effect must be idempotent on
+ *   `ctx.idempotencyKey` (`${sagaId}:${stepName}`): pass the key to the service you call, or
+ *   guard your own insert with it. A step whose DONE was logged is never run again; later steps
+ *   read its stored result.
+ * - `compensate` undoes `run`, is idempotent on the same key, and must also be safe when `run`
+ *   never took effect (a technical failure is ambiguous: the call may or may not have landed, so
+ *   the failed step is compensated too). It is not called for a step that ended the saga with
+ *   `ctx.abort(...)`: aborting says "nothing of mine is held".
+ * - Results, inputs, signals and abort data are stored as JSON: give plain data.
+ */
+
+export const SAGA_STATUSES = ['RUNNING', 'WAITING', 'COMPENSATING', 'COMPLETED', 'COMPENSATED', 'FAILED'] as const;
+export type SagaStatus = (typeof SAGA_STATUSES)[number];
+export const TERMINAL_SAGA_STATUSES: readonly SagaStatus[] = ['COMPLETED', 'COMPENSATED', 'FAILED'];
+
+export type StepPhase = 'run' | 'compensate';
+export type StepStatus = 'STARTED' | 'WAITING' | 'DONE' | 'FAILED';
+
+/** Bounded retries of technical errors, with exponential backoff and jitter. */
+export interface SagaRetryPolicy {
+  /** Tries in all, counting the first; crashes mid-step count too. */
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RUN_RETRY: SagaRetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 2_000 };
+/** Compensations try harder: giving up leaves the saga FAILED for an operator. */
+export const DEFAULT_COMPENSATE_RETRY: SagaRetryPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 5_000 };
+
+export const SAGA_LIMITS = {
+  steps: 64,
+  nameChars: 100,
+  /** A wait longer than this is a bug, not a business rule. */
+  maxWaitMs: 30 * 24 * 60 * 60 * 1000,
+} as const;
+
+/** Why a saga did not complete. */
+export type SagaFailure =
+  | { kind: 'aborted'; step: string; reason: string; data?: unknown }
+  | { kind: 'error'; step: string; message: string }
+  | { kind: 'timeout'; step: string };
+
+/** What the caller of start/resume/outcome gets back. */
+export interface SagaOutcome<I = unknown> {
+  sagaId: string;
+  name: string;
+  status: SagaStatus;
+  input: I;
+  /** Results of the completed steps, by step name. */
+  results: Record<string, unknown>;
+  failure?: SagaFailure;
+  /** Set when a compensation gave up (status FAILED): what needs an operator. */
+  compensationError?: { step: string; message: string };
+  /** WAITING: the step waiting for `resume(sagaId, step, signal)`, and its deadline if any. */
+  waitingFor?: string;
+  waitUntil?: Date;
+  /** Terminal and the definition's onFinished has run (always true without onFinished). */
+  finished: boolean;
+}
+
+interface BaseContext<I> {
+  readonly sagaId: string;
+  readonly sagaName: string;
+  readonly step: string;
+  readonly input: I;
+  /** `${sagaId}:${step}`: the same on every retry and after every crash. */
+  readonly idempotencyKey: string;
+  /** 1 on the first try of this (step, phase). */
+  readonly attempt: number;
+  /** Results of the steps completed before this one, by step name. */
+  readonly results: Readonly<Record<string, unknown>>;
+  /** The stored result of an earlier step; throws if that step has not completed. */
+  result<T>(step: string): T;
+}
+
+export interface StepContext<I> extends BaseContext<I> {
+  /** Ends the saga as a business failure: earlier steps are compensated in reverse. */
+  abort(reason: string, data?: unknown): never;
+  /**
+   * Pauses the saga (WAITING) until `orchestrator.resume(sagaId, step, signal)`. Return it:
+   * `return ctx.wait({ until, data })`. `data` is kept for onSignal and compensate; past `until`
+   * recovery compensates the saga, this step included.
+   */
+  wait(options?: { until?: Date; data?: unknown }): WaitRequest;
+}
+
+export interface SignalContext<I> extends StepContext<I> {
+  /** What `resume` delivered. */
+  readonly signal: unknown;
+  /** What this step passed to `wait`. */
+  readonly waitData: unknown;
+}
+
+export interface CompensationContext<I> extends BaseContext<I> {
+  /** What this step's run produced: its result if it completed, its wait data if it was waiting, else undefined. */
+  readonly stepResult: unknown;
+  readonly failure: SagaFailure;
+}
+
+export interface FinishContext<I> {
+  readonly sagaId: string;
+  readonly sagaName: string;
+  readonly input: I;
+  /** `${sagaId}:finished` */
+  readonly idempotencyKey: string;
+}
+
+export interface SagaStep<I> {
+  readonly name: string;
+  /** Does the work and returns its result (JSON); may `ctx.abort(...)` or `return ctx.wait(...)`. */
+  run(ctx: StepContext<I>): Promise<unknown>;
+  /** Undoes `run`; see the contract at the top of this file. */
+  compensate?(ctx: CompensationContext<I>): Promise<void>;
+  /** Turns the signal of a waiting step into its result (or aborts). Without it the signal is the result. */
+  onSignal?(ctx: SignalContext<I>): Promise<unknown>;
+  readonly retry?: Partial<SagaRetryPolicy>;
+  readonly compensateRetry?: Partial<SagaRetryPolicy>;
+}
+
+export interface SagaDefinition<I> {
+  readonly name: string;
+  readonly steps: readonly SagaStep<I>[];
+  /**
+   * Runs once the saga is terminal (COMPLETED, COMPENSATED or FAILED) so the service can react
+   * also when recovery, not a request, finished the saga. At least once: re-run by recovery until
+   * it succeeds, so it must be idempotent.
+   */
+  onFinished?(ctx: FinishContext<I>, outcome: SagaOutcome<I>): Promise<void>;
+  readonly finishRetry?: Partial<SagaRetryPolicy>;
+}
+
+/** Thrown by `ctx.abort`; the orchestrator turns it into compensation, never a retry. */
+export class SagaAbort extends Error {
+  constructor(
+    readonly reason: string,
+    readonly data?: unknown,
+  ) {
+    super(`saga aborted: ${reason}`);
+    this.name = 'SagaAbort';
+  }
+}
+
+/** Returned (not thrown) by a step that must wait for an outside event. */
+export class WaitRequest {
+  constructor(
+    readonly until: Date | undefined,
+    readonly data: unknown,
+  ) {}
+}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+
+export function defineSaga<I>(
+  name: string,
+  steps: readonly SagaStep<I>[],
+  options: { onFinished?: SagaDefinition<I>['onFinished']; finishRetry?: Partial<SagaRetryPolicy> } = {},
+): SagaDefinition<I> {
+  assertName('saga', name);
+  if (steps.length === 0 || steps.length > SAGA_LIMITS.steps) {
+    throw new Error(`saga ${name}: needs 1..${SAGA_LIMITS.steps} steps, got ${steps.length}`);
+  }
+  const seen = new Set<string>();
+  for (const step of steps) {
+    assertName(`step of saga ${name}`, step.name);
+    if (seen.has(step.name)) throw new Error(`saga ${name}: step name "${step.name}" is used twice`);
+    seen.add(step.name);
+  }
+  const definition: SagaDefinition<I> = { name, steps: [...steps] };
+  return Object.freeze({ ...definition, ...options });
+}
+
+function assertName(what: string, name: string): void {
+  if (name.length > SAGA_LIMITS.nameChars || !NAME.test(name)) {
+    throw new Error(`${what}: name must match ${NAME.source} (at most ${SAGA_LIMITS.nameChars} chars), got "${name}"`);
+  }
+}
+
+export function retryPolicy(defaults: SagaRetryPolicy, override: Partial<SagaRetryPolicy> | undefined): SagaRetryPolicy {
+  const policy = { ...defaults, ...override };
+  if (!Number.isSafeInteger(policy.attempts) || policy.attempts < 1) throw new Error(`retry attempts must be >= 1, got ${policy.attempts}`);
+  if (policy.baseDelayMs < 0 || policy.maxDelayMs < policy.baseDelayMs) throw new Error('retry delays must satisfy 0 <= base <= max');
+  return policy;
+}
+
+/** Exponential backoff with "equal jitter": half fixed, half random, so retries spread out. */
+export function backoffDelay(policy: SagaRetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return exponential / 2 + random() * (exponential / 2);
+}

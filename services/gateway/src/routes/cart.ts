@@ -1,0 +1,60 @@
+import { cart } from '@agora/contracts';
+import { BEARER_SECURITY, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { TAGS } from '../openapi.js';
+import { relay } from '../upstream.js';
+import type { RouteArea } from './context.js';
+
+const CART_RESPONSE = { 200: ok('The cart after the change, priced from the catalog', cart.Cart), ...PROBLEM_RESPONSES };
+
+/** The caller's own cart: the cart service keys it by the user the token proves. */
+export const cartRoutes: RouteArea = (app, { upstream }) => {
+  app.get(
+    '/api/v1/cart',
+    { schema: { tags: [TAGS.cart], operationId: 'getCart', summary: "The caller's cart", security: BEARER_SECURITY, response: CART_RESPONSE }, config: { access: 'user' } },
+    async (request, reply) => relay(reply, 'cart', await upstream.call(request, 'cart', { method: 'GET', path: '/cart', idempotent: true })),
+  );
+
+  app.post(
+    '/api/v1/cart/items',
+    {
+      schema: {
+        tags: [TAGS.cart],
+        operationId: 'addCartItem',
+        summary: 'Add a SKU (merges with an existing line; quantity 1..99; at most 100 lines)',
+        security: BEARER_SECURITY,
+        body: cart.AddItemBody,
+        response: CART_RESPONSE,
+      },
+      config: { access: 'user' },
+    },
+    async (request, reply) => relay(reply, 'cart', await upstream.call(request, 'cart', { method: 'POST', path: '/cart/items', body: request.body })),
+  );
+
+  app.patch(
+    '/api/v1/cart/items/:sku',
+    {
+      schema: {
+        tags: [TAGS.cart],
+        operationId: 'updateCartItem',
+        summary: 'Set the quantity of a line (0 removes it)',
+        security: BEARER_SECURITY,
+        params: cart.ItemParams,
+        body: cart.UpdateItemBody,
+        response: CART_RESPONSE,
+      },
+      config: { access: 'user' },
+    },
+    async (request, reply) =>
+      relay(reply, 'cart', await upstream.call(request, 'cart', { method: 'PATCH', path: `/cart/items/${encodeURIComponent(request.params.sku)}`, body: request.body })),
+  );
+
+  app.delete(
+    '/api/v1/cart/items/:sku',
+    {
+      schema: { tags: [TAGS.cart], operationId: 'removeCartItem', summary: 'Remove a line', security: BEARER_SECURITY, params: cart.ItemParams, response: CART_RESPONSE },
+      config: { access: 'user' },
+    },
+    async (request, reply) =>
+      relay(reply, 'cart', await upstream.call(request, 'cart', { method: 'DELETE', path: `/cart/items/${encodeURIComponent(request.params.sku)}` })),
+  );
+};

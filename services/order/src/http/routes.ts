@@ -1,0 +1,31 @@
+import { Type } from 'typebox';
+import { IdParams, order } from '@agora/contracts';
+import { requireAdmin, requireCaller, type HttpApp } from '@agora/platform';
+import type { Orders } from '../app/orders.js';
+
+const CheckoutHeaders = Type.Object({ 'idempotency-key': Type.Optional(order.IdempotencyKeyHeader) });
+
+export function registerOrderRoutes(app: HttpApp, orders: Orders): void {
+  app.post('/checkout', { schema: { headers: CheckoutHeaders, body: order.CheckoutBody } }, async (request, reply) => {
+    const caller = requireCaller(request);
+    const result = await orders.checkout(caller, request.headers['idempotency-key'], request.body, request.id);
+    if (result.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(result.status).send(result.body);
+  });
+
+  app.get('/orders', { schema: { querystring: order.OrderListQuery } }, async (request) => {
+    const caller = requireCaller(request);
+    return orders.list(caller, request.query.limit ?? 20, request.query.cursor);
+  });
+
+  app.get('/orders/:id', { schema: { params: IdParams } }, async (request) => orders.get(requireCaller(request), request.params.id));
+
+  app.post('/orders/:id/cancel', { schema: { params: IdParams } }, async (request) => orders.cancel(requireCaller(request), request.params.id));
+
+  app.post('/orders/:id/pay', { schema: { params: IdParams, body: order.PayBody } }, async (request) => orders.pay(requireCaller(request), request.params.id));
+
+  app.get('/admin/orders', { schema: { querystring: order.AdminOrderQuery } }, async (request) => {
+    requireAdmin(request);
+    return orders.listAll(request.query.status, request.query.limit ?? 20, request.query.cursor);
+  });
+}

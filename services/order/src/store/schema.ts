@@ -1,0 +1,68 @@
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { idempotencyTable, outboxTable, sagaTables } from '@agora/platform';
+
+/** `order` is an SQL keyword; the service's schema is `orders`. */
+export const ordersSchema = pgSchema('orders');
+
+export const orders = ordersSchema.table(
+  'orders',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id').notNull(),
+    status: text('status').notNull(),
+    currency: text('currency').notNull(),
+    totalAmount: bigint('total_amount', { mode: 'number' }).notNull(),
+    shippingAddress: jsonb('shipping_address'),
+    /** The client's Idempotency-Key: one order per (user, key), whatever the retries. */
+    idempotencyKey: text('idempotency_key').notNull(),
+    /** The saga that cancels this order, once one was started (set once, guarded). */
+    cancelSagaId: uuid('cancel_saga_id'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('orders_user_idempotency_key').on(t.userId, t.idempotencyKey),
+    index('orders_user_id_idx').on(t.userId, t.id),
+    index('orders_status_id_idx').on(t.status, t.id),
+    check('orders_total_non_negative', sql`${t.totalAmount} >= 0`),
+    check(
+      'orders_status_known',
+      sql`${t.status} in ('PENDING', 'RESERVED', 'CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED')`,
+    ),
+  ],
+);
+
+export const orderLines = ordersSchema.table(
+  'order_lines',
+  {
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    sku: text('sku').notNull(),
+    title: text('title').notNull(),
+    quantity: integer('quantity').notNull(),
+    unitAmount: bigint('unit_amount', { mode: 'number' }).notNull(),
+    lineAmount: bigint('line_amount', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orderId, t.sku] }), check('order_lines_quantity_positive', sql`${t.quantity} > 0`)],
+);
+
+export const orderHistory = ordersSchema.table(
+  'order_history',
+  {
+    id: uuid('id').primaryKey(),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    status: text('status').notNull(),
+    reason: text('reason'),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('order_history_order_idx').on(t.orderId, t.at)],
+);
+
+export const { sagas, sagaSteps } = sagaTables(ordersSchema);
+export const idempotencyKeys = idempotencyTable(ordersSchema);
+export const outbox = outboxTable(ordersSchema);

@@ -1,0 +1,414 @@
+import { createHash } from 'node:crypto';
+import { AppError, newId, notFound, type Clock, type Money } from '@agora/kernel';
+import { events, type payment } from '@agora/contracts';
+import type { Logger } from '@agora/platform';
+import {
+  DECLINE_CODES,
+  assertAuthorizable,
+  assertRefundable,
+  decideCapture,
+  decideVoid,
+  statusAfterAuthorization,
+  type IntentState,
+  type PaymentStatus,
+} from '../domain/intent.js';
+import type { SettlementEvent } from '../domain/settlement.js';
+import type { Fact, IntentRecord, NewAttempt, Operation, PaymentStore } from '../store/payment-store.js';
+import { isProviderError, type AuthorizeResult, type PaymentProvider } from './provider.js';
+
+/** Told after a fact is committed to the outbox; the outbox row stays the durable record. */
+export interface PaymentNotifier {
+  onSettled?(fact: events.PaymentSettled, envelope: events.EventEnvelope): void | Promise<void>;
+  onCaptured?(fact: events.PaymentCaptured, envelope: events.EventEnvelope): void | Promise<void>;
+}
+
+export interface ProviderRetryPolicy {
+  /** Calls per operation before giving up (1 = no retry). */
+  attempts: number;
+  /** Wait before the 2nd call; doubles for each next one. */
+  backoffMs: number;
+}
+
+export interface LeasePolicy {
+  /** How long a capture/void may run before another caller may re-drive it (> the provider's worst case). */
+  leaseMs: number;
+  /** How long a concurrent caller waits for a running capture/void before answering 503. */
+  waitMs: number;
+  pollMs: number;
+}
+
+export interface PaymentsDeps {
+  store: PaymentStore;
+  provider: PaymentProvider;
+  clock: Clock;
+  logger: Logger;
+  retry: ProviderRetryPolicy;
+  lease: LeasePolicy;
+  notifier?: PaymentNotifier | undefined;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type WebhookOutcome = payment.WebhookAck['outcome'];
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function toPaymentIntent(row: IntentRecord): payment.PaymentIntent {
+  const currency = row.currency;
+  return {
+    id: row.id,
+    orderId: row.orderId,
+    userId: row.userId,
+    amount: { amount: row.amount, currency },
+    status: row.status,
+    ...(row.declineCode === null ? {} : { declineCode: row.declineCode }),
+    provider: row.provider,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    capturedAmount: { amount: row.capturedAmount, currency },
+    refundedAmount: { amount: row.refundedAmount, currency },
+  };
+}
+
+function stateOf(row: IntentRecord): IntentState {
+  return {
+    id: row.id,
+    status: row.status,
+    amount: { amount: row.amount, currency: row.currency },
+    capturedAmount: row.capturedAmount,
+    refundedAmount: row.refundedAmount,
+    refundReserved: row.refundReserved,
+    providerRef: row.providerRef ?? undefined,
+  };
+}
+
+/** Fingerprint of an authorize request: the same idempotency key with another body is refused. */
+export function authorizeFingerprint(body: payment.AuthorizeBody): string {
+  return createHash('sha256')
+    .update(JSON.stringify([body.orderId, body.userId, body.amount.amount, body.amount.currency, body.token]))
+    .digest('hex');
+}
+
+/** The idempotency keys sent to the provider: one per operation instance, the same for every retry. */
+export const providerKeys = {
+  authorize: (intentId: string) => `authorize:${intentId}`,
+  capture: (intentId: string) => `capture:${intentId}`,
+  void: (intentId: string) => `void:${intentId}`,
+  refund: (refundId: string) => `refund:${refundId}`,
+};
+
+const mismatch = (what: string): AppError => new AppError('IDEMPOTENCY_MISMATCH', `idempotency key was used for another ${what}`);
+
+/**
+ * The payment use cases. Every operation is idempotent and crash-safe: state changes are guarded
+ * single statements; every provider call is recorded before it is made and carries a provider
+ * idempotency key derived from our ids, so re-driving after a crash or a timeout is never a second
+ * charge, capture or refund.
+ */
+export class Payments {
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly deps: PaymentsDeps) {
+    this.sleep = deps.sleep ?? defaultSleep;
+  }
+
+  get providerName(): string {
+    return this.deps.provider.name;
+  }
+
+  async get(id: string): Promise<payment.PaymentIntent> {
+    return toPaymentIntent(await this.mustFind(id));
+  }
+
+  async listByOrder(orderId: string): Promise<payment.PaymentIntent[]> {
+    return (await this.deps.store.listByOrder(orderId)).map(toPaymentIntent);
+  }
+
+  /**
+   * Authorizes once per idempotency key. A repeat answers the stored intent without calling the
+   * provider, except when the first call never heard back from it (PENDING without a provider
+   * reference): that one is re-driven with the same provider key.
+   */
+  async authorize(body: payment.AuthorizeBody): Promise<payment.PaymentIntent> {
+    assertAuthorizable(body.amount);
+    const now = this.deps.clock.now();
+    const id = newId();
+    const requestHash = authorizeFingerprint(body);
+    const attempt = this.newAttempt(id, 'authorize', providerKeys.authorize(id), body.idempotencyKey, now);
+    const { intent, created } = await this.deps.store.createIntent(
+      {
+        id,
+        orderId: body.orderId,
+        userId: body.userId,
+        idempotencyKey: body.idempotencyKey,
+        requestHash,
+        currency: body.amount.currency,
+        amount: body.amount.amount,
+        status: 'PENDING',
+        provider: this.deps.provider.name,
+        createdAt: now,
+        updatedAt: now,
+      },
+      attempt,
+    );
+    if (!created) {
+      if (intent.requestHash !== requestHash) throw mismatch('authorization');
+      if (intent.status !== 'PENDING' || intent.providerRef !== null) return toPaymentIntent(intent);
+      this.deps.logger.info({ paymentId: intent.id }, 'authorization never heard back from the provider; re-driving it');
+    }
+    return toPaymentIntent(await this.driveAuthorization(intent, body, created ? attempt.id : undefined));
+  }
+
+  private async driveAuthorization(intent: IntentRecord, body: payment.AuthorizeBody, firstAttemptId: string | undefined): Promise<IntentRecord> {
+    const amount: Money = { amount: intent.amount, currency: intent.currency };
+    const key = providerKeys.authorize(intent.id);
+    let result: AuthorizeResult;
+    try {
+      result = await this.callProvider(intent.id, 'authorize', key, body.idempotencyKey, firstAttemptId, describeAuthorization, () =>
+        this.deps.provider.authorize({ intentId: intent.id, amount, token: body.token, idempotencyKey: key }),
+      );
+    } catch (err) {
+      if (!isProviderError(err)) throw err;
+      this.deps.logger.warn({ err, paymentId: intent.id }, 'authorization failed at the provider; payment FAILED');
+      return (await this.deps.store.failAuthorization(intent.id, DECLINE_CODES.providerError, this.deps.clock.now())) ?? this.mustFind(intent.id);
+    }
+    const status = statusAfterAuthorization(result.outcome);
+    const declineCode = status === 'DECLINED' ? (result.declineCode ?? 'card_declined') : undefined;
+    const applied = await this.deps.store.applyAuthorization(intent.id, { status, providerRef: result.providerRef, declineCode }, this.deps.clock.now());
+    if (applied) return applied;
+    // Something settled it first: a webhook (fine) or a void while we waited (release the hold).
+    const current = await this.mustFind(intent.id);
+    if (current.status === 'VOIDED' && result.outcome !== 'declined') await this.releaseQuietly(intent.id, result.providerRef);
+    return current;
+  }
+
+  /** Captures the full amount of an AUTHORIZED intent, exactly once; a repeat answers the captured intent. */
+  async capture(id: string, idempotencyKey: string): Promise<payment.PaymentIntent> {
+    const claimed = await this.claim(id, 'capture', ['AUTHORIZED'], idempotencyKey, (row) => (decideCapture(stateOf(row)) === 'capture' ? 'proceed' : 'done'));
+    if (claimed.done) return toPaymentIntent(claimed.intent);
+    const intent = claimed.intent;
+    const amount: Money = { amount: intent.amount, currency: intent.currency };
+    await this.runLeased(intent, 'capture', idempotencyKey, (key) => this.deps.provider.capture(this.refOf(intent), amount, key));
+    const now = this.deps.clock.now();
+    const completed = await this.deps.store.completeCapture(intent.id, now, (row) =>
+      this.fact(events.EVENT_TYPES.PaymentCaptured, row.id, now, { paymentId: row.id, orderId: row.orderId, amount: { amount: row.amount, currency: row.currency } } satisfies events.PaymentCaptured),
+    );
+    if (!completed) {
+      const current = await this.mustFind(intent.id);
+      if (decideCapture(stateOf(current)) === 'already-captured') return toPaymentIntent(current);
+      throw new AppError('CONFLICT', `payment ${intent.id} changed while it was being captured`);
+    }
+    if (completed.fact) this.notify(completed.fact, (n, envelope) => n.onCaptured?.(envelope.payload as events.PaymentCaptured, envelope));
+    return toPaymentIntent(completed.intent);
+  }
+
+  /** Releases an authorization (saga compensation). Idempotent; a captured payment is refunded instead (409). */
+  async void(id: string, idempotencyKey: string): Promise<payment.PaymentIntent> {
+    const claimed = await this.claim(id, 'void', ['AUTHORIZED', 'PENDING'], idempotencyKey, (row) => (decideVoid(stateOf(row)) === 'nothing-held' ? 'done' : 'proceed'));
+    if (claimed.done) return toPaymentIntent(claimed.intent);
+    const intent = claimed.intent;
+    if (decideVoid(stateOf(intent)) === 'release-at-provider') {
+      await this.runLeased(intent, 'void', idempotencyKey, (key) => this.deps.provider.void(this.refOf(intent), key));
+    }
+    const voided = await this.deps.store.completeVoid(intent.id, this.deps.clock.now());
+    if (voided) return toPaymentIntent(voided);
+    const current = await this.mustFind(intent.id);
+    if (current.status === 'VOIDED') return toPaymentIntent(current);
+    throw new AppError('CONFLICT', `payment ${intent.id} became ${current.status} while it was being voided`);
+  }
+
+  /**
+   * Refunds part or all of a captured payment. Each idempotency key refunds once; the amount is
+   * reserved before the provider is called, so refunds never add up to more than was captured.
+   */
+  async refund(id: string, amount: Money, idempotencyKey: string): Promise<payment.PaymentIntent> {
+    const intent = await this.mustFind(id);
+    const known = await this.deps.store.findRefund(id, idempotencyKey);
+    let refundId: string;
+    let firstAttemptId: string | undefined;
+    if (known) {
+      if (known.amount !== amount.amount || known.currency !== amount.currency) throw mismatch('refund amount');
+      if (known.status === 'SUCCEEDED') return toPaymentIntent(await this.mustFind(id));
+      refundId = known.id;
+    } else {
+      assertRefundable(stateOf(intent), amount);
+      const now = this.deps.clock.now();
+      refundId = newId();
+      const attempt = this.newAttempt(id, 'refund', providerKeys.refund(refundId), idempotencyKey, now);
+      const created = await this.deps.store.createRefund(
+        { id: refundId, intentId: id, idempotencyKey, amount: amount.amount, currency: amount.currency, status: 'PENDING', createdAt: now, updatedAt: now },
+        now,
+        attempt,
+      );
+      if ('refused' in created) {
+        // The guard saw newer state than our check: explain with the fresh intent.
+        assertRefundable(stateOf(await this.mustFind(id)), amount);
+        throw new AppError('CONFLICT', `payment ${id} changed while refunding; retry`);
+      }
+      if ('existing' in created) {
+        if (created.existing.amount !== amount.amount || created.existing.currency !== amount.currency) throw mismatch('refund amount');
+        if (created.existing.status === 'SUCCEEDED') return toPaymentIntent(await this.mustFind(id));
+        refundId = created.existing.id;
+      } else {
+        firstAttemptId = attempt.id;
+      }
+    }
+    const key = providerKeys.refund(refundId);
+    let providerRef: string;
+    try {
+      ({ providerRef } = await this.callProvider(id, 'refund', key, idempotencyKey, firstAttemptId, () => 'succeeded', () =>
+        this.deps.provider.refund(this.refOf(intent), amount, key),
+      ));
+    } catch (err) {
+      // The amount stays reserved: the provider may have refunded; a retry with the same key re-drives.
+      throw this.providerFailure(err, `refund of payment ${id}`);
+    }
+    const updated = await this.deps.store.completeRefund(refundId, providerRef, this.deps.clock.now());
+    return toPaymentIntent(updated ?? (await this.mustFind(id)));
+  }
+
+  /** Applies a verified provider webhook; each event id once, final intents untouched. */
+  async handleWebhook(event: SettlementEvent): Promise<WebhookOutcome> {
+    const now = this.deps.clock.now();
+    const result = await this.deps.store.applyWebhook(this.deps.provider.name, event, now, (row, decision) =>
+      this.fact(events.EVENT_TYPES.PaymentSettled, row.id, now, {
+        paymentId: row.id,
+        orderId: row.orderId,
+        status: decision.status,
+        ...(decision.declineCode === undefined ? {} : { reason: decision.declineCode }),
+      } satisfies events.PaymentSettled),
+    );
+    if (result.outcome === 'duplicate') return 'duplicate';
+    if (result.outcome === 'ignored') {
+      this.deps.logger.info({ eventId: event.id, paymentId: event.paymentId, reason: result.reason }, 'webhook event ignored');
+      // An authorization that arrives after we voided would otherwise hold the shopper's money.
+      if (result.intent?.status === 'VOIDED' && event.type === 'payment.authorized') await this.releaseQuietly(result.intent.id, event.providerRef);
+      return 'ignored';
+    }
+    if (result.fact) this.notify(result.fact, (n, envelope) => n.onSettled?.(envelope.payload as events.PaymentSettled, envelope));
+    return 'applied';
+  }
+
+  /**
+   * Takes the intent's capture/void lease. `done` when `decide` says the work is done already;
+   * waits (bounded) while another caller holds the lease; 503 if it is still held after that.
+   */
+  private async claim(
+    id: string,
+    op: 'capture' | 'void',
+    from: readonly PaymentStatus[],
+    requestKey: string,
+    decide: (row: IntentRecord) => 'proceed' | 'done',
+  ): Promise<{ done: boolean; intent: IntentRecord }> {
+    const { lease } = this.deps;
+    const deadline = Date.now() + lease.waitMs;
+    for (;;) {
+      const current = await this.mustFind(id);
+      if (decide(current) === 'done') return { done: true, intent: current };
+      const now = this.deps.clock.now();
+      const result = await this.deps.store.claimLease(id, op, from, requestKey, now, new Date(now.getTime() + lease.leaseMs));
+      if (result.claimed) return { done: false, intent: result.intent };
+      if (result.reason === 'not-found') throw notFound(`Payment ${id}`);
+      if (result.reason === 'order-captured') throw new AppError('CONFLICT', `another payment of order ${current.orderId} is captured or being captured`);
+      if (result.reason === 'busy') {
+        if (Date.now() >= deadline) throw new AppError('UNAVAILABLE', `payment ${id} is being processed by another request; retry`, { retryAfterSeconds: 1 });
+        await this.sleep(lease.pollMs);
+      }
+      // state-changed: look again; `decide` answers for the new state.
+    }
+  }
+
+  /** Calls the provider under a held lease; on failure releases the lease so a retry can re-drive. */
+  private async runLeased<T>(intent: IntentRecord, operation: 'capture' | 'void', requestKey: string, call: (key: string) => Promise<T>): Promise<T> {
+    const key = operation === 'capture' ? providerKeys.capture(intent.id) : providerKeys.void(intent.id);
+    try {
+      return await this.callProvider(intent.id, operation, key, requestKey, undefined, () => 'succeeded', () => call(key));
+    } catch (err) {
+      await this.deps.store.releaseLease(intent.id, this.deps.clock.now());
+      throw this.providerFailure(err, `${operation} of payment ${intent.id}`);
+    }
+  }
+
+  /**
+   * One provider operation with bounded retries. Every call is recorded before it is made;
+   * ProviderErrors are retried with backoff and the same key; anything else is a bug and rethrown.
+   */
+  private async callProvider<T>(
+    intentId: string,
+    operation: Operation,
+    providerKey: string,
+    requestKey: string,
+    firstAttemptId: string | undefined,
+    describe: (result: T) => string,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const { attempts, backoffMs } = this.deps.retry;
+    for (let n = 1; ; n++) {
+      let attemptId = n === 1 ? firstAttemptId : undefined;
+      if (attemptId === undefined) {
+        const attempt = this.newAttempt(intentId, operation, providerKey, requestKey, this.deps.clock.now());
+        await this.deps.store.startAttempt(attempt);
+        attemptId = attempt.id;
+      }
+      try {
+        const result = await call();
+        await this.deps.store.finishAttempt(attemptId, describe(result), undefined, this.deps.clock.now());
+        return result;
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        await this.deps.store.finishAttempt(attemptId, 'error', detail, this.deps.clock.now());
+        if (!isProviderError(err) || !err.retryable || n >= attempts) throw err;
+        this.deps.logger.warn({ err, paymentId: intentId, operation, attempt: n }, 'provider call failed; retrying with the same key');
+        await this.sleep(backoffMs * 2 ** (n - 1));
+      }
+    }
+  }
+
+  private providerFailure(err: unknown, what: string): unknown {
+    if (!isProviderError(err)) return err;
+    this.deps.logger.warn({ err }, `${what} failed at the provider`);
+    return err.retryable
+      ? new AppError('UNAVAILABLE', `the payment provider did not complete the ${what}; retry with the same idempotency key`, { retryAfterSeconds: 1, cause: err })
+      : new AppError('CONFLICT', `the payment provider refused the ${what}: ${err.message}`, { cause: err });
+  }
+
+  /** Best effort: a hold we no longer want; a failure is logged (the provider's authorization expires on its own). */
+  private async releaseQuietly(intentId: string, providerRef: string): Promise<void> {
+    try {
+      await this.deps.provider.void(providerRef, providerKeys.void(intentId));
+    } catch (err) {
+      this.deps.logger.warn({ err, paymentId: intentId }, 'could not release a late authorization of a voided payment');
+    }
+  }
+
+  private refOf(intent: IntentRecord): string {
+    if (intent.providerRef === null) throw new Error(`payment ${intent.id} has no provider reference`);
+    return intent.providerRef;
+  }
+
+  private async mustFind(id: string): Promise<IntentRecord> {
+    const row = await this.deps.store.findById(id);
+    if (!row) throw notFound(`Payment ${id}`);
+    return row;
+  }
+
+  private newAttempt(intentId: string, operation: Operation, providerKey: string, requestKey: string, now: Date): NewAttempt {
+    return { id: newId(), intentId, operation, providerKey, requestKey, startedAt: now };
+  }
+
+  private fact(type: events.EventType, key: string, now: Date, payload: unknown): Fact {
+    return { id: newId(), type, key, occurredAt: now.toISOString(), payload };
+  }
+
+  /** After commit: tells the notifier; its failure is logged, never lost (the fact is in the outbox). */
+  private notify(fact: Fact, call: (notifier: PaymentNotifier, envelope: events.EventEnvelope) => void | Promise<void> | undefined): void {
+    const notifier = this.deps.notifier;
+    if (!notifier) return;
+    Promise.resolve()
+      .then(() => call(notifier, fact))
+      .catch((err: unknown) => this.deps.logger.warn({ err, eventId: fact.id, type: fact.type }, 'payment notifier failed; the fact stays in the outbox'));
+  }
+}
+
+function describeAuthorization(result: AuthorizeResult): string {
+  return result.outcome;
+}

@@ -1,0 +1,140 @@
+import { fileURLToPath } from 'node:url';
+import { AppError } from '@agora/kernel';
+import { payment } from '@agora/contracts';
+import { OutboxRelay, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule } from '@agora/platform';
+import { loadPaymentConfig, type PaymentConfig } from './app/config.js';
+import { Payments, type PaymentNotifier } from './app/payments.js';
+import type { PaymentProvider } from './app/provider.js';
+import { registerPaymentRoutes } from './http/routes.js';
+import { registerWebhookRoutes } from './http/webhooks.js';
+import { SANDBOX_PROVIDER, SandboxProvider } from './sandbox/sandbox-provider.js';
+import { PaymentStore } from './store/payment-store.js';
+
+export const PAYMENT_SERVICE = 'payment';
+export const PAYMENT_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
+
+export interface ProviderContext {
+  /** The built-in sandbox, already wired to deliver its webhooks to this service. */
+  sandbox: SandboxProvider;
+  deps: ServiceDeps;
+  config: PaymentConfig;
+}
+
+export interface PaymentModuleOptions {
+  /**
+   * Told after `payment.settled` / `payment.captured` facts are committed to `payment.outbox`: a fast
+   * path only. The outbox row is the durable record; an OutboxRelay on schema `payment` publishes it.
+   */
+  notifier?: PaymentNotifier;
+  /** The provider to use; default the sandbox. Receives the sandbox so tests can wrap it. */
+  provider?: (context: ProviderContext) => PaymentProvider;
+  /** Overrides of what the environment configures (tests: fast retries, short async delay). */
+  config?: Partial<Omit<PaymentConfig, 'retry' | 'lease'>> & { retry?: Partial<PaymentConfig['retry']>; lease?: Partial<PaymentConfig['lease']> };
+}
+
+/** A running payment service, with its parts exposed for the composition root and tests. */
+export interface PaymentService extends RunningService {
+  payments: Payments;
+  provider: PaymentProvider;
+  sandbox: SandboxProvider;
+  store: PaymentStore;
+  config: PaymentConfig;
+}
+
+export interface PaymentModule extends ServiceModule {
+  create(deps: ServiceDeps): Promise<PaymentService>;
+}
+
+function resolveConfig(deps: ServiceDeps, overrides: PaymentModuleOptions['config'] = {}): PaymentConfig {
+  const base = loadPaymentConfig(deps.env);
+  const { retry, lease, ...rest } = overrides;
+  return { ...base, ...rest, retry: { ...base.retry, ...retry }, lease: { ...base.lease, ...lease } };
+}
+
+export function createPaymentModule(options: PaymentModuleOptions = {}): PaymentModule {
+  return {
+    name: PAYMENT_SERVICE,
+    migrationsFolder: PAYMENT_MIGRATIONS,
+    async create(deps: ServiceDeps): Promise<PaymentService> {
+      const config = resolveConfig(deps, options.config);
+      const logger = deps.logger;
+      if (config.webhookSecretGenerated) {
+        logger.info('AGORA_PAYMENT_WEBHOOK_SECRET is not set: webhooks are signed with a random per-process secret (set it when running more than one payment process)');
+      }
+      const sandbox = new SandboxProvider({
+        secret: config.webhookSecret,
+        clock: deps.clock,
+        asyncDelayMs: config.sandboxAsyncDelayMs,
+        logger,
+        // Through the transport like any caller: over HTTP in the cluster, in process with `agora start`.
+        async deliver(delivery) {
+          const response = await deps.transport.request(PAYMENT_SERVICE, {
+            method: 'POST',
+            path: `/webhooks/${SANDBOX_PROVIDER}`,
+            // The signed bytes as they are; `body` serialises to the same text for transports without rawBody.
+            rawBody: delivery.rawBody,
+            body: delivery.event,
+            headers: { [payment.WEBHOOK_SIGNATURE_HEADER]: delivery.signature },
+          });
+          if (response.status < 200 || response.status >= 300) throw new AppError('UNAVAILABLE', `webhook answered ${response.status}`);
+        },
+      });
+      const provider = options.provider ? options.provider({ sandbox, deps, config }) : sandbox;
+      const store = new PaymentStore(deps.storage);
+      // Facts committed to payment.outbox reach the bus through this relay; the notifier pokes it.
+      const relay = new OutboxRelay({ storage: deps.storage, schema: PAYMENT_SERVICE, bus: deps.bus, logger, metrics: deps.metrics });
+      const notifier: PaymentNotifier = {
+        onSettled: async (fact, envelope) => {
+          relay.poke();
+          await options.notifier?.onSettled?.(fact, envelope);
+        },
+        onCaptured: async (fact, envelope) => {
+          relay.poke();
+          await options.notifier?.onCaptured?.(fact, envelope);
+        },
+      };
+      const payments = new Payments({
+        store,
+        provider,
+        clock: deps.clock,
+        logger,
+        retry: config.retry,
+        lease: config.lease,
+        notifier,
+      });
+
+      const app = createHttpApp({ name: PAYMENT_SERVICE, logger, metrics: deps.metrics });
+      registerPaymentRoutes(app, payments);
+      registerWebhookRoutes(app, { provider: SANDBOX_PROVIDER, secret: config.webhookSecret, clock: deps.clock, handle: (event) => payments.handleWebhook(event) });
+
+      return {
+        name: PAYMENT_SERVICE,
+        app,
+        payments,
+        provider,
+        sandbox,
+        store,
+        config,
+        readiness: [{ name: 'database', check: () => deps.storage.ping() }],
+        start: async () => relay.start(),
+        async stop() {
+          await sandbox.stop();
+          await relay.stop();
+          await app.close();
+        },
+      };
+    },
+  };
+}
+
+/** The payment service as `agora start` runs it: the sandbox provider, facts in `payment.outbox`. */
+export const paymentModule: PaymentModule = createPaymentModule();
+
+export { Payments, toPaymentIntent, providerKeys, authorizeFingerprint, type PaymentNotifier, type ProviderRetryPolicy, type LeasePolicy, type WebhookOutcome } from './app/payments.js';
+export { ProviderError, isProviderError, type PaymentProvider, type AuthorizeRequest, type AuthorizeResult, type OperationResult } from './app/provider.js';
+export { loadPaymentConfig, WEBHOOK_SECRET_VARIABLE, PAYMENT_DEFAULTS, type PaymentConfig } from './app/config.js';
+export { SandboxProvider, SANDBOX_PROVIDER, SANDBOX_DECLINE_CODES, type SandboxOptions, type SandboxStats, type SandboxDelivery } from './sandbox/sandbox-provider.js';
+export { computeSignature, signatureHeader, verifySignature, SIGNATURE_TOLERANCE_SECONDS } from './domain/signature.js';
+export { PAYMENT_STATUSES, intentViolations, type PaymentStatus } from './domain/intent.js';
+export { PaymentStore, paymentFacts, unpublishedPaymentFacts, markPaymentFactsPublished } from './store/payment-store.js';
+export { paymentTotals, paymentInvariantViolations, type PaymentTotals } from './store/totals.js';

@@ -1,0 +1,224 @@
+import { newId, type Clock, type Money } from '@agora/kernel';
+import type { payment } from '@agora/contracts';
+import type { Logger } from '@agora/platform';
+import { ProviderError, type AuthorizeRequest, type AuthorizeResult, type OperationResult, type PaymentProvider } from '../app/provider.js';
+import { signatureHeader } from '../domain/signature.js';
+
+/**
+ * The built-in sandbox provider. Card tokens decide the outcome (API.md):
+ * `tok_visa` approved; `tok_declined` declined (card_declined); `tok_insufficient_funds` declined
+ * (insufficient_funds); `tok_error` a technical failure on every call; `tok_async` pending, then a
+ * signed `payment.authorized` webhook a moment later. Any other token is declined (`invalid_token`),
+ * as a real provider declines a token it does not know.
+ *
+ * Like a real provider it deduplicates every call by idempotency key, and it signs webhooks with the
+ * shared secret exactly as the service verifies them. Its ledger lives in this process's memory: it
+ * is a sandbox, not a bank.
+ */
+export const SANDBOX_PROVIDER = 'sandbox';
+
+export const SANDBOX_DECLINE_CODES = {
+  tok_declined: 'card_declined',
+  tok_insufficient_funds: 'insufficient_funds',
+  unknown: 'invalid_token',
+} as const;
+
+export const SANDBOX_DEFAULT_ASYNC_DELAY_MS = 200;
+
+export interface SandboxDelivery {
+  event: payment.WebhookEvent;
+  /** Exactly the text that was signed; the transport must send `JSON.stringify(event)`, which is this. */
+  rawBody: string;
+  signature: string;
+}
+
+export interface SandboxOptions {
+  /** The webhook signing secret, shared with the service that verifies it. */
+  secret: string;
+  clock: Clock;
+  /** Delay before a `tok_async` authorization settles and its webhook is sent. */
+  asyncDelayMs?: number;
+  /** Sends a signed webhook; throws when it was not accepted (2xx), and the sandbox retries. */
+  deliver(delivery: SandboxDelivery): Promise<void>;
+  /** How often a webhook delivery is tried before the sandbox gives up. */
+  deliveryAttempts?: number;
+  deliveryBackoffMs?: number;
+  logger?: Logger;
+}
+
+type ChargeState = 'pending' | 'authorized' | 'declined' | 'captured' | 'voided';
+
+interface Charge {
+  ref: string;
+  intentId: string;
+  amount: Money;
+  state: ChargeState;
+  captured: number;
+  refunded: number;
+}
+
+/** Calls received (every retry counts) and effects performed (money actually moved). */
+export interface SandboxStats {
+  calls: { authorize: number; capture: number; void: number; refund: number };
+  effects: { authorizations: number; captures: number; voids: number; refunds: number };
+  webhooksDelivered: number;
+}
+
+export class SandboxProvider implements PaymentProvider {
+  readonly name = SANDBOX_PROVIDER;
+  private readonly authorizations = new Map<string, AuthorizeResult>();
+  private readonly operations = new Map<string, OperationResult>();
+  private readonly charges = new Map<string, Charge>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly deliveries = new Set<Promise<void>>();
+  private stopped = false;
+  private readonly counts: SandboxStats = {
+    calls: { authorize: 0, capture: 0, void: 0, refund: 0 },
+    effects: { authorizations: 0, captures: 0, voids: 0, refunds: 0 },
+    webhooksDelivered: 0,
+  };
+
+  constructor(private readonly options: SandboxOptions) {}
+
+  get stats(): SandboxStats {
+    return structuredClone(this.counts);
+  }
+
+  /** The sandbox's own view of a charge (what it authorized, captured, refunded). */
+  chargeOf(providerRef: string): Readonly<Charge> | undefined {
+    const charge = this.charges.get(providerRef);
+    return charge ? { ...charge } : undefined;
+  }
+
+  async authorize(request: AuthorizeRequest): Promise<AuthorizeResult> {
+    this.counts.calls.authorize += 1;
+    if (request.token === 'tok_error') throw new ProviderError('sandbox: simulated provider failure (tok_error)');
+    const known = this.authorizations.get(request.idempotencyKey);
+    if (known) return { ...known };
+
+    const ref = `sbx_ch_${newId()}`;
+    let result: AuthorizeResult;
+    switch (request.token) {
+      case 'tok_visa':
+        result = { outcome: 'approved', providerRef: ref };
+        break;
+      case 'tok_declined':
+      case 'tok_insufficient_funds':
+        result = { outcome: 'declined', providerRef: ref, declineCode: SANDBOX_DECLINE_CODES[request.token] };
+        break;
+      case 'tok_async':
+        result = { outcome: 'pending', providerRef: ref };
+        break;
+      default:
+        result = { outcome: 'declined', providerRef: ref, declineCode: SANDBOX_DECLINE_CODES.unknown };
+    }
+    const state: ChargeState = result.outcome === 'approved' ? 'authorized' : result.outcome === 'pending' ? 'pending' : 'declined';
+    this.charges.set(ref, { ref, intentId: request.intentId, amount: request.amount, state, captured: 0, refunded: 0 });
+    this.authorizations.set(request.idempotencyKey, result);
+    if (state === 'authorized') this.counts.effects.authorizations += 1;
+    if (state === 'pending') this.later(this.options.asyncDelayMs ?? SANDBOX_DEFAULT_ASYNC_DELAY_MS, () => this.settle(ref));
+    return { ...result };
+  }
+
+  async capture(providerRef: string, amount: Money, idempotencyKey: string): Promise<OperationResult> {
+    this.counts.calls.capture += 1;
+    const known = this.operations.get(idempotencyKey);
+    if (known) return { ...known };
+    const charge = this.charge(providerRef);
+    if (charge.state !== 'authorized') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot capture`, false);
+    if (amount.currency !== charge.amount.currency || amount.amount > charge.amount.amount) {
+      throw new ProviderError(`sandbox: capture of ${amount.amount} ${amount.currency} exceeds the authorization`, false);
+    }
+    charge.state = 'captured';
+    charge.captured = amount.amount;
+    this.counts.effects.captures += 1;
+    return this.remember(idempotencyKey, { providerRef: `sbx_cp_${newId()}` });
+  }
+
+  async void(providerRef: string, idempotencyKey: string): Promise<OperationResult> {
+    this.counts.calls.void += 1;
+    const known = this.operations.get(idempotencyKey);
+    if (known) return { ...known };
+    const charge = this.charge(providerRef);
+    if (charge.state === 'captured') throw new ProviderError(`sandbox: charge ${providerRef} is captured, cannot void`, false);
+    if (charge.state !== 'voided') {
+      charge.state = 'voided';
+      this.counts.effects.voids += 1;
+    }
+    return this.remember(idempotencyKey, { providerRef: `sbx_vd_${newId()}` });
+  }
+
+  async refund(providerRef: string, amount: Money, idempotencyKey: string): Promise<OperationResult> {
+    this.counts.calls.refund += 1;
+    const known = this.operations.get(idempotencyKey);
+    if (known) return { ...known };
+    const charge = this.charge(providerRef);
+    if (charge.state !== 'captured') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot refund`, false);
+    if (amount.currency !== charge.amount.currency || charge.refunded + amount.amount > charge.captured) {
+      throw new ProviderError(`sandbox: refund of ${amount.amount} exceeds what is left on ${providerRef}`, false);
+    }
+    charge.refunded += amount.amount;
+    this.counts.effects.refunds += 1;
+    return this.remember(idempotencyKey, { providerRef: `sbx_re_${newId()}` });
+  }
+
+  /** Cancels scheduled settlements and waits for deliveries already on their way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.deliveries]);
+  }
+
+  private charge(providerRef: string): Charge {
+    const charge = this.charges.get(providerRef);
+    if (!charge) throw new ProviderError(`sandbox: no charge ${providerRef}`, false);
+    return charge;
+  }
+
+  private remember(key: string, result: OperationResult): OperationResult {
+    this.operations.set(key, result);
+    return { ...result };
+  }
+
+  private later(delayMs: number, work: () => void): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      work();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  /** A pending authorization settles as approved (the sandbox's `tok_async`) and the webhook goes out. */
+  private settle(ref: string): void {
+    const charge = this.charges.get(ref);
+    if (!charge || charge.state !== 'pending') return;
+    charge.state = 'authorized';
+    this.counts.effects.authorizations += 1;
+    const event: payment.WebhookEvent = { id: `evt_${newId()}`, type: 'payment.authorized', paymentId: charge.intentId, providerRef: ref };
+    this.send(event, 1);
+  }
+
+  private send(event: payment.WebhookEvent, attempt: number): void {
+    if (this.stopped) return;
+    const rawBody = JSON.stringify(event);
+    // Signed at send time, like a provider does for every (re)delivery.
+    const timestamp = Math.floor(this.options.clock.now().getTime() / 1000);
+    const delivery = this.options
+      .deliver({ event, rawBody, signature: signatureHeader(this.options.secret, timestamp, rawBody) })
+      .then(
+        () => {
+          this.counts.webhooksDelivered += 1;
+        },
+        (err: unknown) => {
+          const attempts = this.options.deliveryAttempts ?? 5;
+          const retry = attempt < attempts;
+          this.options.logger?.warn({ err, eventId: event.id, attempt, retry }, 'sandbox webhook delivery failed');
+          if (retry) this.later((this.options.deliveryBackoffMs ?? 200) * 2 ** (attempt - 1), () => this.send(event, attempt + 1));
+        },
+      )
+      .finally(() => this.deliveries.delete(delivery));
+    this.deliveries.add(delivery);
+  }
+}
