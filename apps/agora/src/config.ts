@@ -14,6 +14,8 @@ export interface AgoraConfig {
   serviceDatabaseUrls: Record<string, string>;
   /** NATS JetStream for the event bus; unset = in-memory bus (one process only). */
   natsUrl: string | undefined;
+  /** Redis for discovery (and shared rate limits) in the cluster. */
+  redisUrl: string | undefined;
   dbPoolMax: number;
   jwtSecret: string;
   admin: { email: string; password: string } | undefined;
@@ -62,6 +64,7 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
     databaseUrl,
     serviceDatabaseUrls,
     natsUrl: env.url('NATS_URL', ['nats:', 'tls:']),
+    redisUrl: env.url('REDIS_URL', ['redis:', 'rediss:']),
     dbPoolMax: env.int('AGORA_DB_POOL_MAX', 10, { min: 1, max: 200 }),
     jwtSecret,
     admin: adminEmail && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,
