@@ -32,9 +32,16 @@ async function checkPostgres(url: string): Promise<void> {
 
 async function checkRedis(url: string): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: CHECK_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // ioredis reports connection errors as events; keep the first to name the cause.
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => {
+    cause ??= err;
+  });
   try {
     await redis.connect();
     await redis.ping();
+  } catch (err) {
+    throw cause ?? err;
   } finally {
     redis.disconnect();
   }

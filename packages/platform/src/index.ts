@@ -8,3 +8,7 @@ export * from './sharding/index.js';
 export * from './messaging/index.js';
 export * from './saga/index.js';
 export * from './idempotency/index.js';
+export * from './resilience/index.js';
+export * from './hashing/index.js';
+export * from './discovery/index.js';
+export * from './balancing/index.js';

@@ -1,3 +1,4 @@
 export * from './transport.js';
 export * from './in-process.js';
 export * from './client.js';
+export * from './http.js';

@@ -1,2 +1,3 @@
 export * from './backends.js';
 export * from './nats.js';
+export * from './redis.js';

@@ -1,0 +1,127 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '@agora/platform';
+import { persistedSecret, type AgoraConfig } from './config.js';
+import { SERVICE_MODULES } from './compose.js';
+import { requireBackends } from './backends.js';
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+export interface ClusterOptions {
+  /** Processes per service (default 2). */
+  replicas: number;
+  /** Gateway processes: the first on PORT, the rest on the next ports (default 1). */
+  gateways: number;
+  /** Restart a process that exits on its own (default on). */
+  restart: boolean;
+}
+
+export interface ClusterMember {
+  name: string;
+  index: number;
+  instanceId: string;
+  child: ChildProcess;
+  restarts: number;
+}
+
+const RESTART_BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000];
+const STOP_GRACE_MS = 15_000;
+
+/**
+ * `agora cluster`: a small process supervisor. It checks the backends, runs migrations and the
+ * seed once (in the caller, before any child), then starts G gateways and N processes per service
+ * with shared secrets, restarts what dies on its own, and stops everything on Ctrl-C / SIGTERM.
+ */
+export class Cluster {
+  readonly members: ClusterMember[] = [];
+  private stopping = false;
+
+  constructor(
+    private readonly config: AgoraConfig,
+    private readonly options: ClusterOptions,
+    private readonly logger: Logger,
+    private readonly env: Record<string, string | undefined> = process.env,
+  ) {}
+
+  static async checkBackends(config: AgoraConfig): Promise<void> {
+    await requireBackends({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, natsUrl: config.natsUrl });
+  }
+
+  /** The environment every child shares: the same secrets, so tokens and webhooks verify anywhere. */
+  private childEnv(extra: Record<string, string>): Record<string, string | undefined> {
+    return {
+      ...this.env,
+      AGORA_JWT_SECRET: this.config.jwtSecret,
+      AGORA_PAYMENT_WEBHOOK_SECRET: this.env.AGORA_PAYMENT_WEBHOOK_SECRET ?? persistedSecret(this.config.dataDir, 'payment-webhook-secret'),
+      AGORA_SEED: 'off',
+      ...extra,
+    };
+  }
+
+  start(): void {
+    for (let g = 0; g < this.options.gateways; g++) {
+      this.spawnMember('gateway', g, { PORT: String(this.config.port + g), AGORA_INSTANCE_ID: `gateway-${g + 1}` });
+    }
+    for (const module of SERVICE_MODULES) {
+      for (let r = 0; r < this.options.replicas; r++) {
+        this.spawnMember(module.name, r, { AGORA_SERVICE_PORT: '0', AGORA_INSTANCE_ID: `${module.name}-${r + 1}` });
+      }
+    }
+  }
+
+  gatewayUrls(): string[] {
+    return Array.from({ length: this.options.gateways }, (_, g) => `http://127.0.0.1:${this.config.port + g}`);
+  }
+
+  private spawnMember(name: string, index: number, extra: Record<string, string>, restarts = 0): ClusterMember {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'service', name], {
+      env: this.childEnv(extra),
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const member: ClusterMember = { name, index, instanceId: extra.AGORA_INSTANCE_ID ?? name, child, restarts };
+    const slot = this.members.findIndex((m) => m.name === name && m.index === index);
+    if (slot >= 0) this.members[slot] = member;
+    else this.members.push(member);
+    child.once('exit', (code, signal) => {
+      if (this.stopping) return;
+      this.logger.warn({ service: name, instance: member.instanceId, code, signal }, 'cluster member exited');
+      if (!this.options.restart) return;
+      const delay = RESTART_BACKOFF_MS[Math.min(restarts, RESTART_BACKOFF_MS.length - 1)] ?? 5_000;
+      setTimeout(() => {
+        if (!this.stopping) this.spawnMember(name, index, extra, restarts + 1);
+      }, delay).unref();
+    });
+    return member;
+  }
+
+  /** SIGTERM to every member (each drains), SIGKILL to any still alive after the grace period. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const alive = this.members.filter((m) => m.child.exitCode === null && m.child.signalCode === null);
+    const exits = alive.map((m) => new Promise<void>((resolve) => m.child.once('exit', () => resolve())));
+    for (const m of alive) m.child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      for (const m of alive) if (m.child.exitCode === null) m.child.kill('SIGKILL');
+    }, STOP_GRACE_MS);
+    await Promise.all(exits);
+    clearTimeout(timer);
+  }
+
+  /** Waits until every gateway answers /health/ready and sees at least one instance of every service. */
+  async waitReady(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const url of this.gatewayUrls()) {
+      for (;;) {
+        if (Date.now() > deadline) throw new Error(`cluster not ready within ${timeoutMs} ms (${url})`);
+        try {
+          const ready = await fetch(`${url}/health/ready`);
+          const products = await fetch(`${url}/api/v1/products?limit=1`);
+          if (ready.status === 200 && products.status === 200) break;
+        } catch {
+          // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import { hostname } from 'node:os';
+import { EnvReader, LIMITS, newId, systemClock } from '@agora/kernel';
+import {
+  Metrics,
+  PostgresStorage,
+  TokenService,
+  connectNatsEventBus,
+  connectRedisRegistry,
+  createLogger,
+  registerOperationalRoutes,
+  type HttpApp,
+  type ReadinessCheck,
+  type Registration,
+  type RunningService,
+} from '@agora/platform';
+import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
+import type { AgoraConfig } from './config.js';
+import { SERVICE_MODULES } from './compose.js';
+import { requireBackends } from './backends.js';
+import { CALLABLE_SERVICES, ClusterClient } from './runtime.js';
+
+export const RUNNABLE = ['gateway', ...SERVICE_MODULES.map((m) => m.name)] as const;
+
+const VERSION = process.env.npm_package_version ?? '0.1.0';
+
+/**
+ * `agora service NAME`: one service (or a gateway) as its own process on real PostgreSQL, Redis
+ * and NATS. It registers itself in discovery and heartbeats; it reaches other services through
+ * watchers, balancers and the resilient HTTP transport. SIGTERM drains it: it marks itself
+ * draining (callers stop picking it), waits for that to propagate, deregisters, lets in-flight
+ * requests finish, stops background work, then exits.
+ */
+export async function runService(name: string, config: AgoraConfig, envVars: Record<string, string | undefined> = process.env): Promise<void> {
+  if (!(RUNNABLE as readonly string[]).includes(name)) throw new Error(`unknown service "${name}"; one of: ${RUNNABLE.join(', ')}`);
+  await requireBackends({ databaseUrl: config.databaseUrl ?? config.serviceDatabaseUrls[name], redisUrl: config.redisUrl, natsUrl: config.natsUrl });
+  const env = new EnvReader(envVars);
+  const instanceId = env.string('AGORA_INSTANCE_ID') ?? `${name}-${newId()}`;
+  const logger = createLogger(name, config.logLevel).child({ instance: instanceId });
+  const metrics = new Metrics();
+  const tokens = new TokenService(config.jwtSecret);
+  const registry = await connectRedisRegistry({ url: config.redisUrl ?? '', logger, name: instanceId });
+  const client = await ClusterClient.connect(registry, envVars, metrics, logger);
+  const bus = await connectNatsEventBus({ url: config.natsUrl ?? '', logger, metrics, name: instanceId });
+  let draining = false;
+
+  let app: HttpApp;
+  let service: RunningService | undefined;
+  let storage: PostgresStorage | undefined;
+  const readiness: ReadinessCheck[] = [
+    { name: 'redis', check: async () => void (await registry.list(name)) },
+    { name: 'nats', check: () => bus.ping() },
+  ];
+
+  if (name === 'gateway') {
+    app = await createGateway({
+      transport: client.transport,
+      tokens,
+      logger,
+      metrics,
+      config: loadGatewayConfig(env),
+      readiness: () => readiness,
+      isDraining: () => draining,
+      cluster: () => clusterView(client),
+    });
+  } else {
+    const module = SERVICE_MODULES.find((m) => m.name === name);
+    if (!module) throw new Error(`unknown service ${name}`);
+    const url = config.serviceDatabaseUrls[name] ?? config.databaseUrl ?? '';
+    storage = new PostgresStorage({ url, poolMax: config.dbPoolMax });
+    if (module.migrationsFolder) await storage.migrate(module.name, module.migrationsFolder);
+    const opened = storage;
+    service = await module.create({ storage: opened, logger, metrics, clock: systemClock, env, transport: client.transport, tokens, bus });
+    readiness.push(...service.readiness);
+    app = service.app;
+    registerOperationalRoutes(app, () => readiness, metrics, () => draining);
+  }
+
+  const port = name === 'gateway' ? config.port : env.int('AGORA_SERVICE_PORT', 0, { min: 0, max: 65535 });
+  await app.listen({ port, host: config.host });
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const advertisedHost = env.string('AGORA_ADVERTISE_HOST', config.host === '0.0.0.0' ? '127.0.0.1' : config.host);
+  let registration: Registration | undefined;
+  if (name !== 'gateway') {
+    registration = await registry.register(
+      {
+        id: instanceId,
+        service: name,
+        url: `http://${advertisedHost}:${boundPort}`,
+        weight: env.int('AGORA_INSTANCE_WEIGHT', 10, { min: 1, max: 100 }),
+        zone: env.string('AGORA_ZONE', hostname()),
+        version: VERSION,
+        startedAt: new Date().toISOString(),
+      },
+      { ttlMs: client.discovery.ttlMs, heartbeatIntervalMs: client.discovery.heartbeatIntervalMs },
+    );
+  }
+  await service?.start();
+  logger.info({ port: boundPort }, `${name} is serving`);
+  process.stdout.write(`${name} ${instanceId} listening on http://${advertisedHost}:${boundPort}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    const force = setTimeout(() => {
+      logger.error('drain took too long; exiting');
+      process.exit(1);
+    }, LIMITS.shutdownGraceMs);
+    force.unref();
+    try {
+      draining = true;
+      if (registration) {
+        await registration.setDraining(true);
+        // Give every watcher a heartbeat or two to see "draining" and stop picking this instance.
+        await new Promise((resolve) => setTimeout(resolve, client.discovery.heartbeatIntervalMs * 2));
+        await registration.deregister();
+      }
+      await app.close();
+      await service?.stop();
+      await client.close();
+      await bus.close();
+      await registry.close();
+      await storage?.close();
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function clusterView(client: ClusterClient): Promise<ClusterView> {
+  const now = Date.now();
+  return {
+    mode: 'cluster',
+    generatedAt: new Date(now).toISOString(),
+    services: CALLABLE_SERVICES.map((service) => ({
+      name: service,
+      strategy: client.balancing.strategyFor(service),
+      instances: (client.watcher(service)?.states() ?? []).map(({ instance, state, lastSeenAt }) => ({
+        id: instance.id,
+        url: instance.url,
+        zone: instance.zone,
+        version: instance.version,
+        weight: instance.weight,
+        state,
+        lastHeartbeatAt: lastSeenAt.toISOString(),
+        heartbeatAgeMs: Math.max(0, now - lastSeenAt.getTime()),
+      })),
+    })),
+    breakers: client.transport.breakerStates().map((b) => ({ service: b.service, instanceId: b.instanceId, url: b.url, state: b.state, consecutiveFailures: b.consecutiveFailures })),
+    shards: [
+      { service: 'order', id: 's0', version: 1 },
+      { service: 'cart', id: 's0', version: 1 },
+    ],
+  };
+}

@@ -1,0 +1,6 @@
+export * from './config.js';
+export * from './endpoints.js';
+export * from './failures.js';
+export * from './breaker.js';
+export * from './metrics.js';
+export * from './policy.js';
