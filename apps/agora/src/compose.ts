@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EnvReader, systemClock, type Clock } from '@agora/kernel';
 import {
   InMemoryEventBus,
@@ -23,7 +25,7 @@ import { inventoryModule } from '@agora/inventory';
 import { cartModule } from '@agora/cart';
 import { paymentModule } from '@agora/payment';
 import { orderModule } from '@agora/order';
-import { createGateway, loadGatewayConfig } from '@agora/gateway';
+import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
 
 export const SERVICE_MODULES: readonly ServiceModule[] = [identityModule, catalogModule, inventoryModule, cartModule, paymentModule, orderModule];
@@ -82,7 +84,39 @@ export interface Agora {
   close(): Promise<void>;
 }
 
+/** Where Vite writes the web app (apps/web/dist); `npm start` builds it first when stale. */
+export const WEB_APP_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
+/** The built web app's folder when it has been built, else undefined (the API still runs). */
+export function builtWebApp(root: string = WEB_APP_DIST): string | undefined {
+  return existsSync(join(root, 'index.html')) ? root : undefined;
+}
+
+/** `/api/v1/admin/cluster` for `agora start`: every service in this one process, one shard each. */
+function singleProcessView(services: readonly RunningService[]): ClusterView {
+  const now = new Date().toISOString();
+  return {
+    mode: 'single-process',
+    generatedAt: now,
+    services: services.map((s) => ({
+      name: s.name,
+      strategy: 'in-process',
+      instances: [{ id: `${s.name}@${process.pid}`, url: 'in-process', zone: 'local', version: process.env.npm_package_version ?? '0.1.0', weight: 1, state: 'up', lastHeartbeatAt: now, heartbeatAgeMs: 0 }],
+    })),
+    breakers: [],
+    shards: [
+      { service: 'order', id: 's0', version: 1 },
+      { service: 'cart', id: 's0', version: 1 },
+    ],
+  };
+}
+
 export interface AgoraOptions {
+  /**
+   * The built web app to serve at `/` (default: apps/web/dist when it exists); `false` serves
+   * none (API tests, which check unknown paths answer 404 problems).
+   */
+  webRoot?: string | false;
   /** Every service on this one storage (tests run the whole system on one test database). */
   storage?: Storage;
   env?: Record<string, string | undefined>;
@@ -102,7 +136,14 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
   const services: RunningService[] = [];
   let draining = false;
   const bus: EventBus = config.natsUrl
-    ? await connectNatsEventBus({ url: config.natsUrl, logger: logger.child({ component: 'bus' }), metrics, name: `agora-${process.pid}` })
+    ? await connectNatsEventBus({
+        url: config.natsUrl,
+        logger: logger.child({ component: 'bus' }),
+        metrics,
+        name: `agora-${process.pid}`,
+        ...(config.natsStream === undefined ? {} : { stream: config.natsStream }),
+        ...(config.natsSubjectPrefix === undefined ? {} : { subjectPrefix: config.natsSubjectPrefix }),
+      })
     : new InMemoryEventBus({ logger: logger.child({ component: 'bus' }), metrics });
   try {
     await migrateAll(storages);
@@ -124,7 +165,19 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
       ...services.flatMap((s) => s.readiness.map((check) => ({ name: `${s.name}.${check.name}`, check: check.check }))),
       { name: config.natsUrl ? 'nats' : 'bus', check: () => bus.ping() },
     ];
-    const gateway = await createGateway({ transport, tokens, logger: logger.child({ service: 'gateway' }), metrics, config: gatewayConfig, readiness, isDraining: () => draining });
+    const webRoot = options.webRoot === undefined ? builtWebApp() : options.webRoot || undefined;
+    if (webRoot === undefined && options.webRoot === undefined) logger.warn(`the web app is not built (${WEB_APP_DIST} has no index.html): only the API is served; run npm run build -w @agora/web`);
+    const gateway = await createGateway({
+      transport,
+      tokens,
+      logger: logger.child({ service: 'gateway' }),
+      metrics,
+      config: gatewayConfig,
+      readiness,
+      isDraining: () => draining,
+      ...(webRoot === undefined ? {} : { web: { root: webRoot } }),
+      cluster: async () => singleProcessView(services),
+    });
     for (const service of services) await service.app.ready();
     await gateway.ready();
     for (const service of services) await service.start();

@@ -1,3 +1,4 @@
 export * from './config.js';
 export * from './compose.js';
 export * from './seed.js';
+export * from './nginx.js';

@@ -376,6 +376,43 @@ for (const backend of testBackends) {
       expect(runs).toEqual(['one', 'two']);
     });
 
+    it('a driver whose lease was taken over writes nothing more to the log (the fence)', async () => {
+      let openGate: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => {
+        openGate = resolve;
+      });
+      let entered: () => void = () => undefined;
+      const inStep = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      const saga = defineSaga<Input>('fenced', [
+        { name: 'one', run: async () => 'one' },
+        {
+          name: 'two',
+          run: async () => {
+            entered();
+            await gate;
+            return 'late';
+          },
+        },
+      ]);
+      const first = orchestrator().register(saga);
+      const id = newId();
+      const running = first.start(saga, id, { label: 'x' });
+      await inStep;
+      await storage.query(sql`update blocks.sagas set lease_owner = 'thief' where id = ${id}::uuid`);
+      openGate();
+      const outcome = await running;
+      expect(outcome.status).toBe('RUNNING');
+      expect(outcome.results).toEqual({ one: 'one' });
+      expect(await sagaRow(storage, id)).toMatchObject({ status: 'RUNNING', current_step: 1, lease_owner: 'thief' });
+      const log = await first.log(id);
+      expect(log.map((r) => [r.step, r.status, r.result ?? null])).toEqual([
+        ['one', 'DONE', 'one'],
+        ['two', 'STARTED', null],
+      ]);
+    });
+
     it('two instances recovering at once never drive the same saga', async () => {
       const clock = new ManualClock();
       const runs: { sagaId: string; step: string; by: string }[] = [];
@@ -398,6 +435,10 @@ for (const backend of testBackends) {
       await storage.transaction(async (tx) => {
         for (const id of ids) await creator.start(creatorSaga, id, { label: id }, { tx });
       });
+      // Left to their creator for one lease (it drives them after its commit), then anyone's.
+      const early = new SagaOrchestrator({ storage, schema: SCHEMA, clock, owner: 'early', leaseMs: LEASE_MS, sleep: noSleep }).register(sagaFor('early'));
+      expect(await early.recover()).toEqual([]);
+      clock.advance(LEASE_MS + 1);
       const left = new SagaOrchestrator({ storage, schema: SCHEMA, clock, owner: 'left', leaseMs: LEASE_MS, recoveryBatch: 3, sleep: noSleep }).register(sagaFor('left'));
       const right = new SagaOrchestrator({ storage, schema: SCHEMA, clock, owner: 'right', leaseMs: LEASE_MS, recoveryBatch: 3, sleep: noSleep }).register(sagaFor('right'));
       const [fromLeft, fromRight] = await Promise.all([left.recover(), right.recover()]);

@@ -7,6 +7,8 @@ import { registerOpenApi } from './openapi.js';
 import { registerRateLimits } from './rate-limit.js';
 import { SharedProblemSchema } from './schemas.js';
 import { ROUTE_AREAS, type RouteContext, type WebAppMount } from './routes/index.js';
+import { mountWebApp } from './routes/web.js';
+import { registerClusterRoute, type ClusterViewSource } from './routes/cluster.js';
 import { Upstream } from './upstream.js';
 
 export const GATEWAY_NAME = 'gateway';
@@ -24,8 +26,10 @@ export interface GatewayOptions {
   readiness: () => ReadinessCheck[];
   /** True once shutdown began: `/health/ready` answers 503 so balancers stop sending. */
   isDraining?: () => boolean;
-  /** Serves the web app at `/` (a later issue); mounted after every API route. */
+  /** Serves the web app at `/`: `{ root }` of the built apps/web, or a mount function; after every API route. */
   web?: WebAppMount;
+  /** The topology behind `/api/v1/admin/cluster` (instances, breakers, shards). */
+  cluster?: ClusterViewSource;
 }
 
 /**
@@ -56,7 +60,8 @@ export async function createGateway(options: GatewayOptions): Promise<HttpApp> {
   const upstream = new Upstream(options.transport, config.serviceTimeoutMs);
   const context: RouteContext = { upstream, availability: new AvailabilityEnricher(upstream, metrics), config };
   for (const area of ROUTE_AREAS) area(app, context);
+  if (options.cluster) registerClusterRoute(app, options.cluster);
 
-  if (options.web) await options.web(app);
+  if (options.web) await mountWebApp(app, options.web);
   return app;
 }

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type PaymentSettled } from '@agora/contracts/events';
-import { OutboxRelay, SingleShardRouter, createHttpApp, type ServiceModule } from '@agora/platform';
+import { IDEMPOTENCY_DEFAULTS, OutboxRelay, SAGA_DEFAULTS, SingleShardRouter, createHttpApp, type ServiceModule } from '@agora/platform';
 import { Collaborators } from './app/clients.js';
+import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, parseKillPoint } from './app/faults.js';
 import { Orders } from './app/orders.js';
 import { registerOrderRoutes } from './http/routes.js';
 import { ORDERS_SCHEMA } from './store/order-store.js';
@@ -13,6 +14,22 @@ export const ORDER_DEFAULTS = {
   idempotencyPruneIntervalMs: 60 * 60 * 1000,
 } as const;
 
+/**
+ * Environment of the order service (validated at start; a bad value names its variable):
+ * - AGORA_SAGA_RECOVERY_INTERVAL_MS: how often sagas left by a crashed instance are looked for;
+ * - AGORA_SAGA_LEASE_MS: how long an instance's claim on a saga lasts without renewal, i.e. how
+ *   soon after a crash another instance (or the restarted one) may recover its sagas;
+ * - AGORA_CHECKOUT_LOCK_TIMEOUT_MS: how long the Idempotency-Key of a checkout that never
+ *   answered (its process died) stays locked before the client's retry may take it over;
+ * - AGORA_FAULT_KILL_AT: TEST-ONLY crash injection, see app/faults.ts. Never set in production.
+ */
+export const ORDER_ENV = {
+  recoveryInterval: 'AGORA_SAGA_RECOVERY_INTERVAL_MS',
+  sagaLease: 'AGORA_SAGA_LEASE_MS',
+  checkoutLockTimeout: 'AGORA_CHECKOUT_LOCK_TIMEOUT_MS',
+  faultKillAt: FAULT_KILL_VARIABLE,
+} as const;
+
 export const orderModule: ServiceModule = {
   name: 'order',
   migrationsFolder: ORDER_MIGRATIONS,
@@ -20,7 +37,19 @@ export const orderModule: ServiceModule = {
     const app = createHttpApp({ name: 'order', logger: deps.logger, metrics: deps.metrics });
     const router = new SingleShardRouter(deps.storage);
     const instance = `order-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const orders = new Orders(router, new Collaborators(deps.transport), deps.clock, deps.logger, instance);
+    const leaseMs = deps.env.int(ORDER_ENV.sagaLease, SAGA_DEFAULTS.leaseMs, { min: 100, max: 3_600_000 });
+    const idempotencyLockTimeoutMs = deps.env.int(ORDER_ENV.checkoutLockTimeout, IDEMPOTENCY_DEFAULTS.lockTimeoutMs, { min: 100, max: 24 * 3_600_000 });
+    const killAt = parseKillPoint(deps.env.string(ORDER_ENV.faultKillAt));
+    const orders = new Orders(router, new Collaborators(deps.transport), deps.clock, deps.logger, instance, {
+      leaseMs,
+      idempotencyLockTimeoutMs,
+      ...(killAt ? { onLog: killAtObserver(killAt) } : {}),
+    });
+    if (killAt) {
+      const shard = orders.all()[0];
+      if (shard) assertKillPointExists(killAt, [shard.checkout, shard.cancel]);
+      deps.logger.warn({ [ORDER_ENV.faultKillAt]: killAt.text }, 'TEST-ONLY fault injection is on: this process kills itself when the saga log reaches that point');
+    }
     registerOrderRoutes(app, orders);
     const relays = router.all().map((shard) => new OutboxRelay({ storage: shard.storage, schema: ORDERS_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics }));
     let pruneTimer: NodeJS.Timeout | undefined;
@@ -44,7 +73,7 @@ export const orderModule: ServiceModule = {
           },
         });
         for (const relay of relays) relay.start();
-        await orders.startBackground(deps.env.int('AGORA_SAGA_RECOVERY_INTERVAL_MS', ORDER_DEFAULTS.sagaRecoveryIntervalMs, { min: 100, max: 3_600_000 }));
+        await orders.startBackground(deps.env.int(ORDER_ENV.recoveryInterval, ORDER_DEFAULTS.sagaRecoveryIntervalMs, { min: 100, max: 3_600_000 }));
         pruneTimer = setInterval(() => {
           orders.pruneIdempotencyKeys().catch((err: unknown) => deps.logger.warn({ err }, 'pruning idempotency keys failed'));
         }, ORDER_DEFAULTS.idempotencyPruneIntervalMs);
@@ -61,5 +90,6 @@ export const orderModule: ServiceModule = {
   },
 };
 
-export { Orders } from './app/orders.js';
+export { Orders, type OrdersOptions } from './app/orders.js';
+export { FAULT_KILL_VARIABLE, parseKillPoint, assertKillPointExists, matchesKillPoint, killAtObserver, type KillPoint } from './app/faults.js';
 export { OrderStore, ORDERS_SCHEMA } from './store/order-store.js';

@@ -7,8 +7,8 @@ import { Payments, type PaymentNotifier } from './app/payments.js';
 import type { PaymentProvider } from './app/provider.js';
 import { registerPaymentRoutes } from './http/routes.js';
 import { registerWebhookRoutes } from './http/webhooks.js';
-import { SANDBOX_PROVIDER, SandboxProvider } from './sandbox/sandbox-provider.js';
-import { PaymentStore } from './store/payment-store.js';
+import { SANDBOX_PROVIDER, SandboxProvider, type RecalledCharge } from './sandbox/sandbox-provider.js';
+import { PaymentStore, type IntentRecord } from './store/payment-store.js';
 
 export const PAYMENT_SERVICE = 'payment';
 export const PAYMENT_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
@@ -45,6 +45,32 @@ export interface PaymentModule extends ServiceModule {
   create(deps: ServiceDeps): Promise<PaymentService>;
 }
 
+/** Pending sandbox charges taken on again at start, at most (the rest settle at the next start). */
+const SANDBOX_RESUME_LIMIT = 1_000;
+
+/** What the sandbox would know of an intent's charge, had it not lost its memory with its process. */
+function recalledCharge(row: IntentRecord | undefined): RecalledCharge | undefined {
+  if (!row?.providerRef) return undefined;
+  const states: Partial<Record<IntentRecord['status'], RecalledCharge['state']>> = {
+    PENDING: 'pending',
+    AUTHORIZED: 'authorized',
+    DECLINED: 'declined',
+    CAPTURED: 'captured',
+    REFUNDED: 'captured',
+    VOIDED: 'voided',
+  };
+  const state = states[row.status];
+  if (!state) return undefined;
+  return {
+    ref: row.providerRef,
+    intentId: row.id,
+    amount: { amount: row.amount, currency: row.currency },
+    state,
+    captured: row.capturedAmount,
+    refunded: row.refundedAmount,
+  };
+}
+
 function resolveConfig(deps: ServiceDeps, overrides: PaymentModuleOptions['config'] = {}): PaymentConfig {
   const base = loadPaymentConfig(deps.env);
   const { retry, lease, ...rest } = overrides;
@@ -61,8 +87,11 @@ export function createPaymentModule(options: PaymentModuleOptions = {}): Payment
       if (config.webhookSecretGenerated) {
         logger.info('AGORA_PAYMENT_WEBHOOK_SECRET is not set: webhooks are signed with a random per-process secret (set it when running more than one payment process)');
       }
+      const store = new PaymentStore(deps.storage);
       const sandbox = new SandboxProvider({
         secret: config.webhookSecret,
+        // The sandbox's ledger is this process's memory: after a restart it relearns charges from our intents.
+        recall: async (providerRef) => recalledCharge(await store.findByProviderRef(SANDBOX_PROVIDER, providerRef)),
         clock: deps.clock,
         asyncDelayMs: config.sandboxAsyncDelayMs,
         logger,
@@ -80,7 +109,6 @@ export function createPaymentModule(options: PaymentModuleOptions = {}): Payment
         },
       });
       const provider = options.provider ? options.provider({ sandbox, deps, config }) : sandbox;
-      const store = new PaymentStore(deps.storage);
       // Facts committed to payment.outbox reach the bus through this relay; the notifier pokes it.
       const relay = new OutboxRelay({ storage: deps.storage, schema: PAYMENT_SERVICE, bus: deps.bus, logger, metrics: deps.metrics });
       const notifier: PaymentNotifier = {
@@ -116,7 +144,13 @@ export function createPaymentModule(options: PaymentModuleOptions = {}): Payment
         store,
         config,
         readiness: [{ name: 'database', check: () => deps.storage.ping() }],
-        start: async () => relay.start(),
+        async start() {
+          relay.start();
+          // Pending charges of a process that died before they settled: settle them, webhook and all.
+          const pending = await store.pendingAtProvider(SANDBOX_PROVIDER, SANDBOX_RESUME_LIMIT);
+          const resumed = sandbox.resumePending(pending.flatMap((row) => recalledCharge(row) ?? []));
+          if (resumed > 0) logger.info({ resumed }, 'sandbox: pending charges left by an earlier process taken on again');
+        },
         async stop() {
           await sandbox.stop();
           await relay.stop();
@@ -133,7 +167,15 @@ export const paymentModule: PaymentModule = createPaymentModule();
 export { Payments, toPaymentIntent, providerKeys, authorizeFingerprint, type PaymentNotifier, type ProviderRetryPolicy, type LeasePolicy, type WebhookOutcome } from './app/payments.js';
 export { ProviderError, isProviderError, type PaymentProvider, type AuthorizeRequest, type AuthorizeResult, type OperationResult } from './app/provider.js';
 export { loadPaymentConfig, WEBHOOK_SECRET_VARIABLE, PAYMENT_DEFAULTS, type PaymentConfig } from './app/config.js';
-export { SandboxProvider, SANDBOX_PROVIDER, SANDBOX_DECLINE_CODES, type SandboxOptions, type SandboxStats, type SandboxDelivery } from './sandbox/sandbox-provider.js';
+export {
+  SandboxProvider,
+  SANDBOX_PROVIDER,
+  SANDBOX_DECLINE_CODES,
+  type SandboxOptions,
+  type SandboxStats,
+  type SandboxDelivery,
+  type RecalledCharge,
+} from './sandbox/sandbox-provider.js';
 export { computeSignature, signatureHeader, verifySignature, SIGNATURE_TOLERANCE_SECONDS } from './domain/signature.js';
 export { PAYMENT_STATUSES, intentViolations, type PaymentStatus } from './domain/intent.js';
 export { PaymentStore, paymentFacts, unpublishedPaymentFacts, markPaymentFactsPublished } from './store/payment-store.js';

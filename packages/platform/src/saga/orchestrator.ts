@@ -90,18 +90,35 @@ export class SagaLeaseLost extends Error {
 interface Drive {
   readonly definition: SagaDefinition<unknown>;
   row: SagaRow;
+  /**
+   * The saga's first claim ever (attempts = 1): step rows are only written under a lease, so none
+   * existed when this drive began, and one exists now only if this drive wrote it (`written`).
+   * Lets a run step skip reading a log row that cannot be there.
+   */
+  readonly fresh: boolean;
+  readonly written: Set<string>;
 }
 
 /** One (step row, saga row) change, committed together and fenced on our lease. */
 interface LogWrite {
   /** Assignments to the saga row (besides the lease and updated_at, always set). */
   saga?: SQL[];
-  /** A statement on saga_steps run in the same transaction. */
+  /**
+   * A statement on saga_steps, run in the same statement as the saga row's update. It must only
+   * take effect when that fenced update matched: an update adds `and ${FENCED}` to its WHERE, an
+   * insert selects its values `from fenced`.
+   */
   step?: SQL;
   /** Give the lease up (the saga waits or is done). */
   release?: boolean;
   entry?: SagaLogEntry['step'];
 }
+
+/**
+ * A log write is one statement: `with fenced as (update sagas ... where lease_owner = us returning *)`
+ * then the step row's change, conditioned on `fenced` holding the row (our lease still held).
+ */
+const FENCED = sql.raw('exists (select 1 from fenced)');
 
 const RECOVERABLE = sql`(
   status in ('RUNNING', 'COMPENSATING')
@@ -291,6 +308,11 @@ export class SagaOrchestrator {
    * COMPENSATING by a crash, WAITING past their deadline, terminal with onFinished not yet done),
    * then drives each. `FOR UPDATE SKIP LOCKED` lets any number of instances recover at once:
    * each saga goes to exactly one of them. Returns the outcomes of the sagas it drove.
+   *
+   * A saga started inside a caller's transaction and never claimed yet (attempts = 0) is left to
+   * that caller, who drives it right after its commit, for one lease: as if the caller held a
+   * lease from the start. Taking it sooner would make the caller find it driven elsewhere and
+   * answer "still running" for work it was about to do itself.
    */
   async recover(): Promise<SagaOutcome[]> {
     const outcomes: SagaOutcome[] = [];
@@ -306,6 +328,7 @@ export class SagaOrchestrator {
           and id in (
             select id from ${this.sagas}, now_param
             where ${this.registeredNames()} and (lease_until is null or lease_until < now_param.at) and ${RECOVERABLE}
+              and (attempts > 0 or created_at < ${ts(new Date(now.getTime() - this.leaseMs))})
             order by updated_at
             limit ${this.recoveryBatch}
             for update of sagas skip locked)
@@ -371,7 +394,7 @@ export class SagaOrchestrator {
 
   private async driveClaimed(row: SagaRow): Promise<SagaOutcome> {
     assert(row.leaseOwner === this.owner, 'a driven saga is leased to this instance');
-    const drive: Drive = { definition: this.definitionOf(row.name), row };
+    const drive: Drive = { definition: this.definitionOf(row.name), row, fresh: row.attempts === 1, written: new Set() };
     const heartbeat = this.startHeartbeat(drive);
     try {
       await this.advance(drive);
@@ -419,7 +442,7 @@ export class SagaOrchestrator {
   private async runStep(drive: Drive, index: number): Promise<void> {
     const step = this.stepAt(drive, index);
     const policy = retryPolicy(DEFAULT_RUN_RETRY, step.retry);
-    const logged = await this.readStep(drive.row.id, step.name, 'run');
+    const logged = drive.fresh && !drive.written.has(`${step.name}:run`) ? undefined : await this.readStep(drive.row.id, step.name, 'run');
     assert(logged?.status !== 'DONE', 'a DONE step has advanced current_step in the same transaction');
     // A step that returned ctx.wait and has its signal now turns the signal into its result.
     const signalled = logged?.status === 'WAITING';
@@ -432,12 +455,13 @@ export class SagaOrchestrator {
         return;
       }
       attempt += 1;
+      drive.written.add(`${step.name}:run`);
       await this.write(drive, {
         step: signalled
           ? sql`update ${this.steps} set attempts = ${attempt}, error = null
-                where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run'`
+                where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run' and ${FENCED}`
           : sql`insert into ${this.steps} (saga_id, step, phase, position, status, attempts, started_at)
-                values (${drive.row.id}::uuid, ${step.name}, 'run', ${index}, 'STARTED', ${attempt}, ${ts(this.clock.now())})
+                select ${drive.row.id}::uuid, ${step.name}::text, 'run', ${index}::int, 'STARTED', ${attempt}::int, ${ts(this.clock.now())} from fenced
                 on conflict (saga_id, step, phase) do update
                   set status = 'STARTED', attempts = excluded.attempts, error = null, result = null,
                       started_at = excluded.started_at, finished_at = null`,
@@ -458,7 +482,7 @@ export class SagaOrchestrator {
         this.logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga step failed');
         if (attempt >= policy.attempts) continue;
         await this.write(drive, {
-          step: sql`update ${this.steps} set error = ${lastError} where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run'`,
+          step: sql`update ${this.steps} set error = ${lastError} where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run' and ${FENCED}`,
           entry: { name: step.name, phase: 'run', status: 'RETRYING', attempt },
         });
         await this.sleep(backoffDelay(policy, attempt));
@@ -476,7 +500,7 @@ export class SagaOrchestrator {
       await this.write(drive, {
         saga: [sql`current_step = ${index + 1}`, sql`state = ${jsonb(state)}`],
         step: sql`update ${this.steps} set status = 'DONE', result = ${jsonb(produced)}, error = null, finished_at = ${ts(this.clock.now())}
-                  where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run'`,
+                  where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run' and ${FENCED}`,
         entry: { name: step.name, phase: 'run', status: 'DONE', attempt },
       });
       return;
@@ -504,7 +528,7 @@ export class SagaOrchestrator {
     await this.write(drive, {
       saga: [sql`status = 'COMPENSATING'`, sql`current_step = ${from}`, sql`state = ${jsonb(state)}`, sql`wait_until = null`],
       step: sql`update ${this.steps} set status = 'FAILED', error = ${error}, finished_at = ${ts(this.clock.now())} ${data}
-                where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run'`,
+                where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run' and ${FENCED}`,
       entry: { name: step.name, phase: 'run', status: 'FAILED', attempt: 0 },
     });
     this.logger?.info({ sagaId: drive.row.id, saga: drive.row.name, failure }, 'saga compensating');
@@ -582,7 +606,7 @@ export class SagaOrchestrator {
         await this.write(drive, {
           saga: [sql`status = 'FAILED'`, sql`state = ${jsonb({ ...drive.row.state, compensationError })}`, sql`finished_at = null`],
           step: sql`update ${this.steps} set status = 'FAILED', error = ${compensationError.message}, finished_at = ${ts(this.clock.now())}
-                    where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate'`,
+                    where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate' and ${FENCED}`,
           entry: { name: step.name, phase: 'compensate', status: 'FAILED', attempt },
         });
         this.logger?.error({ sagaId: drive.row.id, saga: drive.row.name, ...compensationError }, 'saga compensation gave up: needs an operator');
@@ -591,7 +615,7 @@ export class SagaOrchestrator {
       attempt += 1;
       await this.write(drive, {
         step: sql`insert into ${this.steps} (saga_id, step, phase, position, status, attempts, started_at)
-                  values (${drive.row.id}::uuid, ${step.name}, 'compensate', ${index}, 'STARTED', ${attempt}, ${ts(this.clock.now())})
+                  select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'STARTED', ${attempt}::int, ${ts(this.clock.now())} from fenced
                   on conflict (saga_id, step, phase) do update
                     set status = 'STARTED', attempts = excluded.attempts, error = null, started_at = excluded.started_at, finished_at = null`,
         entry: { name: step.name, phase: 'compensate', status: 'STARTED', attempt },
@@ -604,7 +628,7 @@ export class SagaOrchestrator {
         this.logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga compensation failed');
         if (attempt >= policy.attempts) continue;
         await this.write(drive, {
-          step: sql`update ${this.steps} set error = ${lastError} where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate'`,
+          step: sql`update ${this.steps} set error = ${lastError} where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate' and ${FENCED}`,
           entry: { name: step.name, phase: 'compensate', status: 'RETRYING', attempt },
         });
         await this.sleep(backoffDelay(policy, attempt));
@@ -613,7 +637,7 @@ export class SagaOrchestrator {
       await this.write(drive, {
         saga: [sql`current_step = ${index - 1}`],
         step: sql`update ${this.steps} set status = 'DONE', error = null, finished_at = ${ts(this.clock.now())}
-                  where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate'`,
+                  where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate' and ${FENCED}`,
         entry: { name: step.name, phase: 'compensate', status: 'DONE', attempt },
       });
       return;
@@ -661,22 +685,21 @@ export class SagaOrchestrator {
   // The log
 
   /**
-   * One committed transaction: update the saga row only if we still hold its lease (the fence),
-   * renewing or releasing the lease, then the step row. Zero rows means our lease was taken over.
+   * One committed statement (so one transaction, one round trip): update the saga row only if we
+   * still hold its lease (the fence), renewing or releasing the lease, and change the step row
+   * only if that update matched. Zero rows means our lease was taken over, and nothing changed.
    */
   private async write(drive: Drive, change: LogWrite): Promise<void> {
     const now = this.clock.now();
     const lease = change.release ? sql`lease_owner = null, lease_until = null` : sql`lease_until = ${ts(this.leaseEnd(now))}`;
     const assignments = sql.join([...(change.saga ?? []), lease, sql`updated_at = ${ts(now)}`], sql`, `);
-    const row = await this.storage.transaction(async (tx) => {
-      const [updated] = await this.storage.query<RawRow>(
-        sql`update ${this.sagas} set ${assignments} where id = ${drive.row.id}::uuid and lease_owner = ${this.owner} returning *`,
-        tx,
-      );
-      if (!updated) throw new SagaLeaseLost(drive.row.id, this.owner);
-      if (change.step) await this.storage.query(change.step, tx);
-      return sagaRowOf(updated);
-    });
+    const [updated] = await this.storage.query<RawRow>(sql`
+      with fenced as (
+        update ${this.sagas} set ${assignments} where id = ${drive.row.id}::uuid and lease_owner = ${this.owner} returning *
+      )${change.step ? sql`, step_write as (${change.step})` : sql``}
+      select * from fenced`);
+    if (!updated) throw new SagaLeaseLost(drive.row.id, this.owner);
+    const row = sagaRowOf(updated);
     drive.row = row;
     this.observe(row, change.entry);
   }

@@ -1,5 +1,5 @@
 import { AppError, type Clock } from '@agora/kernel';
-import type { cart } from '@agora/contracts';
+import type { cart, catalog } from '@agora/contracts';
 import type { CallContext } from '@agora/platform';
 import { priceCart, type CartLine } from '../domain/cart.js';
 import type { CartStore } from '../store/cart-store.js';
@@ -29,7 +29,9 @@ export class CartService {
     if (!variant || variant.sku !== body.sku) {
       throw new AppError('NOT_FOUND', `SKU ${body.sku} not found`, { errors: [{ path: 'sku', message: 'is not sold in the catalog' }] });
     }
-    return this.priced(await this.store.add(userId, body.sku, body.quantity, this.clock.now()), context);
+    const lines = await this.store.add(userId, body.sku, body.quantity, this.clock.now());
+    // The variant just read prices its own line: only the cart's other SKUs go to the catalog.
+    return this.priced(lines, context, variant);
   }
 
   async setQuantity(userId: string, sku: string, quantity: number, context: CallContext): Promise<cart.Cart> {
@@ -46,7 +48,9 @@ export class CartService {
     return { orderId: body.orderId, applied: result.applied, lines: result.lines };
   }
 
-  private async priced(lines: CartLine[], context: CallContext): Promise<cart.Cart> {
-    return priceCart(lines, await this.catalog.variants(lines.map((l) => l.sku), context));
+  private async priced(lines: CartLine[], context: CallContext, known?: catalog.SkuVariant): Promise<cart.Cart> {
+    const wanted = lines.map((l) => l.sku).filter((sku) => sku !== known?.sku);
+    const fetched = await this.catalog.variants(wanted, context);
+    return priceCart(lines, known ? [known, ...fetched] : fetched);
   }
 }

@@ -1,4 +1,4 @@
-import { AppError, isAppError, type Clock, type Money } from '@agora/kernel';
+import { AppError, LIMITS, isAppError, type Clock, type Money } from '@agora/kernel';
 import { EVENT_TYPES, type EventEnvelope, type OrderConfirmed } from '@agora/contracts/events';
 import type { Order, OrderLine, OrderStatus, PaymentInput } from '@agora/contracts/order';
 import { defineSaga, type SagaFailure, type SagaDefinition } from '@agora/platform';
@@ -24,6 +24,8 @@ export const CHECKOUT_LIMITS = {
   reservationTtlSeconds: 15 * 60,
   /** How long an asynchronous payment may stay pending before the order expires. */
   paymentWaitMs: 15 * 60 * 1000,
+  /** How long a checkout request waits for another driver of its saga (a recovery loop) before answering 202. */
+  otherDriverWaitMs: LIMITS.serviceCallTimeoutMs,
 } as const;
 
 export function event<T>(type: string, key: string, payload: T, at: Date): EventEnvelope {
@@ -61,6 +63,13 @@ function orderConfirmed(order: Order): OrderConfirmed {
     total: order.total,
     lines: order.lines.map((l: OrderLine) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice })),
   };
+}
+
+/** Voids every authorization of the order that still holds money (AUTHORIZED or PENDING), idempotently. */
+async function voidHeldPayments(services: Collaborators, orderId: string, idempotencyKey: string): Promise<void> {
+  for (const intent of await services.paymentsOf(orderId)) {
+    if (intent.status === 'AUTHORIZED' || intent.status === 'PENDING') await services.voidPayment(intent.id, `${idempotencyKey}:void:${intent.id}`);
+  }
 }
 
 /**
@@ -120,16 +129,17 @@ export function checkoutSaga(store: OrderStore, services: Collaborators, clock: 
         },
         onSignal: async (ctx) => {
           const signal = ctx.signal as PaymentSignal;
-          if (signal.kind === 'cancel') return ctx.abort('CANCELLED', { reason: signal.reason });
+          if (signal.kind === 'cancel') {
+            // An abort is not compensated ("nothing of mine is held"), but the pending authorization
+            // is held: release it first, or a late approval would keep the shopper's money on hold.
+            await voidHeldPayments(services, ctx.input.orderId, ctx.idempotencyKey);
+            return ctx.abort('CANCELLED', { reason: signal.reason });
+          }
           if (signal.status === 'AUTHORIZED') return { intentId: signal.paymentId };
           return ctx.abort('PAYMENT_DECLINED', { intentId: signal.paymentId, declineCode: signal.reason ?? signal.status.toLowerCase() });
         },
-        compensate: async (ctx) => {
-          // Void whatever this order still holds with the provider (also an intent whose answer we never saw).
-          for (const intent of await services.paymentsOf(ctx.input.orderId)) {
-            if (intent.status === 'AUTHORIZED' || intent.status === 'PENDING') await services.voidPayment(intent.id, `${ctx.idempotencyKey}:void:${intent.id}`);
-          }
-        },
+        // Void whatever this order still holds with the provider (also an intent whose answer we never saw).
+        compensate: (ctx) => voidHeldPayments(services, ctx.input.orderId, ctx.idempotencyKey),
       },
       {
         name: 'commitStock',

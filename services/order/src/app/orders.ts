@@ -1,11 +1,22 @@
 import { AppError, LIMITS, isAppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
 import { EVENT_TYPES, type OrderCancelled } from '@agora/contracts/events';
 import type { CheckoutBody, Order, OrderStatus } from '@agora/contracts/order';
-import { IdempotencyStore, SagaOrchestrator, defineSaga, hashRequest, type Caller, type Logger, type SagaDefinition, type ShardRouter, type Storage } from '@agora/platform';
+import {
+  IdempotencyStore,
+  SagaOrchestrator,
+  defineSaga,
+  hashRequest,
+  type Caller,
+  type Logger,
+  type SagaDefinition,
+  type SagaOrchestratorOptions,
+  type ShardRouter,
+  type Storage,
+} from '@agora/platform';
 import { priceSnapshot } from '../domain/pricing.js';
 import { isCancellable } from '../domain/status.js';
 import { ORDERS_SCHEMA, OrderStore } from '../store/order-store.js';
-import { checkoutSaga, event, type CheckoutInput, type PaymentSignal } from './checkout-saga.js';
+import { CHECKOUT_LIMITS, checkoutSaga, event, type CheckoutInput, type PaymentSignal } from './checkout-saga.js';
 import type { Collaborators } from './clients.js';
 
 export interface CheckoutResponse {
@@ -28,6 +39,16 @@ export interface OrderShard {
   idempotency: IdempotencyStore;
   checkout: SagaDefinition<CheckoutInput>;
   cancel: SagaDefinition<CancelInput>;
+}
+
+/** Tuning passed through to each shard's orchestrator and idempotency store (defaults: theirs). */
+export interface OrdersOptions {
+  /** Saga lease (ms): how soon another instance recovers the sagas of a crashed one. */
+  leaseMs?: number;
+  /** Observer of every committed saga log write (fault injection in tests: see faults.ts). */
+  onLog?: SagaOrchestratorOptions['onLog'];
+  /** How long an unanswered checkout's Idempotency-Key stays locked before a retry may take it over. */
+  idempotencyLockTimeoutMs?: number;
 }
 
 function encodeCursor(id: string): string {
@@ -55,10 +76,20 @@ export class Orders {
     private readonly clock: Clock,
     private readonly logger: Logger,
     owner: string,
+    options: OrdersOptions = {},
   ) {
+    const { leaseMs, onLog, idempotencyLockTimeoutMs } = options;
     for (const shard of router.all()) {
       const store = new OrderStore(shard.storage, clock);
-      const orchestrator = new SagaOrchestrator({ storage: shard.storage, schema: ORDERS_SCHEMA, logger, clock, owner: `${owner}:${shard.id}` });
+      const orchestrator = new SagaOrchestrator({
+        storage: shard.storage,
+        schema: ORDERS_SCHEMA,
+        logger,
+        clock,
+        owner: `${owner}:${shard.id}`,
+        ...(leaseMs === undefined ? {} : { leaseMs }),
+        ...(onLog === undefined ? {} : { onLog }),
+      });
       const checkout = checkoutSaga(store, services, clock);
       const cancel = cancelSaga(store, services, clock);
       orchestrator.register(checkout);
@@ -68,7 +99,13 @@ export class Orders {
         storage: shard.storage,
         store,
         orchestrator,
-        idempotency: new IdempotencyStore({ storage: shard.storage, schema: ORDERS_SCHEMA, clock, logger }),
+        idempotency: new IdempotencyStore({
+          storage: shard.storage,
+          schema: ORDERS_SCHEMA,
+          clock,
+          logger,
+          ...(idempotencyLockTimeoutMs === undefined ? {} : { lockTimeoutMs: idempotencyLockTimeoutMs }),
+        }),
         checkout,
         cancel,
       });
@@ -102,12 +139,30 @@ export class Orders {
     const shard = this.shardOf(caller.userId);
     const result = await shard.idempotency.run(`checkout:${caller.userId}`, idempotencyKey, hashRequest(body), async () => {
       const orderId = (await shard.store.findIdByKey(caller.userId, idempotencyKey)) ?? (await this.openOrder(shard, caller, idempotencyKey, body, requestId));
-      await shard.orchestrator.drive(orderId);
+      await this.driveCheckout(shard, orderId);
       const order = await shard.store.get(orderId);
       if (!order) throw new Error(`order ${orderId} vanished after its checkout`);
       return checkoutAnswer(order);
     });
     return { status: result.status, body: result.body, replayed: result.replayed };
+  }
+
+  /**
+   * Drives the checkout until it ends (with onFinished done) or waits for the payment provider. The
+   * saga is committed unleased, so a recovery loop (this instance's or another's) may claim it
+   * before our drive does, and `drive` then answers its state mid-way: a tok_visa checkout would
+   * get 202 RESERVED. So while another driver holds it, join that drive (same process: `drive`
+   * hands back the in-flight one) or look again, for a bounded time; past it the answer is 202.
+   */
+  private async driveCheckout(shard: OrderShard, orderId: string): Promise<void> {
+    const deadline = Date.now() + CHECKOUT_LIMITS.otherDriverWaitMs;
+    let pause = 5;
+    for (;;) {
+      const outcome = await shard.orchestrator.drive(orderId);
+      if (outcome.status === 'WAITING' || outcome.finished || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, 200);
+    }
   }
 
   /** Reads the cart and today's prices, then writes the PENDING order and its saga in one transaction. */

@@ -83,7 +83,7 @@ export class OrderStore {
    * outbox events in the same transaction. Already in `to` → no-op (steps are re-run on recovery);
    * anywhere else → 409.
    */
-  async transition(orderId: string, from: readonly OrderStatus[], to: OrderStatus, reason?: string, events: (order: Order) => EventEnvelope[] = () => []): Promise<{ changed: boolean }> {
+  async transition(orderId: string, from: readonly OrderStatus[], to: OrderStatus, reason?: string, events?: (order: Order) => EventEnvelope[]): Promise<{ changed: boolean }> {
     // Only the from-states the machine allows for `to` take part in the guard.
     const allowedFrom = from.filter((f) => canTransition(f, to));
     if (allowedFrom.length === 0) for (const f of from) assertTransition(f, to);
@@ -101,6 +101,8 @@ export class OrderStore {
         throw new AppError('CONFLICT', `order is ${current.status}; it cannot become ${to}`, { extras: { order: current } });
       }
       await tx.insert(orderHistory).values({ id: newId(), orderId, status: to, reason: reason ?? null, at: now });
+      // The order is read back (three queries) only for a caller that builds events from it.
+      if (!events) return { changed: true };
       const order = await this.get(orderId, tx);
       if (!order) throw new Error(`order ${orderId} disappeared inside its own transaction`);
       const envelopes = events(order);

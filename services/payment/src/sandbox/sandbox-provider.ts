@@ -13,7 +13,10 @@ import { signatureHeader } from '../domain/signature.js';
  *
  * Like a real provider it deduplicates every call by idempotency key, and it signs webhooks with the
  * shared secret exactly as the service verifies them. Its ledger lives in this process's memory: it
- * is a sandbox, not a bank.
+ * is a sandbox, not a bank. A real provider's ledger outlives our processes, though, so a charge
+ * made before a crash must still be capturable, voidable and refundable after the restart, and a
+ * pending one must still settle: `recall` relearns an unknown charge from the payment service's
+ * records, and `resumePending` settles (and re-sends the webhook of) charges left pending.
  */
 export const SANDBOX_PROVIDER = 'sandbox';
 
@@ -44,9 +47,24 @@ export interface SandboxOptions {
   deliveryAttempts?: number;
   deliveryBackoffMs?: number;
   logger?: Logger;
+  /**
+   * Looks up a charge this sandbox does not know: one it made before this process restarted (or
+   * another process's sandbox made). Without it such a charge is unknown and refused.
+   */
+  recall?(providerRef: string): Promise<RecalledCharge | undefined>;
 }
 
 type ChargeState = 'pending' | 'authorized' | 'declined' | 'captured' | 'voided';
+
+/** A charge as the payment service's records describe it: what a restarted sandbox relearns. */
+export interface RecalledCharge {
+  ref: string;
+  intentId: string;
+  amount: Money;
+  state: ChargeState;
+  captured: number;
+  refunded: number;
+}
 
 interface Charge {
   ref: string;
@@ -124,7 +142,9 @@ export class SandboxProvider implements PaymentProvider {
     this.counts.calls.capture += 1;
     const known = this.operations.get(idempotencyKey);
     if (known) return { ...known };
-    const charge = this.charge(providerRef);
+    const charge = await this.charge(providerRef);
+    const settled = this.operations.get(idempotencyKey);
+    if (settled) return { ...settled };
     if (charge.state !== 'authorized') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot capture`, false);
     if (amount.currency !== charge.amount.currency || amount.amount > charge.amount.amount) {
       throw new ProviderError(`sandbox: capture of ${amount.amount} ${amount.currency} exceeds the authorization`, false);
@@ -139,7 +159,9 @@ export class SandboxProvider implements PaymentProvider {
     this.counts.calls.void += 1;
     const known = this.operations.get(idempotencyKey);
     if (known) return { ...known };
-    const charge = this.charge(providerRef);
+    const charge = await this.charge(providerRef);
+    const settled = this.operations.get(idempotencyKey);
+    if (settled) return { ...settled };
     if (charge.state === 'captured') throw new ProviderError(`sandbox: charge ${providerRef} is captured, cannot void`, false);
     if (charge.state !== 'voided') {
       charge.state = 'voided';
@@ -152,7 +174,9 @@ export class SandboxProvider implements PaymentProvider {
     this.counts.calls.refund += 1;
     const known = this.operations.get(idempotencyKey);
     if (known) return { ...known };
-    const charge = this.charge(providerRef);
+    const charge = await this.charge(providerRef);
+    const settled = this.operations.get(idempotencyKey);
+    if (settled) return { ...settled };
     if (charge.state !== 'captured') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot refund`, false);
     if (amount.currency !== charge.amount.currency || charge.refunded + amount.amount > charge.captured) {
       throw new ProviderError(`sandbox: refund of ${amount.amount} exceeds what is left on ${providerRef}`, false);
@@ -170,9 +194,30 @@ export class SandboxProvider implements PaymentProvider {
     await Promise.allSettled([...this.deliveries]);
   }
 
-  private charge(providerRef: string): Charge {
-    const charge = this.charges.get(providerRef);
+  /**
+   * Relearns charges the payment service still has PENDING (this process restarted before they
+   * settled): each settles a moment later and its webhook goes out, as a real provider would
+   * (re-)deliver it. Returns how many were taken on.
+   */
+  resumePending(charges: readonly RecalledCharge[]): number {
+    let resumed = 0;
+    for (const recalled of charges) {
+      if (recalled.state !== 'pending' || this.charges.has(recalled.ref)) continue;
+      this.charges.set(recalled.ref, { ...recalled });
+      this.later(this.options.asyncDelayMs ?? SANDBOX_DEFAULT_ASYNC_DELAY_MS, () => this.settle(recalled.ref));
+      resumed += 1;
+    }
+    return resumed;
+  }
+
+  private async charge(providerRef: string): Promise<Charge> {
+    const known = this.charges.get(providerRef);
+    if (known) return known;
+    const recalled = await this.options.recall?.(providerRef);
+    // A concurrent call may have relearned it meanwhile: one charge object per reference.
+    const charge = this.charges.get(providerRef) ?? (recalled && recalled.ref === providerRef ? { ...recalled } : undefined);
     if (!charge) throw new ProviderError(`sandbox: no charge ${providerRef}`, false);
+    this.charges.set(providerRef, charge);
     return charge;
   }
 

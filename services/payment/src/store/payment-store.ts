@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { advisoryKey, type Executor, type Storage } from '@agora/platform';
 import type { events } from '@agora/contracts';
 import { CAPTURED_STATUSES, type PaymentStatus } from '../domain/intent.js';
@@ -70,6 +70,22 @@ export class PaymentStore {
   async findByKey(idempotencyKey: string): Promise<IntentRecord | undefined> {
     const [row] = await this.db.select().from(intents).where(eq(intents.idempotencyKey, idempotencyKey)).limit(1);
     return row;
+  }
+
+  /** The intent a provider reference belongs to (the sandbox relearning a charge after a restart; rare, so no index). */
+  async findByProviderRef(provider: string, providerRef: string): Promise<IntentRecord | undefined> {
+    const [row] = await this.db.select().from(intents).where(and(eq(intents.provider, provider), eq(intents.providerRef, providerRef))).limit(1);
+    return row;
+  }
+
+  /** Intents the provider acknowledged as pending and that have not settled yet, oldest first. */
+  async pendingAtProvider(provider: string, limit: number): Promise<IntentRecord[]> {
+    return this.db
+      .select()
+      .from(intents)
+      .where(and(eq(intents.provider, provider), eq(intents.status, 'PENDING'), isNotNull(intents.providerRef)))
+      .orderBy(asc(intents.createdAt))
+      .limit(limit);
   }
 
   async listByOrder(orderId: string): Promise<IntentRecord[]> {

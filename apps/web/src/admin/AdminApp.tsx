@@ -1,0 +1,134 @@
+import { Suspense, lazy, type ComponentType, type ReactNode } from 'react';
+import { matchPath, type Params } from '../match';
+import { NavLink, useLocation } from '../router';
+import { Loading } from '../ui/Alert';
+import { PageTitle } from '../ui/PageTitle';
+
+type PageProps = { params: Params };
+
+function page<K extends string>(load: () => Promise<Record<K, ComponentType<PageProps>>>, name: K) {
+  return lazy(() => load().then((module) => ({ default: module[name] })));
+}
+
+const Products = page(() => import('./Products'), 'AdminProductsPage');
+const ProductEdit = page(() => import('./ProductForm'), 'AdminProductPage');
+const Stock = page(() => import('./Stock'), 'AdminStockPage');
+const Orders = page(() => import('./Orders'), 'AdminOrdersPage');
+const OrderDetail = page(() => import('./Orders'), 'AdminOrderPage');
+const Operations = page(() => import('./Operations'), 'OperationsPage');
+
+const ROUTES: readonly { path: string; page: ComponentType<PageProps> }[] = [
+  { path: '/admin/products', page: Products },
+  { path: '/admin/products/new', page: ProductEdit },
+  { path: '/admin/products/:id', page: ProductEdit },
+  { path: '/admin/stock', page: Stock },
+  { path: '/admin/orders', page: Orders },
+  { path: '/admin/orders/:id', page: OrderDetail },
+  { path: '/admin/operations', page: Operations },
+  { path: '/admin/flash-sales', page: () => <ComingLater title="Flash sales" what="Schedule a flash sale for a SKU, watch its stock and tickets drain live." /> },
+  { path: '/admin/shards', page: () => <ComingLater title="Shards" what="See the shard map and hash ring, and move keys when a shard is added." /> },
+  { path: '/admin', page: Overview },
+];
+
+/** Pages that arrive with the issues that build their features: the slots are in the nav already. */
+function ComingLater({ title, what }: { title: string; what: string }) {
+  return (
+    <>
+      <PageTitle title={`${title} · Admin`}>{title}</PageTitle>
+      <p className="coming-later">Coming later. {what}</p>
+    </>
+  );
+}
+
+function Overview() {
+  return (
+    <>
+      <PageTitle title="Admin">Admin</PageTitle>
+      <ul className="admin-cards">
+        <AdminCard to="/admin/products" title="Products">
+          Create products and edit names, prices and variants.
+        </AdminCard>
+        <AdminCard to="/admin/stock" title="Stock">
+          Set the stock on hand for every SKU.
+        </AdminCard>
+        <AdminCard to="/admin/orders" title="Orders">
+          Every order across customers, filtered by status.
+        </AdminCard>
+        <AdminCard to="/admin/operations" title="Operations">
+          Request rate, p99 latency, checkouts and stock movements, live; instances and breakers.
+        </AdminCard>
+      </ul>
+    </>
+  );
+}
+
+function AdminCard({ to, title, children }: { to: string; title: string; children: ReactNode }) {
+  return (
+    <li className="admin-card">
+      <h2>
+        <NavLink to={to} className="stretched">
+          {title}
+        </NavLink>
+      </h2>
+      <p className="muted">{children}</p>
+    </li>
+  );
+}
+
+export function AdminApp() {
+  const { pathname } = useLocation();
+  let content: ReactNode = (
+    <>
+      <PageTitle title="Not found · Admin">Not found</PageTitle>
+      <p>There is no admin page here.</p>
+    </>
+  );
+  for (const route of ROUTES) {
+    const params = matchPath(route.path, pathname);
+    if (params) {
+      const Page = route.page;
+      content = <Page key={pathname} params={params} />;
+      break;
+    }
+  }
+  return (
+    <div className="admin">
+      <nav aria-label="Admin" className="admin-nav">
+        <ul>
+          <li>
+            <NavLink to="/admin">Overview</NavLink>
+          </li>
+          <li>
+            <NavLink to="/admin/products" matchPrefix>
+              Products
+            </NavLink>
+          </li>
+          <li>
+            <NavLink to="/admin/stock">Stock</NavLink>
+          </li>
+          <li>
+            <NavLink to="/admin/orders" matchPrefix>
+              Orders
+            </NavLink>
+          </li>
+          <li>
+            <NavLink to="/admin/operations">Operations</NavLink>
+          </li>
+          <li>
+            <NavLink to="/admin/flash-sales" className="later">
+              Flash sales <span className="tag">later</span>
+            </NavLink>
+          </li>
+          <li>
+            <NavLink to="/admin/shards" className="later">
+              Shards <span className="tag">later</span>
+            </NavLink>
+          </li>
+        </ul>
+      </nav>
+      <div className="admin-content">
+        <Suspense fallback={<Loading />}>{content}</Suspense>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,242 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { ApiError, NETWORK_ERROR, newIdempotencyKey, request } from '../api';
+import { itemsText, refreshCart, useCart } from '../cart';
+import { formatMoney } from '../format';
+import { Link, navigate } from '../router';
+import { useSession } from '../session';
+import type { Address, Order } from '../types';
+import { Alert, ErrorAlert, Loading } from '../ui/Alert';
+import { SelectField, TextField } from '../ui/Field';
+import { PageTitle } from '../ui/PageTitle';
+
+/** The sandbox provider's test cards (API.md). */
+export const SANDBOX_CARDS = [
+  { token: 'tok_visa', label: 'Visa ending 4242', note: 'approved' },
+  { token: 'tok_declined', label: 'Card ending 0002', note: 'declined' },
+  { token: 'tok_insufficient_funds', label: 'Card ending 9995', note: 'declined: insufficient funds' },
+  { token: 'tok_error', label: 'Card ending 0119', note: 'provider error, retried, then fails' },
+  { token: 'tok_async', label: 'Card ending 3220', note: 'pending: confirmed a moment later' },
+] as const;
+
+const COUNTRIES: readonly [string, string][] = [
+  ['US', 'United States'],
+  ['CA', 'Canada'],
+  ['GB', 'United Kingdom'],
+  ['IE', 'Ireland'],
+  ['DE', 'Germany'],
+  ['FR', 'France'],
+  ['NL', 'Netherlands'],
+  ['ES', 'Spain'],
+  ['IT', 'Italy'],
+  ['SE', 'Sweden'],
+  ['AU', 'Australia'],
+  ['NZ', 'New Zealand'],
+  ['JP', 'Japan'],
+  ['IN', 'India'],
+  ['BR', 'Brazil'],
+];
+
+type AddressField = keyof Address;
+const ADDRESS_FIELDS: readonly AddressField[] = ['name', 'line1', 'city', 'postalCode', 'country'];
+const FIELD_PATHS = [...ADDRESS_FIELDS.map((f) => `shippingAddress.${f}`), 'payment.token'];
+
+interface Outcome {
+  kind: 'declined' | 'rejected';
+  detail: string;
+  order: Order | undefined;
+}
+
+function orderOf(body: unknown): Order | undefined {
+  if (typeof body === 'object' && body !== null && 'order' in body) return body.order as Order;
+  return undefined;
+}
+
+export function CheckoutPage() {
+  const session = useSession();
+  const cart = useCart();
+  const [loadError, setLoadError] = useState<unknown>(undefined);
+  const [address, setAddress] = useState<Address>({ name: session?.user.name ?? '', line1: '', city: '', postalCode: '', country: 'US' });
+  const [token, setToken] = useState<string>('tok_visa');
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<unknown>(undefined);
+  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
+  const [submitting, setSubmitting] = useState(false);
+  /** Kept across a retry after a network failure so the server can tell it is the same attempt. */
+  const attemptKey = useRef<string | undefined>(undefined);
+  const outcomeRef = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    refreshCart().catch((err: unknown) => setLoadError(err));
+  }, []);
+
+  useEffect(() => {
+    if (outcome || error) outcomeRef.current?.focus();
+  }, [outcome, error]);
+
+  const set = (field: AddressField) => (value: string) => {
+    setAddress((a) => ({ ...a, [field]: value }));
+    setFieldErrors((errors) => {
+      const { [`shippingAddress.${field}`]: _removed, ...rest } = errors;
+      return rest;
+    });
+  };
+
+  const validate = (): Record<string, string> => {
+    const errors: Record<string, string> = {};
+    const labels: Record<AddressField, string> = { name: 'full name', line1: 'street address', city: 'city', postalCode: 'postal code', country: 'country' };
+    for (const field of ADDRESS_FIELDS) {
+      if (!address[field].trim()) errors[`shippingAddress.${field}`] = `Enter your ${labels[field]}.`;
+    }
+    return errors;
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const errors = validate();
+    setFieldErrors(errors);
+    setOutcome(undefined);
+    setError(undefined);
+    if (Object.keys(errors).length > 0) {
+      const first = Object.keys(errors)[0]?.split('.')[1];
+      if (first) document.getElementById(`checkout-${first}`)?.focus();
+      return;
+    }
+    attemptKey.current ??= newIdempotencyKey();
+    setSubmitting(true);
+    try {
+      const trimmed = Object.fromEntries(ADDRESS_FIELDS.map((f) => [f, address[f].trim()])) as unknown as Address;
+      const { body } = await request<Order>('POST', '/api/v1/checkout', {
+        body: { payment: { method: 'card', token }, shippingAddress: trimmed },
+        idempotencyKey: attemptKey.current,
+      });
+      attemptKey.current = undefined;
+      await refreshCart().catch((err: unknown) => console.warn('cart refresh after checkout failed', err));
+      navigate(`/orders/${body.id}?placed=1`);
+    } catch (err) {
+      // Only a request that may not have arrived is retried under the same key; any answer ends the attempt.
+      if (!(err instanceof ApiError && err.code === NETWORK_ERROR)) attemptKey.current = undefined;
+      if (err instanceof ApiError && err.code === 'PAYMENT_DECLINED') {
+        setOutcome({ kind: 'declined', detail: err.problem.detail, order: orderOf(err.body) });
+      } else if (err instanceof ApiError && err.code === 'OUT_OF_STOCK') {
+        setOutcome({ kind: 'rejected', detail: err.problem.detail, order: orderOf(err.body) });
+        await refreshCart().catch((e: unknown) => console.warn('cart refresh failed', e));
+      } else {
+        if (err instanceof ApiError) setFieldErrors(err.fieldErrors());
+        setError(err);
+      }
+    } finally {
+      setSubmitting(false);
+    }
+  };
+
+  if (!cart) {
+    return (
+      <>
+        <PageTitle title="Checkout">Checkout</PageTitle>
+        {loadError ? <ErrorAlert error={loadError} /> : <Loading label="Loading your cart…" />}
+      </>
+    );
+  }
+
+  const fieldProps = (field: AddressField) => ({
+    id: `checkout-${field}`,
+    name: field,
+    value: address[field],
+    error: fieldErrors[`shippingAddress.${field}`],
+    required: true,
+  });
+
+  return (
+    <>
+      <PageTitle title="Checkout">Checkout</PageTitle>
+      <div ref={outcomeRef} tabIndex={-1} className="outcome">
+        {outcome?.kind === 'declined' ? (
+          <Alert kind="error" title="Payment declined">
+            <p>{outcome.detail}</p>
+            <p>Your card was not charged and nothing was reserved. Your cart is unchanged: choose another card and try again.</p>
+            {outcome.order ? (
+              <p>
+                <Link to={`/orders/${outcome.order.id}`}>See the failed order</Link>
+              </p>
+            ) : null}
+          </Alert>
+        ) : null}
+        {outcome?.kind === 'rejected' ? (
+          <Alert kind="error" title="Some items are out of stock">
+            <p>{outcome.detail}</p>
+            <p>
+              Nothing was charged. <Link to="/cart">Review your cart</Link> and try again.
+            </p>
+          </Alert>
+        ) : null}
+        <ErrorAlert error={error} title={error instanceof ApiError && error.code === 'CART_EMPTY' ? 'Your cart is empty.' : undefined} shownFields={FIELD_PATHS} />
+      </div>
+      {cart.items.length === 0 ? (
+        <div className="empty">
+          <p>Your cart is empty, so there is nothing to check out.</p>
+          <Link to="/search" className="button">
+            Find something
+          </Link>
+        </div>
+      ) : (
+        <div className="checkout-layout">
+          <form className="checkout-form" onSubmit={(e) => void submit(e)} noValidate aria-busy={submitting}>
+            <fieldset>
+              <legend>Shipping address</legend>
+              <TextField label="Full name" autoComplete="name" onChange={(e) => set('name')(e.target.value)} {...fieldProps('name')} maxLength={200} />
+              <TextField label="Street address" autoComplete="address-line1" onChange={(e) => set('line1')(e.target.value)} {...fieldProps('line1')} maxLength={200} />
+              <div className="field-row">
+                <TextField label="City" autoComplete="address-level2" onChange={(e) => set('city')(e.target.value)} {...fieldProps('city')} maxLength={100} />
+                <TextField label="Postal code" autoComplete="postal-code" onChange={(e) => set('postalCode')(e.target.value)} {...fieldProps('postalCode')} maxLength={20} />
+              </div>
+              <SelectField label="Country" autoComplete="country" onChange={(e) => set('country')(e.target.value)} {...fieldProps('country')}>
+                {COUNTRIES.map(([code, name]) => (
+                  <option key={code} value={code}>
+                    {name}
+                  </option>
+                ))}
+              </SelectField>
+            </fieldset>
+            <fieldset className="cards">
+              <legend>Payment (sandbox card)</legend>
+              <p className="muted small" id="cards-hint">
+                This shop runs a sandbox payment provider: pick a test card to see each outcome. Nothing is charged.
+              </p>
+              {SANDBOX_CARDS.map((card) => (
+                <label key={card.token} className={`card-option${token === card.token ? ' selected' : ''}`}>
+                  <input type="radio" name="card" value={card.token} checked={token === card.token} onChange={() => setToken(card.token)} aria-describedby="cards-hint" />
+                  <span>
+                    <span className="card-label">{card.label}</span> <span className="muted small">— {card.note}</span>{' '}
+                    <code className="muted small">{card.token}</code>
+                  </span>
+                </label>
+              ))}
+              {fieldErrors['payment.token'] ? <p className="field-error">{fieldErrors['payment.token']}</p> : null}
+            </fieldset>
+            <button type="submit" className="button button-block" disabled={submitting}>
+              {submitting ? 'Placing your order…' : `Place order · ${formatMoney(cart.subtotal)}`}
+            </button>
+          </form>
+          <aside className="summary" aria-label="Order summary">
+            <h2>Order summary</h2>
+            <ul className="summary-lines">
+              {cart.items.map((line) => (
+                <li key={line.sku}>
+                  <span>
+                    {line.quantity} × {line.productName ?? line.title}
+                    {line.productName ? <span className="muted small"> ({line.title})</span> : null}
+                  </span>
+                  <span>{formatMoney(line.lineTotal)}</span>
+                </li>
+              ))}
+            </ul>
+            <p className="summary-row">
+              <span>Total ({itemsText(cart.itemCount)})</span>
+              <strong>{formatMoney(cart.subtotal)}</strong>
+            </p>
+          </aside>
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,209 @@
+import { useEffect, useState } from 'react';
+import { ApiError, api } from '../api';
+import { announce } from '../announce';
+import { STATUS_LABELS, formatDateTime, formatMoney, shortId } from '../format';
+import type { Params } from '../match';
+import { Link, useSearchParams } from '../router';
+import { CANCELLABLE, IN_PROGRESS, type Order } from '../types';
+import { Alert, ErrorAlert, Loading } from '../ui/Alert';
+import { PageTitle } from '../ui/PageTitle';
+import { StatusBadge } from '../ui/StatusBadge';
+import { useAsync } from '../useAsync';
+
+/** An order still in progress (an async payment) is re-read this often, for at most POLL_LIMIT tries. */
+const POLL_MS = 1_000;
+const POLL_LIMIT = 120;
+
+function Outcome({ order, placed }: { order: Order; placed: boolean }) {
+  if (!placed) return null;
+  if (order.status === 'CONFIRMED') {
+    return (
+      <Alert kind="success" title="Thank you! Your order is confirmed.">
+        <p>We have your payment and your items are reserved for you.</p>
+      </Alert>
+    );
+  }
+  if (IN_PROGRESS.has(order.status)) {
+    return (
+      <Alert kind="info" title="Your order is being processed.">
+        <p>We are waiting for the payment provider. This page updates by itself.</p>
+      </Alert>
+    );
+  }
+  if (order.status === 'PAYMENT_FAILED') return <Alert kind="error" title="The payment did not go through." />;
+  return null;
+}
+
+/** One order with its lines and status history; shared by the shopper's and the admin's pages. */
+export function OrderView({ id, backTo, backLabel }: { id: string; backTo: string; backLabel: string }) {
+  const placed = useSearchParams().get('placed') === '1';
+  const order = useAsync((signal) => api.get<Order>(`/api/v1/orders/${encodeURIComponent(id)}`, { signal }), [id]);
+  const [polls, setPolls] = useState(0);
+  const [confirming, setConfirming] = useState(false);
+  const [cancelling, setCancelling] = useState(false);
+  const [cancelError, setCancelError] = useState<unknown>(undefined);
+  const { data, setData, reload } = order;
+
+  useEffect(() => {
+    if (!data || !IN_PROGRESS.has(data.status) || polls >= POLL_LIMIT) return;
+    const timer = window.setTimeout(() => {
+      setPolls((n) => n + 1);
+      reload();
+    }, POLL_MS);
+    return () => window.clearTimeout(timer);
+  }, [data, polls, reload]);
+
+  const status = data?.status;
+  useEffect(() => {
+    if (status && polls > 0) announce(`Order status: ${STATUS_LABELS[status]}.`);
+  }, [status, polls]);
+
+  const cancel = async () => {
+    setCancelling(true);
+    setCancelError(undefined);
+    try {
+      const { body } = await api.post<Order>(`/api/v1/orders/${encodeURIComponent(id)}/cancel`);
+      setData(body);
+      setConfirming(false);
+      announce('The order was cancelled.');
+    } catch (err) {
+      setCancelError(err);
+    } finally {
+      setCancelling(false);
+    }
+  };
+
+  const title = `Order #${shortId(id)}`;
+  if (!data) {
+    const missing = order.error instanceof ApiError && (order.error.status === 404 || order.error.status === 400);
+    return (
+      <>
+        <PageTitle title={title}>{title}</PageTitle>
+        {order.loading ? <Loading label="Loading the order…" /> : null}
+        {missing ? (
+          <p>
+            There is no such order on your account. <Link to={backTo}>{backLabel}</Link>
+          </p>
+        ) : (
+          <ErrorAlert error={order.error} />
+        )}
+      </>
+    );
+  }
+
+  return (
+    <>
+      <p className="small">
+        <Link to={backTo}>← {backLabel}</Link>
+      </p>
+      <PageTitle title={title}>{title}</PageTitle>
+      <p className="order-meta">
+        <StatusBadge status={data.status} /> <span className="muted">Placed {formatDateTime(data.createdAt)}</span>
+      </p>
+      <div aria-live="polite">
+        <Outcome order={data} placed={placed} />
+      </div>
+
+      <div className="order-layout">
+        <section aria-labelledby="lines-heading">
+          <h2 id="lines-heading">Items</h2>
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Item</th>
+                  <th scope="col" className="num">
+                    Qty
+                  </th>
+                  <th scope="col" className="num">
+                    Price
+                  </th>
+                  <th scope="col" className="num">
+                    Total
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.lines.map((line) => (
+                  <tr key={line.sku}>
+                    <th scope="row">
+                      {line.title}
+                      <span className="muted small block">SKU {line.sku}</span>
+                    </th>
+                    <td className="num">{line.quantity}</td>
+                    <td className="num">{formatMoney(line.unitPrice)}</td>
+                    <td className="num">{formatMoney(line.lineTotal)}</td>
+                  </tr>
+                ))}
+              </tbody>
+              <tfoot>
+                <tr>
+                  <th scope="row" colSpan={3}>
+                    Total
+                  </th>
+                  <td className="num">
+                    <strong>{formatMoney(data.total)}</strong>
+                  </td>
+                </tr>
+              </tfoot>
+            </table>
+          </div>
+          {data.shippingAddress ? (
+            <>
+              <h2>Shipping to</h2>
+              <address>
+                {data.shippingAddress.name}
+                <br />
+                {data.shippingAddress.line1}
+                <br />
+                {data.shippingAddress.postalCode} {data.shippingAddress.city}, {data.shippingAddress.country}
+              </address>
+            </>
+          ) : null}
+        </section>
+
+        <section aria-labelledby="history-heading">
+          <h2 id="history-heading">Status history</h2>
+          <ol className="timeline">
+            {data.history.map((event, i) => (
+              <li key={`${event.status}-${i}`}>
+                <StatusBadge status={event.status} />
+                <time dateTime={event.at} className="small">
+                  {formatDateTime(event.at)}
+                </time>
+                {event.reason ? <span className="muted small block">{event.reason}</span> : null}
+              </li>
+            ))}
+          </ol>
+
+          {CANCELLABLE.has(data.status) ? (
+            <div className="cancel-box">
+              {confirming ? (
+                <div role="group" aria-labelledby="cancel-question">
+                  <p id="cancel-question">Cancel this order? You will be refunded and the items go back on sale.</p>
+                  <div className="button-row">
+                    <button type="button" className="button button-danger" onClick={() => void cancel()} disabled={cancelling} autoFocus>
+                      {cancelling ? 'Cancelling…' : 'Yes, cancel order'}
+                    </button>
+                    <button type="button" className="button button-secondary" onClick={() => setConfirming(false)} disabled={cancelling}>
+                      Keep order
+                    </button>
+                  </div>
+                </div>
+              ) : (
+                <button type="button" className="button button-secondary" onClick={() => setConfirming(true)}>
+                  Cancel order
+                </button>
+              )}
+              <ErrorAlert error={cancelError} title="The order could not be cancelled." />
+            </div>
+          ) : null}
+        </section>
+      </div>
+    </>
+  );
+}
+
+export function OrderDetailPage({ params }: { params: Params }) {
+  return <OrderView id={params.id ?? ''} backTo="/orders" backLabel="All your orders" />;
+}

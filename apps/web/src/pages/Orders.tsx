@@ -1,0 +1,100 @@
+import { useState } from 'react';
+import { api } from '../api';
+import { formatDateTime, formatMoney, shortId } from '../format';
+import { Link } from '../router';
+import type { Order, Page } from '../types';
+import { ErrorAlert, Loading } from '../ui/Alert';
+import { PageTitle } from '../ui/PageTitle';
+import { StatusBadge } from '../ui/StatusBadge';
+import { useAsync } from '../useAsync';
+
+const PAGE_SIZE = 20;
+
+/** A table of orders, shared by "my orders" and the admin's orders across users. */
+export function OrderTable({ orders, linkBase, showUser = false, caption }: { orders: Order[]; linkBase: string; showUser?: boolean; caption: string }) {
+  return (
+    <div className="table-wrap">
+      <table className="orders-table">
+        <caption className="visually-hidden">{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Order</th>
+            <th scope="col">Placed</th>
+            {showUser ? <th scope="col">Customer</th> : null}
+            <th scope="col">Items</th>
+            <th scope="col" className="num">
+              Total
+            </th>
+            <th scope="col">Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {orders.map((order) => (
+            <tr key={order.id}>
+              <th scope="row">
+                <Link to={`${linkBase}/${order.id}`}>
+                  <span className="visually-hidden">Order </span>#{shortId(order.id)}
+                </Link>
+              </th>
+              <td>{formatDateTime(order.createdAt)}</td>
+              {showUser ? (
+                <td>
+                  <code title={order.userId}>{shortId(order.userId)}</code>
+                </td>
+              ) : null}
+              <td>{order.lines.reduce((n, l) => n + l.quantity, 0)}</td>
+              <td className="num">{formatMoney(order.total)}</td>
+              <td>
+                <StatusBadge status={order.status} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function OrdersPage() {
+  const first = useAsync((signal) => api.get<Page<Order>>(`/api/v1/orders?limit=${PAGE_SIZE}`, { signal }), []);
+  const [more, setMore] = useState<{ items: Order[]; nextCursor: string | null } | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const items = [...(first.data?.items ?? []), ...(more?.items ?? [])];
+  const cursor = more ? more.nextCursor : (first.data?.nextCursor ?? null);
+
+  const loadMore = async () => {
+    if (!cursor) return;
+    setLoadingMore(true);
+    try {
+      const page = await api.get<Page<Order>>(`/api/v1/orders?limit=${PAGE_SIZE}&cursor=${encodeURIComponent(cursor)}`);
+      setMore({ items: [...(more?.items ?? []), ...page.items], nextCursor: page.nextCursor });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+
+  return (
+    <>
+      <PageTitle title="Your orders">Your orders</PageTitle>
+      {first.loading ? <Loading label="Loading your orders…" /> : null}
+      <ErrorAlert error={first.error ?? error} />
+      {first.data && items.length === 0 ? (
+        <div className="empty">
+          <p>You have not ordered anything yet.</p>
+          <Link to="/search" className="button">
+            Start shopping
+          </Link>
+        </div>
+      ) : null}
+      {items.length > 0 ? <OrderTable orders={items} linkBase="/orders" caption="Your orders, newest first" /> : null}
+      {cursor ? (
+        <button type="button" className="button button-secondary load-more" onClick={() => void loadMore()} disabled={loadingMore}>
+          {loadingMore ? 'Loading…' : 'Load more orders'}
+        </button>
+      ) : null}
+    </>
+  );
+}
