@@ -14,6 +14,9 @@ export interface AgoraConfig {
   serviceDatabaseUrls: Record<string, string>;
   /** NATS JetStream for the event bus; unset = in-memory bus (one process only). */
   natsUrl: string | undefined;
+  /** The JetStream stream and subject prefix of the event bus (`AGORA_NATS_STREAM`, `AGORA_NATS_SUBJECT_PREFIX`); unset = the bus's defaults. */
+  natsStream: string | undefined;
+  natsSubjectPrefix: string | undefined;
   /** Redis for discovery (and shared rate limits) in the cluster. */
   redisUrl: string | undefined;
   dbPoolMax: number;
@@ -27,7 +30,7 @@ export interface AgoraConfig {
 export const SERVICES_WITH_STORAGE = ['identity', 'catalog', 'inventory', 'cart', 'payment', 'order'] as const;
 
 /** A secret the operator did not set is generated once and kept in the data dir (0600). */
-function persistedSecret(dataDir: string, file: string): string {
+export function persistedSecret(dataDir: string, file: string): string {
   const path = join(dataDir, file);
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true });
@@ -35,6 +38,16 @@ function persistedSecret(dataDir: string, file: string): string {
   writeFileSync(path, `${secret}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
   return secret;
+}
+
+/** NATS stream names may not hold `.`, `*`, `>` or whitespace; subject tokens are dot-separated. */
+const NATS_STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const NATS_SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,7}$/;
+
+function natsName(env: EnvReader, name: string, pattern: RegExp, what: string): string | undefined {
+  const value = env.string(name);
+  if (value !== undefined && !pattern.test(value)) throw new ConfigError(name, `is not a valid NATS ${what}`);
+  return value;
 }
 
 export function loadConfig(envVars: Record<string, string | undefined> = process.env): AgoraConfig {
@@ -64,6 +77,8 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
     databaseUrl,
     serviceDatabaseUrls,
     natsUrl: env.url('NATS_URL', ['nats:', 'tls:']),
+    natsStream: natsName(env, 'AGORA_NATS_STREAM', NATS_STREAM_NAME, 'stream name (letters, digits, _ and -)'),
+    natsSubjectPrefix: natsName(env, 'AGORA_NATS_SUBJECT_PREFIX', NATS_SUBJECT_PREFIX, 'subject prefix (dot-separated tokens of letters, digits, _ and -)'),
     redisUrl: env.url('REDIS_URL', ['redis:', 'rediss:']),
     dbPoolMax: env.int('AGORA_DB_POOL_MAX', 10, { min: 1, max: 200 }),
     jwtSecret,
