@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '@agora/platform';
+import { connectRedisRegistry, parseDiscoveryKeyPrefix, type Logger } from '@agora/platform';
 import { persistedSecret, type AgoraConfig } from './config.js';
 import { SERVICE_MODULES } from './compose.js';
 import { requireBackends } from './backends.js';
@@ -54,6 +54,8 @@ export class Cluster {
       AGORA_JWT_SECRET: this.config.jwtSecret,
       AGORA_PAYMENT_WEBHOOK_SECRET: this.env.AGORA_PAYMENT_WEBHOOK_SECRET ?? persistedSecret(this.config.dataDir, 'payment-webhook-secret'),
       AGORA_SEED: 'off',
+      // A member whose supervisor died (even by SIGKILL) drains and exits instead of living on.
+      AGORA_EXIT_WITH_PARENT: 'on',
       ...extra,
     };
   }
@@ -107,7 +109,10 @@ export class Cluster {
     clearTimeout(timer);
   }
 
-  /** Waits until every gateway answers /health/ready and sees at least one instance of every service. */
+  /**
+   * Waits until every gateway answers /health/ready and can list products, and every member of
+   * every service is registered in discovery (a gateway that answers is not yet a whole cluster).
+   */
   async waitReady(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const url of this.gatewayUrls()) {
@@ -122,6 +127,25 @@ export class Cluster {
         }
         await new Promise((r) => setTimeout(r, 250));
       }
+    }
+    await this.waitRegistered(deadline, timeoutMs);
+  }
+
+  private async waitRegistered(deadline: number, timeoutMs: number): Promise<void> {
+    const registry = await connectRedisRegistry({ url: this.config.redisUrl ?? '', logger: this.logger, name: 'agora-cluster', keyPrefix: parseDiscoveryKeyPrefix(this.env) });
+    try {
+      for (const module of SERVICE_MODULES) {
+        const expected = this.members.filter((m) => m.name === module.name).map((m) => m.instanceId);
+        for (;;) {
+          const listed = new Set((await registry.list(module.name)).filter((record) => !record.draining).map((record) => record.instance.id));
+          const missing = expected.filter((id) => !listed.has(id));
+          if (missing.length === 0) break;
+          if (Date.now() > deadline) throw new Error(`cluster not ready within ${timeoutMs} ms: ${missing.join(', ')} not registered`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    } finally {
+      await registry.close();
     }
   }
 }

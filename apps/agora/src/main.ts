@@ -1,20 +1,39 @@
 #!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runBenchCommand } from '@agora/bench';
 import { ConfigError } from '@agora/kernel';
 import { createLogger } from '@agora/platform';
 import { createAdmin } from '@agora/identity';
 import { loadConfig, type AgoraConfig } from './config.js';
 import { createAgora, migrateAll, StorageSet } from './compose.js';
 import { ensureAdminUser, seedDemoData } from './seed.js';
+import { BackendsUnavailable } from './backends.js';
+import { Cluster } from './cluster.js';
+import { RUNNABLE, runService } from './service-runner.js';
+import { renderNginxConfig } from './nginx.js';
 
 const USAGE = `agora — the Agora e-commerce platform
 
 usage:
   agora start                      every service, the gateway and the web app in one process
+  agora cluster [--replicas N] [--gateways G] [--no-restart]
+                                   G gateways (first on PORT) and N processes per service on
+                                   PostgreSQL/Redis/NATS from DATABASE_URL, REDIS_URL, NATS_URL
+  agora service NAME               one service (or a gateway) as its own process, for containers
   agora migrate                    apply every service's migrations
   agora seed                       load the demo catalog and stock (only into an empty catalog)
   agora admin create --email E --password P [--name N]
                                    create an admin (or promote and reset an existing user)
+  agora bench checkout [--json] [--buyers N] [--duration S]
+                                   load benchmark against \`agora start\` in a child process,
+                                   with a bare-Fastify baseline from the same run (--help for more)
+  agora bench failover [--json] [--clients N]
+                                   reads through a cluster of its own while one of 3 catalog
+                                   instances is SIGKILLed and one SIGTERMed: errors, detection
+                                   time, p99 before/during/after
+  agora nginx-config --listen [HOST:]PORT --gateways [HOST:]PORT,...
+                                   prints deploy/nginx/agora.conf.template filled in
 
 configuration is by environment: PORT, AGORA_DATA_DIR, DATABASE_URL, <SERVICE>_DATABASE_URL,
 AGORA_ADMIN_EMAIL, AGORA_ADMIN_PASSWORD, AGORA_JWT_SECRET, AGORA_RATE_LIMITS, AGORA_LOG_LEVEL
@@ -69,6 +88,48 @@ async function start(config: AgoraConfig): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
+/** Every process compiles its TypeScript at start: on 2 cores, 13 processes take a while. */
+const CLUSTER_READY_TIMEOUT_MS = 180_000;
+
+async function runCluster(config: AgoraConfig, options: { replicas: number; gateways: number; restart: boolean }): Promise<void> {
+  const logger = createLogger('cluster', config.logLevel);
+  await Cluster.checkBackends(config);
+  // Schema and demo data once, here, before any child starts.
+  const admin = await withStorages(config, async (storages) => {
+    const credentials = await ensureAdminUser(config, storages);
+    if (config.seedDemoData) await seedDemoData(config, storages, logger);
+    return credentials;
+  });
+  const cluster = new Cluster(config, options, logger);
+  cluster.start();
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping the cluster');
+    await cluster.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  try {
+    await cluster.waitReady(CLUSTER_READY_TIMEOUT_MS);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  process.stdout.write(
+    [
+      '',
+      `  Agora cluster: ${options.gateways} gateway(s), ${options.replicas} process(es) per service`,
+      ...cluster.gatewayUrls().map((url) => `  gateway:  ${url}`),
+      `  cluster:  GET /api/v1/admin/cluster (admin)   admin: ${admin.email}${admin.demo ? ` / ${admin.password}` : ''}`,
+      '  Ctrl-C stops everything (each process drains first).',
+      '',
+    ].join('\n') + '\n',
+  );
+}
+
 async function withStorages<T>(config: AgoraConfig, work: (storages: StorageSet) => Promise<T>): Promise<T> {
   const storages = new StorageSet(config);
   try {
@@ -85,8 +146,49 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 1 : 0;
   }
+  if (command === 'bench') {
+    // Before loadConfig: the bench configures the servers it starts, not this process.
+    return runBenchCommand(rest, {
+      launcher: { node: process.execPath, nodeArgs: ['--import', import.meta.resolve('tsx')] },
+      agoraMain: fileURLToPath(import.meta.url),
+      env: process.env,
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    });
+  }
+  if (command === 'nginx-config') {
+    // Before loadConfig: printing a config file needs no secrets or data directory.
+    const { values } = parseArgs({ args: [...rest], options: { listen: { type: 'string', default: '8088' }, gateways: { type: 'string' } } });
+    if (!values.gateways) {
+      process.stderr.write('usage: agora nginx-config [--listen [HOST:]PORT] --gateways [HOST:]PORT,[HOST:]PORT,...\n');
+      return 2;
+    }
+    process.stdout.write(renderNginxConfig({ listen: values.listen, gateways: values.gateways.split(',') }));
+    return 0;
+  }
   const config = loadConfig();
   switch (command) {
+    case 'service': {
+      const name = rest[0];
+      if (!name) {
+        process.stderr.write(`usage: agora service NAME   (NAME one of ${RUNNABLE.join(', ')})\n`);
+        return 2;
+      }
+      await runService(name, config);
+      return -1;
+    }
+    case 'cluster': {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: { replicas: { type: 'string', default: '2' }, gateways: { type: 'string', default: '1' }, 'no-restart': { type: 'boolean', default: false } },
+      });
+      const replicas = Number(values.replicas);
+      const gateways = Number(values.gateways);
+      if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) throw new ConfigError('--replicas', `must be 1..16, got ${values.replicas}`);
+      if (!Number.isInteger(gateways) || gateways < 1 || gateways > 8) throw new ConfigError('--gateways', `must be 1..8, got ${values.gateways}`);
+      await runCluster(config, { replicas, gateways, restart: !values['no-restart'] });
+      return -1;
+    }
     case 'start':
       await start(config);
       return -1;
@@ -121,6 +223,10 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
+    if (err instanceof BackendsUnavailable) {
+      process.stderr.write(`agora: ${err.message}\n`);
+      process.exit(69);
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`configuration error: ${err.message}\n`);
       process.exit(78);

@@ -7,6 +7,7 @@ import {
   connectNatsEventBus,
   connectRedisRegistry,
   createLogger,
+  parseDiscoveryKeyPrefix,
   registerOperationalRoutes,
   type HttpApp,
   type ReadinessCheck,
@@ -15,7 +16,7 @@ import {
 } from '@agora/platform';
 import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
-import { SERVICE_MODULES } from './compose.js';
+import { SERVICE_MODULES, WEB_APP_DIST, builtWebApp } from './compose.js';
 import { requireBackends } from './backends.js';
 import { CALLABLE_SERVICES, ClusterClient } from './runtime.js';
 
@@ -38,9 +39,16 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
   const logger = createLogger(name, config.logLevel).child({ instance: instanceId });
   const metrics = new Metrics();
   const tokens = new TokenService(config.jwtSecret);
-  const registry = await connectRedisRegistry({ url: config.redisUrl ?? '', logger, name: instanceId });
+  const registry = await connectRedisRegistry({ url: config.redisUrl ?? '', logger, name: instanceId, keyPrefix: parseDiscoveryKeyPrefix(env) });
   const client = await ClusterClient.connect(registry, envVars, metrics, logger);
-  const bus = await connectNatsEventBus({ url: config.natsUrl ?? '', logger, metrics, name: instanceId });
+  const bus = await connectNatsEventBus({
+    url: config.natsUrl ?? '',
+    logger,
+    metrics,
+    name: instanceId,
+    ...(config.natsStream === undefined ? {} : { stream: config.natsStream }),
+    ...(config.natsSubjectPrefix === undefined ? {} : { subjectPrefix: config.natsSubjectPrefix }),
+  });
   let draining = false;
 
   let app: HttpApp;
@@ -61,6 +69,8 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       readiness: () => readiness,
       isDraining: () => draining,
       cluster: () => clusterView(client),
+      // The storefront and admin, served by every gateway (built by `npm run cluster`'s precluster).
+      ...(builtWebApp() ? { web: { root: WEB_APP_DIST } } : {}),
     });
   } else {
     const module = SERVICE_MODULES.find((m) => m.name === name);
@@ -131,7 +141,21 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  if (env.bool('AGORA_EXIT_WITH_PARENT', false)) {
+    // Started by a supervisor (agora cluster, a benchmark, a test): when it dies without stopping
+    // us — SIGKILL, a crash — we are re-parented; drain and exit rather than serve on as an orphan.
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      void stop('parent exited');
+    }, PARENT_CHECK_MS);
+    watch.unref();
+  }
 }
+
+/** How often a supervised process checks that its supervisor is still there. */
+const PARENT_CHECK_MS = 1_000;
 
 async function clusterView(client: ClusterClient): Promise<ClusterView> {
   const now = Date.now();

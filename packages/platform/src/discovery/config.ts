@@ -1,5 +1,6 @@
 import { ConfigError, EnvReader, type Env } from '@agora/kernel';
 import { DISCOVERY_DEFAULTS } from './registry.js';
+import { REDIS_REGISTRY_DEFAULTS } from './redis.js';
 
 export interface DiscoveryConfig {
   ttlMs: number;
@@ -29,4 +30,19 @@ export function parseDiscoveryConfig(env: Env | EnvReader = process.env): Discov
     throw new ConfigError('AGORA_DISCOVERY_RELIST_MS', `must be shorter than AGORA_DISCOVERY_TTL_MS (${ttlMs}), got ${relistIntervalMs}`);
   }
   return { ttlMs, heartbeatIntervalMs, relistIntervalMs };
+}
+
+/** Letters, digits and `_ : . -`: the prefix starts every key and channel name of the registry. */
+const KEY_PREFIX = /^[A-Za-z0-9_:.-]{1,128}$/;
+
+/**
+ * `AGORA_DISCOVERY_PREFIX` (default `agora:discovery`): the namespace of the registry in Redis.
+ * Clusters that share one Redis (a staging and a test cluster, parallel test runs) each need their
+ * own, or every one of them would balance over the others' instances too.
+ */
+export function parseDiscoveryKeyPrefix(env: Env | EnvReader = process.env): string {
+  const reader = env instanceof EnvReader ? env : new EnvReader(env);
+  const prefix = reader.string('AGORA_DISCOVERY_PREFIX', REDIS_REGISTRY_DEFAULTS.keyPrefix);
+  if (!KEY_PREFIX.test(prefix)) throw new ConfigError('AGORA_DISCOVERY_PREFIX', `must be 1..128 letters, digits or _ : . -, got "${prefix}"`);
+  return prefix;
 }

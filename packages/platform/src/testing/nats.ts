@@ -45,8 +45,8 @@ export function uniqueNatsNames(prefix = 'agora_test'): { stream: string; subjec
 }
 
 /** Deletes a test stream (and with it its consumers); a stream already gone is fine. */
-export async function deleteNatsStream(stream: string): Promise<void> {
-  const nc = await connect({ servers: TEST_NATS_URL, timeout: 2_000, reconnect: false });
+export async function deleteNatsStream(stream: string, url: string = TEST_NATS_URL): Promise<void> {
+  const nc = await connect({ servers: url, timeout: 2_000, reconnect: false });
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(stream).catch((err: unknown) => {
