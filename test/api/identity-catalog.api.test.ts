@@ -2,15 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackends } from '@agora/platform/testing';
 import { ADMIN, startSystem, type RunningSystem } from '../support/system.js';
 import { Api, uniqueEmail } from '../support/http.js';
+import { expectFieldError, expectProblem } from '../support/shop.js';
 
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  errors?: { path: string; message: string }[];
-}
 interface User {
   id: string;
   email: string;
@@ -33,22 +26,6 @@ interface Product {
 interface Page<T> {
   items: T[];
   nextCursor: string | null;
-}
-
-function expectProblem(res: { status: number; headers: Headers; body: unknown }, status: number, code: string): Problem {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const problem = res.body as Problem;
-  expect(problem).toMatchObject({ status, code });
-  expect(typeof problem.title).toBe('string');
-  expect(typeof problem.detail).toBe('string');
-  expect(typeof problem.type).toBe('string');
-  return problem;
-}
-
-function expectFieldError(res: { status: number; headers: Headers; body: unknown }, path: string): void {
-  const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
-  expect(problem.errors?.map((e) => e.path), JSON.stringify(problem)).toContain(path);
 }
 
 /** The identity and catalog routes of API.md, through the gateway over HTTP, on every backend. */

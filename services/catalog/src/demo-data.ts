@@ -2,6 +2,7 @@
  * A deterministic demo catalog: the same products, SKUs and prices on every machine and every
  * run, so that demo stock, benchmarks and screenshots line up. Pure data, no I/O.
  */
+import { seededRandom } from '@agora/platform';
 
 interface VariantOption {
   label: string;
@@ -389,18 +390,6 @@ export interface DemoProduct {
   variants: DemoVariant[];
 }
 
-/** mulberry32: a tiny seeded PRNG; the demo must be identical on every run. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function pick<T>(random: () => number, list: readonly T[]): T {
   const item = list[Math.floor(random() * list.length)];
   if (item === undefined) throw new Error('pick from an empty list');
@@ -418,7 +407,8 @@ const SERIES = ['', '', '', ' Mini', ' Pro', ' 2', ' Plus', ' Lite', ' Max', ' G
 export function demoProduct(index: number): DemoProduct {
   const template = TEMPLATES[index % TEMPLATES.length];
   if (!template) throw new Error('no demo templates');
-  const random = prng(0x5eed + index * 7919);
+  // Seeded (mulberry32): the demo must be identical on every run.
+  const random = seededRandom(0x5eed + index * 7919);
   const brand = pick(random, template.brands);
   const adjective = pick(random, template.adjectives);
   const item = pick(random, template.items);

@@ -132,7 +132,7 @@ function ClusterPanel({ state, retry }: { state: ClusterState; retry: () => void
   const single = view.mode === 'single-process';
   return (
     <>
-      {single ? <SingleProcessNote /> : null}
+      {single ? <SingleProcessNote retry={retry} /> : null}
       {view.instances.length > 0 ? (
         <div className="table-wrap">
           <table>

@@ -1,3 +1,4 @@
+import { WakeablePause } from './pause.js';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
@@ -300,7 +301,7 @@ class NatsSubscription implements Subscription {
   private messages: ConsumerMessages | undefined;
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly pauser = new WakeablePause();
   private readonly types: Set<string>;
   private repairing: Promise<void> | undefined;
 
@@ -320,7 +321,7 @@ class NatsSubscription implements Subscription {
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.wake?.();
+      this.pauser.wake();
       // Stopping the iterator lets it yield what it already buffered: those are handed back (nak).
       this.messages?.stop();
     }
@@ -354,7 +355,7 @@ class NatsSubscription implements Subscription {
         logger.error({ durable: this.options.durable, err }, 'event consumer failed; resubscribing');
       }
       messages = undefined;
-      if (!this.stopping) await this.pause(NATS_BUS_DEFAULTS.resubscribeDelayMs);
+      if (!this.stopping) await this.pauser.sleep(NATS_BUS_DEFAULTS.resubscribeDelayMs);
       if (!this.stopping) await this.repair();
     }
   }
@@ -433,19 +434,7 @@ class NatsSubscription implements Subscription {
     return this.repairing;
   }
 
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
-  }
+
 }
 
 /**

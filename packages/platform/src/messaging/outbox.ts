@@ -1,3 +1,4 @@
+import { WakeablePause } from './pause.js';
 import { sql } from 'drizzle-orm';
 import { index, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
 import type { Counter } from 'prom-client';
@@ -119,7 +120,7 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private poked = false;
-  private wake: (() => void) | undefined;
+  private readonly pauser = new WakeablePause();
   private lastPruneAt = 0;
 
   constructor(options: OutboxRelayOptions) {
@@ -148,7 +149,7 @@ export class OutboxRelay {
   /** Finishes the batch in flight, then returns. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.pauser.wake();
     await this.loop;
     this.loop = undefined;
   }
@@ -156,7 +157,7 @@ export class OutboxRelay {
   /** Looks at the outbox now rather than at the next interval: call it after committing events. */
   poke(): void {
     this.poked = true;
-    this.wake?.();
+    this.pauser.wake();
   }
 
   /**
@@ -228,23 +229,11 @@ export class OutboxRelay {
       if (!this.running) break;
       if (failures === 0 && (full || this.poked)) continue;
       const waitMs = failures === 0 ? this.intervalMs : Math.min(this.intervalMs * 2 ** Math.min(failures, 10), OUTBOX_DEFAULTS.maxBackoffMs);
-      await this.sleep(waitMs);
+      await this.pauser.sleep(waitMs);
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
-  }
+
 }
 
 function toEnvelope(row: OutboxRow): EventEnvelope {

@@ -14,6 +14,7 @@ import {
 } from '../domain/intent.js';
 import type { SettlementEvent } from '../domain/settlement.js';
 import type { Fact, IntentRecord, NewAttempt, Operation, PaymentStore } from '../store/payment-store.js';
+import { intentStateOf } from '../store/totals.js';
 import { isProviderError, type AuthorizeResult, type PaymentProvider } from './provider.js';
 
 /** Told after a fact is committed to the outbox; the outbox row stays the durable record. */
@@ -69,17 +70,7 @@ export function toPaymentIntent(row: IntentRecord): payment.PaymentIntent {
   };
 }
 
-function stateOf(row: IntentRecord): IntentState {
-  return {
-    id: row.id,
-    status: row.status,
-    amount: { amount: row.amount, currency: row.currency },
-    capturedAmount: row.capturedAmount,
-    refundedAmount: row.refundedAmount,
-    refundReserved: row.refundReserved,
-    providerRef: row.providerRef ?? undefined,
-  };
-}
+const stateOf = intentStateOf;
 
 /** Fingerprint of an authorize request: the same idempotency key with another body is refused. */
 export function authorizeFingerprint(body: payment.AuthorizeBody): string {

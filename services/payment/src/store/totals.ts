@@ -1,6 +1,7 @@
 import { gt, sql } from 'drizzle-orm';
 import type { Storage } from '@agora/platform';
-import { intentViolations } from '../domain/intent.js';
+import { intentViolations, type IntentState } from '../domain/intent.js';
+import type { IntentRecord } from './payment-store.js';
 import { intents } from './schema.js';
 
 export interface PaymentTotals {
@@ -46,14 +47,19 @@ export async function paymentTotals(storage: Storage): Promise<PaymentTotals> {
 export async function paymentInvariantViolations(storage: Storage): Promise<string[]> {
   const rows = await storage.db.select().from(intents);
   return rows.flatMap((row) =>
-    intentViolations({
-      id: row.id,
-      status: row.status,
-      amount: { amount: row.amount, currency: row.currency },
-      capturedAmount: row.capturedAmount,
-      refundedAmount: row.refundedAmount,
-      refundReserved: row.refundReserved,
-      providerRef: row.providerRef ?? undefined,
-    }),
+    intentViolations(intentStateOf(row)),
   );
+}
+
+/** The domain's view of a stored intent (what its rules and invariants are written against). */
+export function intentStateOf(row: IntentRecord): IntentState {
+  return {
+    id: row.id,
+    status: row.status,
+    amount: { amount: row.amount, currency: row.currency },
+    capturedAmount: row.capturedAmount,
+    refundedAmount: row.refundedAmount,
+    refundReserved: row.refundReserved,
+    providerRef: row.providerRef ?? undefined,
+  };
 }
