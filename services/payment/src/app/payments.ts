@@ -9,7 +9,6 @@ import {
   decideCapture,
   decideVoid,
   statusAfterAuthorization,
-  type IntentState,
   type PaymentStatus,
 } from '../domain/intent.js';
 import type { SettlementEvent } from '../domain/settlement.js';
