@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, type ServiceModule, type Storage } from '@agora/platform';
+import { OutboxRelay, createHttpApp, type ServiceModule, type Storage } from '@agora/platform';
+import { INVENTORY_SCHEMA } from './store/stock-facts.js';
 import { InventoryApp } from './app/inventory.js';
 import { ReservationSweeper } from './app/reservation-sweeper.js';
 import { ReservationsApp, type ReservationEvent } from './app/reservations.js';
@@ -25,15 +26,19 @@ export const inventoryModule: ServiceModule = {
     registerInventoryRoutes(app, new InventoryApp(new StockStore(deps.storage)));
     registerReservationRoutes(app, new ReservationsApp(new ReservationStore(deps.storage), deps.clock, count));
     const sweeper = new ReservationSweeper({ storage: deps.storage, clock: deps.clock, logger: deps.logger, onExpired: (n) => count('expired', n) });
+    // StockChanged facts are committed with each stock move and published from the outbox.
+    const relay = new OutboxRelay({ storage: deps.storage, schema: INVENTORY_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics });
     return {
       name: 'inventory',
       app,
       readiness: [{ name: 'database', check: () => deps.storage.ping() }],
       async start() {
         sweeper.start(sweepIntervalMs);
+        relay.start();
       },
       async stop() {
         await sweeper.stop();
+        await relay.stop();
         await app.close();
       },
     };

@@ -3,6 +3,10 @@ import type { Executor, Storage, Tx } from '@agora/platform';
 import { TRANSITIONS, sortBySku, totalPerSku, type Reservation, type ReservationAction, type ReservationLine } from '../domain/reservation.js';
 import { reservationLines, reservations } from './schema.js';
 
+import { recordStockChanges, type StockRow } from './stock-facts.js';
+
+const STOCK_REASON: Record<ReservationAction, string> = { commit: 'committed', release: 'released', restock: 'restocked' };
+
 /** Thrown inside the reserve transaction to roll it back; never leaves this module. */
 class ShortStock extends Error {
   constructor(readonly skus: string[]) {
@@ -55,16 +59,19 @@ export class ReservationStore {
           if (!existing) throw new Error(`reservation ${id} conflicted on insert but cannot be read`);
           return { kind: 'existing', reservation: existing };
         }
+        const moved: StockRow[] = [];
         for (const [i, line] of lines.entries()) {
-          const held = await this.storage.query<{ sku: string }>(
+          const held = await this.storage.query<StockRow>(
             sql`update inventory.stock set reserved = reserved + ${line.quantity}, updated_at = ${at(now)}
                 where sku = ${line.sku} and on_hand - reserved >= ${line.quantity}
-                returning sku`,
+                returning sku, on_hand, reserved`,
             tx,
           );
           if (held.length === 0) throw new ShortStock([line.sku, ...(await this.alsoShort(lines.slice(i + 1), tx))]);
+          moved.push(...held);
         }
         await tx.insert(reservationLines).values(lines.map((l) => ({ reservationId: id, sku: l.sku, quantity: l.quantity })));
+        await recordStockChanges(this.storage, tx, moved, 'reserved', now);
         return { kind: 'held', reservation: { id, status: 'HELD', expiresAt, lines: [...lines] } };
       });
     } catch (err) {
@@ -108,7 +115,9 @@ export class ReservationStore {
       if (moved.length === 0) return { moved: false, reservation: await this.load(id, tx) };
       const reservation = await this.load(id, tx);
       if (!reservation) throw new Error(`reservation ${id} moved but cannot be read`);
-      for (const line of reservation.lines) await this.moveStock(action, line, now, tx);
+      const rows: StockRow[] = [];
+      for (const line of reservation.lines) rows.push(await this.moveStock(action, line, now, tx));
+      await recordStockChanges(this.storage, tx, rows, STOCK_REASON[action], now);
       return { moved: true, reservation };
     });
   }
@@ -133,18 +142,20 @@ export class ReservationStore {
     throw new Error(`reservation ${id} could neither be released nor recorded as released`);
   }
 
-  private async moveStock(action: ReservationAction, line: ReservationLine, now: Date, tx: Tx): Promise<void> {
+  private async moveStock(action: ReservationAction, line: ReservationLine, now: Date, tx: Tx): Promise<StockRow> {
     const change: Record<ReservationAction, SQL> = {
       commit: sql`on_hand = on_hand - ${line.quantity}, reserved = reserved - ${line.quantity}`,
       release: sql`reserved = reserved - ${line.quantity}`,
       restock: sql`on_hand = on_hand + ${line.quantity}`,
     };
-    const rows = await this.storage.query<{ sku: string }>(
-      sql`update inventory.stock set ${change[action]}, updated_at = ${at(now)} where sku = ${line.sku} returning sku`,
+    const rows = await this.storage.query<StockRow>(
+      sql`update inventory.stock set ${change[action]}, updated_at = ${at(now)} where sku = ${line.sku} returning sku, on_hand, reserved`,
       tx,
     );
     // A reservation line exists only for a SKU whose stock row it reserved from; rows are never deleted.
-    if (rows.length !== 1) throw new Error(`invariant broken: stock row of ${line.sku} missing while applying ${action}`);
+    const row = rows[0];
+    if (rows.length !== 1 || !row) throw new Error(`invariant broken: stock row of ${line.sku} missing while applying ${action}`);
+    return row;
   }
 
   /**
@@ -173,7 +184,9 @@ export class ReservationStore {
         .select({ sku: reservationLines.sku, quantity: reservationLines.quantity })
         .from(reservationLines)
         .where(inArray(reservationLines.reservationId, ids));
-      for (const line of totalPerSku(lines)) await this.moveStock('release', line, now, tx);
+      const rows: StockRow[] = [];
+      for (const line of totalPerSku(lines)) rows.push(await this.moveStock('release', line, now, tx));
+      await recordStockChanges(this.storage, tx, rows, 'expired', now);
       return ids;
     });
   }

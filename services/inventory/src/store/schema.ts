@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { outboxTable } from '@agora/platform';
 import { check, index, integer, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const inventorySchema = pgSchema('inventory');
@@ -54,3 +55,6 @@ export const reservationLines = inventorySchema.table(
   },
   (t) => [primaryKey({ columns: [t.reservationId, t.sku] }), check('reservation_lines_quantity_positive', sql`${t.quantity} > 0`)],
 );
+
+/** StockChanged facts, written in the transaction that moved the stock; the relay publishes them. */
+export const outbox = outboxTable(inventorySchema);

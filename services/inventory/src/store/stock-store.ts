@@ -1,6 +1,7 @@
 import { inArray, sql } from 'drizzle-orm';
 import type { Executor, Storage } from '@agora/platform';
 import { stockLevel, type StockLevel } from '../domain/stock.js';
+import { recordStockChanges, type StockRow } from './stock-facts.js';
 import { stock } from './schema.js';
 
 export class StockStore {
@@ -22,14 +23,20 @@ export class StockStore {
    * Sets on hand in one guarded statement: the row is created when missing, and the update only
    * applies while on hand stays >= reserved. No row back means the guard refused.
    */
-  async setOnHand(sku: string, onHand: number): Promise<StockLevel | undefined> {
-    const rows = await this.storage.query<{ sku: string; on_hand: number; reserved: number }>(sql`
-      insert into inventory.stock (sku, on_hand, reserved, updated_at) values (${sku}, ${onHand}, 0, now())
-      on conflict (sku) do update set on_hand = excluded.on_hand, updated_at = now()
-        where inventory.stock.reserved <= excluded.on_hand
-      returning sku, on_hand, reserved`);
-    const row = rows[0];
-    return row ? stockLevel(row.sku, row.on_hand, row.reserved) : undefined;
+  async setOnHand(sku: string, onHand: number, now: Date = new Date()): Promise<StockLevel | undefined> {
+    return this.storage.transaction(async (tx) => {
+      const rows = await this.storage.query<StockRow>(
+        sql`
+        insert into inventory.stock (sku, on_hand, reserved, updated_at) values (${sku}, ${onHand}, 0, now())
+        on conflict (sku) do update set on_hand = excluded.on_hand, updated_at = now()
+          where inventory.stock.reserved <= excluded.on_hand
+        returning sku, on_hand, reserved`,
+        tx,
+      );
+      await recordStockChanges(this.storage, tx, rows, 'set by an operator', now);
+      const row = rows[0];
+      return row ? stockLevel(row.sku, row.on_hand, row.reserved) : undefined;
+    });
   }
 
   /** Seeds stock for SKUs that have none yet; existing rows are left alone. */
