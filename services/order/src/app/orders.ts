@@ -320,8 +320,11 @@ function checkoutAnswer(order: Order): { status: number; body: unknown } {
       return { status: 202, body: order };
     case 'REJECTED':
       throw new AppError('OUT_OF_STOCK', 'Not enough stock for every line of the cart; nothing was charged', { extras: { order } });
-    case 'PAYMENT_FAILED':
-      throw new AppError('PAYMENT_DECLINED', `The payment was declined: ${order.history.at(-1)?.reason ?? 'declined'}`, { extras: { order } });
+    case 'PAYMENT_FAILED': {
+      // The history's reason already says what happened ("payment declined (card_declined)").
+      const reason = order.history.at(-1)?.reason ?? 'payment declined';
+      throw new AppError('PAYMENT_DECLINED', `${reason.charAt(0).toUpperCase()}${reason.slice(1)}`, { extras: { order } });
+    }
     case 'EXPIRED':
     case 'CANCELLED':
       throw new AppError('CONFLICT', `The order is ${order.status}`, { extras: { order } });
