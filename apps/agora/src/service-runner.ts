@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
 import { EnvReader, LIMITS, newId, systemClock } from '@agora/kernel';
 import {
   Metrics,
@@ -50,6 +51,13 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
     ...(config.natsSubjectPrefix === undefined ? {} : { subjectPrefix: config.natsSubjectPrefix }),
   });
   let draining = false;
+  // Gateways share their rate-limit counters in Redis: the limit holds per client across gateways.
+  let sharedRedis: Redis | undefined;
+  const rateLimitRedis = (): Redis => {
+    sharedRedis ??= new Redis(config.redisUrl ?? '', { connectionName: `${instanceId}-rate-limit`, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    sharedRedis.on('error', (err: Error) => logger.warn({ err: err.message }, 'rate-limit Redis connection error'));
+    return sharedRedis;
+  };
 
   let app: HttpApp;
   let service: RunningService | undefined;
@@ -69,6 +77,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       readiness: () => readiness,
       isDraining: () => draining,
       cluster: () => clusterView(client),
+      rateLimitStore: { redis: rateLimitRedis() },
       // The storefront and admin, served by every gateway (built by `npm run cluster`'s precluster).
       ...(builtWebApp() ? { web: { root: WEB_APP_DIST } } : {}),
     });
@@ -132,6 +141,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       await client.close();
       await bus.close();
       await registry.close();
+      sharedRedis?.disconnect();
       await storage?.close();
       process.exit(0);
     } catch (err) {

@@ -4,7 +4,7 @@ import { installAuth } from './auth.js';
 import { AvailabilityEnricher } from './availability.js';
 import type { GatewayConfig } from './config.js';
 import { registerOpenApi } from './openapi.js';
-import { registerRateLimits } from './rate-limit.js';
+import { registerRateLimits, type SharedRateLimitStore } from './rate-limit.js';
 import { SharedProblemSchema } from './schemas.js';
 import { ROUTE_AREAS, type RouteContext, type WebAppMount } from './routes/index.js';
 import { mountWebApp } from './routes/web.js';
@@ -30,6 +30,8 @@ export interface GatewayOptions {
   web?: WebAppMount;
   /** The topology behind `/api/v1/admin/cluster` (instances, breakers, shards). */
   cluster?: ClusterViewSource;
+  /** Rate-limit counters in Redis, shared by all gateways of a cluster. */
+  rateLimitStore?: SharedRateLimitStore;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function createGateway(options: GatewayOptions): Promise<HttpApp> {
 
   // Order matters: hooks first, then the plugins that watch route declarations, then routes.
   installAuth(app, options.tokens);
-  await registerRateLimits(app, config.rateLimits, metrics);
+  await registerRateLimits(app, config.rateLimits, metrics, options.rateLimitStore);
   await registerOpenApi(app, API_VERSION);
 
   registerOperationalRoutes(app, options.readiness, metrics, options.isDraining);

@@ -30,6 +30,12 @@ function rateLimited(_request: FastifyRequest, context: { ttl: number; after: st
   });
 }
 
+/** Counters shared by every gateway of a cluster (an ioredis client); absent = per process. */
+export interface SharedRateLimitStore {
+  /** An ioredis client (the plugin keeps its counters with a Lua script). */
+  redis: object;
+}
+
 /** The stricter per-IP limit of login and register (route config; a no-op when limits are off). */
 export function authRouteRateLimit(config: RateLimitConfig): RateLimitOptions {
   return { max: config.authPerMinute, timeWindow: WINDOW_MS, keyGenerator: ipKey, cache: TRACKED_CLIENTS };
@@ -41,7 +47,7 @@ export function authRouteRateLimit(config: RateLimitConfig): RateLimitOptions {
  * the plugin attaches its hook as each route is declared. The 429 is a RATE_LIMITED problem
  * with `retry-after`, rendered by createHttpApp's error handler like any AppError.
  */
-export async function registerRateLimits(app: HttpApp, config: RateLimitConfig, metrics: Metrics): Promise<void> {
+export async function registerRateLimits(app: HttpApp, config: RateLimitConfig, metrics: Metrics, shared?: SharedRateLimitStore): Promise<void> {
   if (!config.enabled) return;
   const exceeded = metrics.counter('agora_gateway_rate_limited_total', 'Requests refused by a rate limit', ['route']);
   await app.register(fastifyRateLimit, {
@@ -53,5 +59,8 @@ export async function registerRateLimits(app: HttpApp, config: RateLimitConfig, 
     allowList: (request) => isOperational(request),
     errorResponseBuilder: rateLimited,
     onExceeded: (request) => exceeded.inc({ route: request.routeOptions.url ?? 'unmatched' }),
+    // With several gateways the counts live in Redis, so a client gets the limit once, not once per
+    // gateway. If Redis is down the limiter fails open: the shop keeps selling without the limit.
+    ...(shared ? { redis: shared.redis, nameSpace: 'agora:rate-limit:', skipOnError: true } : {}),
   });
 }

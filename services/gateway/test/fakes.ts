@@ -83,6 +83,7 @@ export interface TestGatewayOptions {
   isDraining?: () => boolean;
   web?: GatewayOptions['web'];
   transport?: FakeTransport;
+  rateLimitStore?: GatewayOptions['rateLimitStore'];
 }
 
 export async function buildGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -99,6 +100,7 @@ export async function buildGateway(options: TestGatewayOptions = {}): Promise<Te
     readiness: () => options.readiness ?? [],
     ...(options.isDraining ? { isDraining: options.isDraining } : {}),
     ...(options.web ? { web: options.web } : {}),
+    ...(options.rateLimitStore ? { rateLimitStore: options.rateLimitStore } : {}),
   });
   const customerToken = await tokens.sign({ sub: CUSTOMER_ID, role: 'customer', email: 'ann@example.com' });
   const adminToken = await tokens.sign({ sub: ADMIN_ID, role: 'admin', email: 'root@example.com' });
