@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '@agora/platform/testing';
 import { fileURLToPath } from 'node:url';
 import { Api, uniqueEmail } from '../support/http.js';
 
@@ -40,15 +40,7 @@ function inheritedEnv(): Record<string, string> {
   return env;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+
 
 export interface Exit {
   code: number | null;

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackClient, ReadLoad, type ReadSample } from '@agora/bench';
 import { renderNginxConfig } from '@agora/cli';
-import { servicesRequired } from '@agora/platform/testing';
+import { servicesRequired, freePort } from '@agora/platform/testing';
 import { ADMIN, WEBHOOK_SECRET } from '../support/system.js';
 import { clusterServersAvailable, sleep, startTestCluster, type TestCluster } from './support.js';
 
@@ -45,16 +44,6 @@ const SUITE_TIMEOUT_MS = 15 * 60_000;
 
 const SERVICES = { identity: 1, catalog: 1, inventory: 1, cart: 1, payment: 1, order: 1 } as const;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface Spawned {
   child: ChildProcess;

@@ -1,5 +1,4 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,7 +9,7 @@ import {
   type ServiceInstance,
   type StateTransition,
 } from '../src/index.js';
-import { TEST_REDIS_URL, deleteRedisKeys, redisAvailable, uniqueRedisPrefix } from '../src/testing/index.js';
+import { TEST_REDIS_URL, deleteRedisKeys, redisAvailable, uniqueRedisPrefix, freePort } from '../src/testing/index.js';
 
 /**
  * Discovery on a real Redis, in real time: what the manual-clock suite cannot show — TTLs that
@@ -106,16 +105,6 @@ describe.runIf(await redisAvailable())('discovery on Redis', () => {
  */
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 describe.runIf(hasRedisServer)('discovery across a Redis restart', () => {
   let port: number;

@@ -1,3 +1,4 @@
 export * from './backends.js';
 export * from './nats.js';
 export * from './redis.js';
+export * from './ports.js';
