@@ -140,50 +140,38 @@ export class SandboxProvider implements PaymentProvider {
 
   async capture(providerRef: string, amount: Money, idempotencyKey: string): Promise<OperationResult> {
     this.counts.calls.capture += 1;
-    const known = this.operations.get(idempotencyKey);
-    if (known) return { ...known };
-    const charge = await this.charge(providerRef);
-    const settled = this.operations.get(idempotencyKey);
-    if (settled) return { ...settled };
-    if (charge.state !== 'authorized') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot capture`, false);
-    if (amount.currency !== charge.amount.currency || amount.amount > charge.amount.amount) {
-      throw new ProviderError(`sandbox: capture of ${amount.amount} ${amount.currency} exceeds the authorization`, false);
-    }
-    charge.state = 'captured';
-    charge.captured = amount.amount;
-    this.counts.effects.captures += 1;
-    return this.remember(idempotencyKey, { providerRef: `sbx_cp_${newId()}` });
+    return this.once(idempotencyKey, providerRef, 'sbx_cp_', (charge) => {
+      if (charge.state !== 'authorized') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot capture`, false);
+      if (amount.currency !== charge.amount.currency || amount.amount > charge.amount.amount) {
+        throw new ProviderError(`sandbox: capture of ${amount.amount} ${amount.currency} exceeds the authorization`, false);
+      }
+      charge.state = 'captured';
+      charge.captured = amount.amount;
+      this.counts.effects.captures += 1;
+    });
   }
 
   async void(providerRef: string, idempotencyKey: string): Promise<OperationResult> {
     this.counts.calls.void += 1;
-    const known = this.operations.get(idempotencyKey);
-    if (known) return { ...known };
-    const charge = await this.charge(providerRef);
-    const settled = this.operations.get(idempotencyKey);
-    if (settled) return { ...settled };
-    if (charge.state === 'captured') throw new ProviderError(`sandbox: charge ${providerRef} is captured, cannot void`, false);
-    if (charge.state !== 'voided') {
-      charge.state = 'voided';
-      this.counts.effects.voids += 1;
-    }
-    return this.remember(idempotencyKey, { providerRef: `sbx_vd_${newId()}` });
+    return this.once(idempotencyKey, providerRef, 'sbx_vd_', (charge) => {
+      if (charge.state === 'captured') throw new ProviderError(`sandbox: charge ${providerRef} is captured, cannot void`, false);
+      if (charge.state !== 'voided') {
+        charge.state = 'voided';
+        this.counts.effects.voids += 1;
+      }
+    });
   }
 
   async refund(providerRef: string, amount: Money, idempotencyKey: string): Promise<OperationResult> {
     this.counts.calls.refund += 1;
-    const known = this.operations.get(idempotencyKey);
-    if (known) return { ...known };
-    const charge = await this.charge(providerRef);
-    const settled = this.operations.get(idempotencyKey);
-    if (settled) return { ...settled };
-    if (charge.state !== 'captured') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot refund`, false);
-    if (amount.currency !== charge.amount.currency || charge.refunded + amount.amount > charge.captured) {
-      throw new ProviderError(`sandbox: refund of ${amount.amount} exceeds what is left on ${providerRef}`, false);
-    }
-    charge.refunded += amount.amount;
-    this.counts.effects.refunds += 1;
-    return this.remember(idempotencyKey, { providerRef: `sbx_re_${newId()}` });
+    return this.once(idempotencyKey, providerRef, 'sbx_re_', (charge) => {
+      if (charge.state !== 'captured') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot refund`, false);
+      if (amount.currency !== charge.amount.currency || charge.refunded + amount.amount > charge.captured) {
+        throw new ProviderError(`sandbox: refund of ${amount.amount} exceeds what is left on ${providerRef}`, false);
+      }
+      charge.refunded += amount.amount;
+      this.counts.effects.refunds += 1;
+    });
   }
 
   /** Cancels scheduled settlements and waits for deliveries already on their way. */
@@ -219,6 +207,21 @@ export class SandboxProvider implements PaymentProvider {
     if (!charge) throw new ProviderError(`sandbox: no charge ${providerRef}`, false);
     this.charges.set(providerRef, charge);
     return charge;
+  }
+
+  /**
+   * An operation on a charge, at most once per idempotency key: a repeat answers the first result,
+   * also when it arrives while the charge is being looked up. `apply` checks and changes the
+   * charge, or throws a ProviderError.
+   */
+  private async once(key: string, providerRef: string, refPrefix: string, apply: (charge: Charge) => void): Promise<OperationResult> {
+    const known = this.operations.get(key);
+    if (known) return { ...known };
+    const charge = await this.charge(providerRef);
+    const settled = this.operations.get(key);
+    if (settled) return { ...settled };
+    apply(charge);
+    return this.remember(key, { providerRef: `${refPrefix}${newId()}` });
   }
 
   private remember(key: string, result: OperationResult): OperationResult {
