@@ -12,6 +12,7 @@ import {
   type SagaLogEntry,
   type SagaOutcome,
   type SagaStep,
+  type StepLogging,
   type StepPhase,
   type Storage,
   type Tx,
@@ -103,16 +104,22 @@ function crashObserver(script: Script): (entry: SagaLogEntry) => void {
  * A step whose side effect is a row in blocks.effects keyed by the idempotency key (insert if
  * absent), and whose compensation marks it undone: applied at most once however often it runs.
  */
-function effectStep(storage: Storage, name: string, script: Script): SagaStep<Input> {
+function effectStep(storage: Storage, name: string, script: Script, log: StepLogging = 'bracketed'): SagaStep<Input> {
   return {
     name,
+    log,
     retry: { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
     compensateRetry: { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
     async run(ctx) {
       script.runs.set(name, (script.runs.get(name) ?? 0) + 1);
       if (script.abortAt === name) ctx.abort('OUT_OF_STOCK', { step: name });
-      await storage.query(sql`insert into blocks.effects (key, saga_id, step) values (${ctx.idempotencyKey}, ${ctx.sagaId}::uuid, ${name})
-                              on conflict (key) do nothing`);
+      // A local step writes its effect in the checkpoint's transaction: it commits with the log or not at all.
+      await storage.query(
+        sql`insert into blocks.effects (key, saga_id, step) values (${ctx.idempotencyKey}, ${ctx.sagaId}::uuid, ${name})
+            on conflict (key) do nothing`,
+        log === 'local' ? ctx.tx : undefined,
+      );
+      if (log === 'local') expect(ctx.tx).toBeDefined();
       crashHere(script, name, 'run', 'afterEffect');
       const errorsLeft = script.errors?.[name] ?? 0;
       if (errorsLeft > 0) {
@@ -565,6 +572,99 @@ for (const backend of testBackends) {
       });
     });
 
+    describe('lean log: replayed and local steps, sagas born leased', () => {
+      const leanSaga = (storage_: Storage, script: Script, name: string): SagaDefinition<Input> =>
+        defineSaga<Input>(name, [
+          effectStep(storage_, 'a', script, 'replayed'),
+          effectStep(storage_, 'b', script, 'replayed'),
+          effectStep(storage_, 'c', script, 'local'),
+        ]);
+
+      it('begun in the caller transaction and driven after its commit: one durable write in all, by the local last step', async () => {
+        const script = newScript();
+        const entries: SagaLogEntry[] = [];
+        const saga = leanSaga(storage, script, 'lean-happy');
+        const orch = orchestrator({ onLog: (e) => entries.push(e) }).register(saga);
+        const id = newId();
+        const handle = await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx));
+        expect(handle.created).toBe(true);
+        expect(await sagaRow(storage, id)).toMatchObject({ status: 'RUNNING', current_step: 0 });
+        const outcome = await handle.drive();
+        expect(outcome).toMatchObject({ status: 'COMPLETED', finished: true });
+        expect(outcome.results).toEqual({
+          a: { step: 'a', label: 'x', earlier: [] },
+          b: { step: 'b', label: 'x', earlier: ['a'] },
+          c: { step: 'c', label: 'x', earlier: ['a', 'b'] },
+        });
+        // The birth (observed when the drive starts), then only the local step's checkpoint, which completes, finishes and releases.
+        expect(entries.filter((e) => e.durable).map((e) => [e.step?.name ?? null, e.status])).toEqual([
+          [null, 'RUNNING'],
+          ['c', 'COMPLETED'],
+        ]);
+        expect(entries.filter((e) => !e.durable).map((e) => `${e.step?.name}:${e.step?.status}`)).toEqual(['a:STARTED', 'a:DONE', 'b:STARTED', 'b:DONE', 'c:STARTED']);
+        expect(await orch.log(id)).toEqual([]);
+        expect(await sagaRow(storage, id)).toMatchObject({ status: 'COMPLETED', current_step: 3, lease_owner: null });
+        expect((await sagaRow(storage, id)).finished_at).not.toBeNull();
+      });
+
+      it('a begin that rolls back leaves nothing; a second begin of the same id is not created again', async () => {
+        const script = newScript();
+        const saga = leanSaga(storage, script, 'lean-begin');
+        const orch = orchestrator().register(saga);
+        const rolledBack = newId();
+        await expect(
+          storage.transaction(async (tx) => {
+            await orch.begin(saga, rolledBack, { label: 'x' }, tx);
+            throw new Error('caller failed');
+          }),
+        ).rejects.toThrow('caller failed');
+        expect(await orch.outcome(rolledBack)).toBeUndefined();
+        const id = newId();
+        await (await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx))).drive();
+        const again = await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx));
+        expect(again.created).toBe(false);
+        expect((await again.drive()).status).toBe('COMPLETED');
+        expect(script.runs.get('a')).toBe(1);
+      });
+
+      it('a crash after a replayed effect, before any checkpoint, is replayed from the birth: effects once, replayed steps run twice', async () => {
+        const clock = new ManualClock();
+        const crashable = new CrashableStorage(storage);
+        const script = newScript({ crash: { step: 'b', phase: 'run', point: 'afterDone', storage: crashable } });
+        const saga = leanSaga(storage, script, 'lean-crash');
+        const dying = orchestrator({ clock, store: crashable, owner: 'dying', onLog: crashObserver(script) }).register(saga);
+        const id = newId();
+        const handle = await storage.transaction((tx) => dying.begin(saga, id, { label: 'x' }, tx));
+        await expect(handle.drive()).rejects.toBeInstanceOf(CrashForTest);
+        expect(script.crash?.fired).toBe(true);
+        // Nothing was written after the birth: the log still says step 0, leased to the dead instance.
+        expect(await sagaRow(storage, id)).toMatchObject({ status: 'RUNNING', current_step: 0, lease_owner: 'dying' });
+        const survivor = orchestrator({ clock, owner: 'survivor' }).register(saga);
+        expect(await survivor.recover()).toEqual([]); // born leased: the lease holds until it runs out
+        clock.advance(LEASE_MS + 1);
+        const [outcome] = await survivor.recover();
+        expect(outcome).toMatchObject({ sagaId: id, status: 'COMPLETED', finished: true });
+        expect(await effectsOf(storage, id)).toEqual(['a', 'b', 'c'].map((step) => ({ step, undone: false })));
+        expect([script.runs.get('a'), script.runs.get('b'), script.runs.get('c')]).toEqual([2, 2, 1]);
+      });
+
+      it('an abort after replayed steps checkpoints once (COMPENSATING) and compensates them without brackets', async () => {
+        const script = newScript({ abortAt: 'c' });
+        const entries: SagaLogEntry[] = [];
+        const saga = defineSaga<Input>('lean-abort', [effectStep(storage, 'a', script, 'replayed'), effectStep(storage, 'b', script, 'replayed'), effectStep(storage, 'c', script, 'replayed')]);
+        const orch = orchestrator({ onLog: (e) => entries.push(e) }).register(saga);
+        const id = newId();
+        const outcome = await (await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx))).drive();
+        expect(outcome).toMatchObject({ status: 'COMPENSATED', failure: { kind: 'aborted', step: 'c', reason: 'OUT_OF_STOCK' } });
+        expect(script.compensations).toEqual(['b', 'a']);
+        expect(await effectsOf(storage, id)).toEqual([
+          { step: 'a', undone: true },
+          { step: 'b', undone: true },
+        ]);
+        expect(entries.filter((e) => e.durable).map((e) => e.status)).toEqual(['RUNNING', 'COMPENSATING', 'COMPENSATED']);
+      });
+    });
+
     describe('onFinished', () => {
       it('runs once the saga is terminal, and recovery runs it if the process died first', async () => {
         const clock = new ManualClock();
@@ -601,18 +701,19 @@ for (const backend of testBackends) {
       });
     });
 
-    it('property: any crash point, abort or persistent error ends COMPLETED or COMPENSATED with effects applied exactly once net', async () => {
+    it('property: any crash point, abort or persistent error, with any mix of step logging, ends COMPLETED or COMPENSATED with effects applied exactly once net', async () => {
       const stepNames = ['s0', 's1', 's2', 's3'];
       const scenario = fc.record({
         steps: fc.integer({ min: 1, max: 4 }),
         failure: fc.constantFrom<'none' | 'abort' | 'error'>('none', 'abort', 'error'),
         failAt: fc.nat(3),
         flaky: fc.array(fc.nat(3), { maxLength: 2 }),
+        logging: fc.array(fc.constantFrom<StepLogging>('bracketed', 'replayed', 'local'), { minLength: 4, maxLength: 4 }),
         crash: fc.option(fc.record({ phase: fc.constantFrom<StepPhase>('run', 'compensate'), at: fc.nat(3), point: fc.constantFrom<Point>('afterStarted', 'afterEffect', 'afterDone') }), { nil: undefined }),
       });
       let round = 0;
       await fc.assert(
-        fc.asyncProperty(scenario, async ({ steps, failure, failAt, flaky, crash }) => {
+        fc.asyncProperty(scenario, async ({ steps, failure, failAt, flaky, logging, crash }) => {
           round += 1;
           const names = stepNames.slice(0, steps);
           const failing = names[Math.min(failAt, steps - 1)] ?? 's0';
@@ -626,7 +727,7 @@ for (const backend of testBackends) {
             ...(failure === 'abort' ? { abortAt: failing } : {}),
             ...(crash ? { crash: { step: names[Math.min(crash.at, steps - 1)] ?? 's0', phase: crash.phase, point: crash.point, storage: crashable } } : {}),
           });
-          const saga = defineSaga<Input>(`prop-${round}`, names.map((n) => effectStep(storage, n, script)));
+          const saga = defineSaga<Input>(`prop-${round}`, names.map((n, i) => effectStep(storage, n, script, logging[i])));
           const id = newId();
           const first = orchestrator({ clock, store: crashable, onLog: crashObserver(script) }).register(saga);
           let outcome: SagaOutcome | undefined = await first.start(saga, id, { label: 'p' }).catch((err: unknown) => {
@@ -645,7 +746,10 @@ for (const backend of testBackends) {
             expect(effects).toEqual(names.map((step) => ({ step, undone: false })));
           } else {
             expect(effects.every((e) => e.undone)).toBe(true);
-            const reached = names.slice(0, names.indexOf(failing) + (failure === 'error' ? 1 : 0));
+            // A step failing with an error may have landed its effect (so it is compensated too),
+            // except a local one: its effect rolled back with its transaction.
+            const failingLanded = failure === 'error' && logging[names.indexOf(failing)] !== 'local';
+            const reached = names.slice(0, names.indexOf(failing) + (failingLanded ? 1 : 0));
             expect(effects.map((e) => e.step)).toEqual(reached);
           }
           for (const name of names.slice(names.indexOf(failing) + 1)) {

@@ -1,13 +1,15 @@
+import type { Tx } from '../storage/storage.js';
+
 /**
  * What a saga is: a named list of steps, each with its compensation beside it (Medusa style).
  * The orchestrator (orchestrator.ts) makes it durable; this file has no I/O.
  *
  * The contract every step must keep, because the orchestrator guarantees *at least once*:
- * - `run` may be called again for the same saga after a crash (its STARTED was logged, its DONE
- *   was not) or after a technical error. Its side effect must be idempotent on
- *   `ctx.idempotencyKey` (`${sagaId}:${stepName}`): pass the key to the service you call, or
- *   guard your own insert with it. A step whose DONE was logged is never run again; later steps
- *   read its stored result.
+ * - `run` may be called again for the same saga after a crash (a bracketed step whose STARTED was
+ *   logged and DONE was not; a replayed step after the last checkpoint) or after a technical
+ *   error. Its side effect must be idempotent on `ctx.idempotencyKey` (`${sagaId}:${stepName}`):
+ *   pass the key to the service you call, or guard your own insert with it. A step whose result
+ *   was checkpointed is never run again; later steps read its stored result.
  * - `compensate` undoes `run`, is idempotent on the same key, and must also be safe when `run`
  *   never took effect (a technical failure is ambiguous: the call may or may not have landed, so
  *   the failed step is compensated too). It is not called for a step that ended the saga with
@@ -20,6 +22,20 @@ export type SagaStatus = (typeof SAGA_STATUSES)[number];
 export const TERMINAL_SAGA_STATUSES: readonly SagaStatus[] = ['COMPLETED', 'COMPENSATED', 'FAILED'];
 
 export type StepPhase = 'run' | 'compensate';
+
+/**
+ * How a step is logged — the price of its durability, in commits:
+ * - `bracketed` (the default): STARTED is committed before `run`, DONE with the result after; a
+ *   DONE step is never run again. Two commits per step; for effects that cannot be asked twice.
+ * - `replayed`: nothing is written around it. Its effect is idempotent on the saga (it passes
+ *   `ctx.idempotencyKey` or the saga id to the service it calls, which answers "already done"),
+ *   so after a crash recovery simply runs it again from the last checkpoint. Its result is kept
+ *   in the drive and written by the next checkpoint; its compensation is replayed the same way.
+ * - `local`: `run` gets the transaction of the checkpoint that records its result (`ctx.tx`), so
+ *   the service's own rows commit together with the log, exactly once. It may not wait.
+ */
+export const STEP_LOGGING = ['bracketed', 'replayed', 'local'] as const;
+export type StepLogging = (typeof STEP_LOGGING)[number];
 export type StepStatus = 'STARTED' | 'WAITING' | 'DONE' | 'FAILED';
 
 /** Bounded retries of technical errors, with exponential backoff and jitter. */
@@ -40,6 +56,11 @@ export const SAGA_LIMITS = {
   /** A wait longer than this is a bug, not a business rule. */
   maxWaitMs: 30 * 24 * 60 * 60 * 1000,
 } as const;
+
+/** Declares a step with its result type, so `ctx.result(step)` and its compensation are typed. */
+export function defineStep<I, R>(step: SagaStep<I, R>): SagaStep<I, R> {
+  return step;
+}
 
 /** Why a saga did not complete. */
 export type SagaFailure =
@@ -76,11 +97,22 @@ interface BaseContext<I> {
   readonly attempt: number;
   /** Results of the steps completed before this one, by step name. */
   readonly results: Readonly<Record<string, unknown>>;
-  /** The stored result of an earlier step; throws if that step has not completed. */
-  result<T>(step: string): T;
+  /**
+   * The result of an earlier step, typed by the step itself (`ctx.result(authorizePayment)`), or
+   * by name; throws if that step has not completed.
+   */
+  result<T>(step: StepRef<T> | string): T;
+}
+
+/** What `ctx.result` needs of a step: its name, and its result type through `run`. */
+export interface StepRef<T> {
+  readonly name: string;
+  run(ctx: never, ...rest: never[]): Promise<T | WaitRequest>;
 }
 
 export interface StepContext<I> extends BaseContext<I> {
+  /** A `local` step's transaction: the checkpoint that records its result commits in it. Undefined for other steps. */
+  readonly tx: Tx | undefined;
   /** Ends the saga as a business failure: earlier steps are compensated in reverse. */
   abort(reason: string, data?: unknown): never;
   /**
@@ -98,9 +130,13 @@ export interface SignalContext<I> extends StepContext<I> {
   readonly waitData: unknown;
 }
 
-export interface CompensationContext<I> extends BaseContext<I> {
-  /** What this step's run produced: its result if it completed, its wait data if it was waiting, else undefined. */
-  readonly stepResult: unknown;
+export interface CompensationContext<I, R = unknown> extends BaseContext<I> {
+  /**
+   * What this step's run produced, as far as the log knows: its result if it completed, its wait
+   * data if it was waiting, else undefined (a replayed step's result may be unknown after a crash:
+   * compensations must not depend on it).
+   */
+  readonly stepResult: R | undefined;
   readonly failure: SagaFailure;
 }
 
@@ -112,12 +148,14 @@ export interface FinishContext<I> {
   readonly idempotencyKey: string;
 }
 
-export interface SagaStep<I> {
+export interface SagaStep<I, R = unknown> {
   readonly name: string;
+  /** How the step is logged (default `bracketed`); see `StepLogging`. */
+  readonly log?: StepLogging;
   /** Does the work and returns its result (JSON); may `ctx.abort(...)` or `return ctx.wait(...)`. */
-  run(ctx: StepContext<I>): Promise<unknown>;
+  run(ctx: StepContext<I>): Promise<R | WaitRequest>;
   /** Undoes `run`; see the contract at the top of this file. */
-  compensate?(ctx: CompensationContext<I>): Promise<void>;
+  compensate?(ctx: CompensationContext<I, R>): Promise<void>;
   /** Turns the signal of a waiting step into its result (or aborts). Without it the signal is the result. */
   onSignal?(ctx: SignalContext<I>): Promise<unknown>;
   readonly retry?: Partial<SagaRetryPolicy>;
@@ -169,6 +207,8 @@ export function defineSaga<I>(
   const seen = new Set<string>();
   for (const step of steps) {
     assertName(`step of saga ${name}`, step.name);
+    if (step.log !== undefined && !STEP_LOGGING.includes(step.log)) throw new Error(`saga ${name}: step ${step.name} has unknown logging "${String(step.log)}"`);
+    if (step.log === 'local' && step.onSignal) throw new Error(`saga ${name}: local step ${step.name} cannot wait for a signal`);
     if (seen.has(step.name)) throw new Error(`saga ${name}: step name "${step.name}" is used twice`);
     seen.add(step.name);
   }

@@ -19,12 +19,16 @@ export {
   type FinishContext,
   type SagaStep,
   type SagaDefinition,
+  type StepLogging,
+  type StepRef,
+  STEP_LOGGING,
+  defineStep,
 } from './definition.js';
 export {
   SagaOrchestrator,
   SagaLeaseLost,
   SAGA_DEFAULTS,
-  isTerminalSagaStatus,
+  type SagaHandle,
   type SagaOrchestratorOptions,
   type SagaLogEntry,
 } from './orchestrator.js';

@@ -7,8 +7,9 @@ import { check, index, integer, jsonb, primaryKey, text, timestamp, uuid, type P
  *
  * `sagas` holds one row per saga instance: where it is (`status`, `current_step`), what it has
  * learned (`state`: results of completed steps, the failure), and who drives it (`lease_owner`
- * until `lease_until`). `saga_steps` is the step log: one row per (step, phase), written STARTED
- * before the step runs and DONE (or FAILED) after, each in its own committed transaction.
+ * until `lease_until`). `saga_steps` is the step log: one row per (step, phase) of a bracketed
+ * step, written STARTED before it runs and DONE (or FAILED) after, each in its own committed
+ * transaction; replayed and local steps have a row only if they waited or failed (definition.ts).
  */
 export function sagaTables(schema: PgSchema) {
   const sagas = schema.table(
@@ -37,6 +38,8 @@ export function sagaTables(schema: PgSchema) {
     },
     (t) => [
       index('sagas_status_lease_until_idx').on(t.status, t.leaseUntil),
+      // Recovery looks only at unfinished sagas: a small, partial index instead of a scan of every saga ever run.
+      index('sagas_unfinished_idx').on(t.updatedAt).where(sql`${t.finishedAt} is null`),
       check('sagas_status_check', sql`"status" in ('RUNNING', 'WAITING', 'COMPENSATING', 'COMPLETED', 'COMPENSATED', 'FAILED')`),
       check('sagas_attempts_check', sql`"attempts" >= 0`),
     ],

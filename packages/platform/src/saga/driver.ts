@@ -1,0 +1,467 @@
+import { sql } from 'drizzle-orm';
+import { notFound, type Clock } from '@agora/kernel';
+import type { Logger } from '../telemetry/logger.js';
+import type { Tx } from '../storage/storage.js';
+import {
+  DEFAULT_COMPENSATE_RETRY,
+  DEFAULT_RUN_RETRY,
+  SAGA_LIMITS,
+  SagaAbort,
+  WaitRequest,
+  backoffDelay,
+  retryPolicy,
+  type CompensationContext,
+  type SagaDefinition,
+  type SagaFailure,
+  type SagaOutcome,
+  type SagaStep,
+  type SignalContext,
+  type StepContext,
+  type StepRef,
+} from './definition.js';
+import { FENCED, SagaLeaseLost, type Drive, type SagaLogWriter } from './log-writer.js';
+import { errorMessage, jsonb, outcomeOf, toJson, ts, type SagaRow, type SagaState } from './log.js';
+
+type Step = SagaStep<unknown>;
+
+/**
+ * Drives one saga this instance holds the lease of, one transition per iteration, until it is
+ * done, waits for a signal, or the lease is lost:
+ *
+ *   RUNNING(k):      run step k as its logging says (definition.ts `StepLogging`):
+ *                      bracketed — commit STARTED(k), run, commit DONE(k) + current_step = k+1;
+ *                      replayed  — run, keep the result and k+1 in the drive (no write);
+ *                      local     — run inside the transaction that commits DONE(k) + k+1;
+ *                    (abort → COMPENSATING from k-1; retries exhausted → COMPENSATING from k;
+ *                     ctx.wait → WAITING, lease released)
+ *   WAITING(k):      resume(signal) → RUNNING(k) and onSignal; past wait_until → COMPENSATING from k
+ *   COMPENSATING(k): compensate k (bracketed: STARTED/DONE commits; otherwise replayed)
+ *                    (retries exhausted → FAILED, for an operator)
+ *   k = n → COMPLETED, k = -1 → COMPENSATED; then onFinished, then finished_at.
+ *
+ * Every checkpoint writes the status, step and state the drive holds, so what replayed steps did
+ * since the last one is recorded by the next. A crash in between loses only replayable work.
+ */
+export class SagaDriver {
+  constructor(
+    private readonly log: SagaLogWriter,
+    private readonly clock: Clock,
+    private readonly sleep: (ms: number) => Promise<void>,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  async drive(definition: SagaDefinition<unknown>, row: SagaRow): Promise<SagaOutcome> {
+    assert(row.leaseOwner === this.log.owner, 'a driven saga is leased to this instance');
+    const drive: Drive = { definition, row, fresh: row.attempts === 1, written: new Set() };
+    const heartbeat = this.log.startHeartbeat(drive);
+    try {
+      await this.advance(drive);
+      return outcomeOf(drive.row);
+    } catch (err) {
+      if (!(err instanceof SagaLeaseLost)) throw err;
+      this.logger?.warn({ sagaId: row.id }, 'saga lease lost; another instance drives it now');
+      const current = await this.log.read(row.id);
+      if (!current) throw notFound(`saga ${row.id}`);
+      return outcomeOf(current);
+    } finally {
+      heartbeat.stop();
+    }
+  }
+
+  private async advance(drive: Drive): Promise<void> {
+    const stepCount = drive.definition.steps.length;
+    for (;;) {
+      const { row } = drive;
+      assert(row.currentStep >= -1 && row.currentStep <= stepCount, `current_step ${row.currentStep} is within -1..${stepCount}`);
+      switch (row.status) {
+        case 'RUNNING':
+          if (row.currentStep === stepCount) await this.settle(drive, 'COMPLETED');
+          else await this.runStep(drive, row.currentStep);
+          break;
+        case 'WAITING':
+          // Just paused (lease given up): done for now. Claimed back: its signal came or its deadline passed.
+          if (row.leaseOwner !== this.log.owner) return;
+          await this.endWait(drive);
+          break;
+        case 'COMPENSATING':
+          if (row.currentStep === -1) await this.settle(drive, 'COMPENSATED');
+          else await this.compensateStep(drive, row.currentStep);
+          break;
+        case 'COMPLETED':
+        case 'COMPENSATED':
+        case 'FAILED':
+          await this.finish(drive);
+          return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Running forward
+
+  private async runStep(drive: Drive, index: number): Promise<void> {
+    const step = this.stepAt(drive, index);
+    const logging = step.log ?? 'bracketed';
+    const policy = retryPolicy(DEFAULT_RUN_RETRY, step.retry);
+    // A bracketed step with no log row yet cannot have one (see Drive.fresh); a replayed step has
+    // a row only if it once waited, which its signal (delivered before the saga runs again) tells.
+    const mayHaveRow = logging === 'bracketed' ? !drive.fresh || drive.written.has(`${step.name}:run`) : Object.hasOwn(drive.row.signals, step.name);
+    const logged = mayHaveRow ? await this.log.readStep(drive.row.id, step.name, 'run') : undefined;
+    assert(logged?.status !== 'DONE', 'a DONE step has advanced current_step in the same transaction');
+    // A step that returned ctx.wait and has its signal now turns the signal into its result.
+    const signalled = logged?.status === 'WAITING';
+    assert(!signalled || Object.hasOwn(drive.row.signals, step.name), 'a RUNNING saga at a waiting step has its signal');
+    let attempt = logging === 'bracketed' ? (logged?.attempts ?? 0) : 0;
+    let lastError = logged?.error ?? 'no error recorded';
+    for (;;) {
+      if (attempt >= policy.attempts) {
+        await this.failRun(drive, index, { kind: 'error', step: step.name, message: `gave up after ${attempt} attempts: ${lastError}` });
+        return;
+      }
+      attempt += 1;
+      const entry = { name: step.name, phase: 'run' as const, status: signalled ? ('WAITING' as const) : ('STARTED' as const), attempt };
+      if (logging === 'bracketed') {
+        drive.written.add(`${step.name}:run`);
+        await this.log.write(drive, { step: this.startedStatement(drive, step, index, attempt, signalled), entry });
+      } else {
+        this.log.observe(drive.row, false, entry);
+      }
+      let produced: unknown;
+      try {
+        if (logging === 'local') {
+          await this.runLocal(drive, index, step, attempt);
+          return;
+        }
+        produced = signalled ? await this.callOnSignal(drive, step, attempt, logged?.result) : await step.run(this.stepContext(drive, step, attempt));
+        if (!(produced instanceof WaitRequest)) produced = toJson(produced);
+      } catch (err) {
+        if (err instanceof SagaLeaseLost) throw err;
+        if (err instanceof SagaAbort) {
+          await this.failRun(drive, index, { kind: 'aborted', step: step.name, reason: err.reason, ...(err.data === undefined ? {} : { data: toJson(err.data) }) });
+          return;
+        }
+        lastError = errorMessage(err);
+        this.logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga step failed');
+        if (attempt >= policy.attempts) continue;
+        const retrying = { name: step.name, phase: 'run' as const, status: 'RETRYING' as const, attempt };
+        if (logging === 'bracketed') {
+          await this.log.write(drive, {
+            step: sql`update ${this.log.steps} set error = ${lastError} where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run' and ${FENCED}`,
+            entry: retrying,
+          });
+        } else {
+          this.log.observe(drive.row, false, retrying);
+        }
+        await this.sleep(backoffDelay(policy, attempt));
+        continue;
+      }
+      if (produced instanceof WaitRequest) {
+        if (signalled) {
+          await this.failRun(drive, index, { kind: 'error', step: step.name, message: 'onSignal may not wait again' });
+          return;
+        }
+        await this.pause(drive, index, produced);
+        return;
+      }
+      const state = withResult(drive.row.state, step.name, produced);
+      const done = { name: step.name, phase: 'run' as const, status: 'DONE' as const, attempt };
+      if (logging === 'replayed') {
+        // Nothing written: the next checkpoint records it; a crash before that replays the step.
+        drive.row = { ...drive.row, currentStep: index + 1, state };
+        this.log.observe(drive.row, false, done);
+        return;
+      }
+      await this.log.write(drive, {
+        currentStep: index + 1,
+        state,
+        step: sql`update ${this.log.steps} set status = 'DONE', result = ${jsonb(produced)}, error = null, finished_at = ${ts(this.clock.now())}
+                  where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run' and ${FENCED}`,
+        entry: done,
+      });
+      return;
+    }
+  }
+
+  /** STARTED(k) of a bracketed step (or, for a signalled one, its next attempt). */
+  private startedStatement(drive: Drive, step: Step, index: number, attempt: number, signalled: boolean) {
+    return signalled
+      ? sql`update ${this.log.steps} set attempts = ${attempt}, error = null
+            where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run' and ${FENCED}`
+      : sql`insert into ${this.log.steps} (saga_id, step, phase, position, status, attempts, started_at)
+            select ${drive.row.id}::uuid, ${step.name}::text, 'run', ${index}::int, 'STARTED', ${attempt}::int, ${ts(this.clock.now())} from fenced
+            on conflict (saga_id, step, phase) do update
+              set status = 'STARTED', attempts = excluded.attempts, error = null, result = null,
+                  started_at = excluded.started_at, finished_at = null`;
+  }
+
+  /**
+   * A local step: its rows and the checkpoint that records it commit in one transaction. The
+   * last step of a saga without onFinished also completes and finishes it in that transaction.
+   */
+  private async runLocal(drive: Drive, index: number, step: Step, attempt: number): Promise<void> {
+    const next = index + 1;
+    const completes = next === drive.definition.steps.length;
+    const finishes = completes && drive.definition.onFinished === undefined;
+    const row = await this.log.storage.transaction(async (tx) => {
+      const produced = await step.run(this.stepContext(drive, step, attempt, tx));
+      assert(!(produced instanceof WaitRequest), `local step ${step.name} does not wait`);
+      return this.log.write(
+        drive,
+        {
+          currentStep: next,
+          state: withResult(drive.row.state, step.name, toJson(produced)),
+          ...(completes ? { status: 'COMPLETED' as const } : {}),
+          ...(finishes ? { finished: true, release: true } : {}),
+        },
+        tx,
+      );
+    });
+    this.log.committed(drive, row, { name: step.name, phase: 'run', status: 'DONE', attempt });
+    if (completes) this.logger?.info({ sagaId: drive.row.id, saga: drive.row.name, status: 'COMPLETED' }, 'saga settled');
+  }
+
+  private callOnSignal(drive: Drive, step: Step, attempt: number, waitData: unknown): Promise<unknown> {
+    const signal = drive.row.signals[step.name];
+    if (!step.onSignal) return Promise.resolve(signal);
+    const ctx: SignalContext<unknown> = { ...this.stepContext(drive, step, attempt), signal, waitData };
+    return step.onSignal(ctx);
+  }
+
+  /**
+   * Ends the forward run at step `index`. An abort compensates the steps before it (the aborting
+   * step holds nothing); an error or a timeout compensates it too (it may have taken effect).
+   */
+  private async failRun(drive: Drive, index: number, failure: SagaFailure): Promise<void> {
+    const step = this.stepAt(drive, index);
+    const from = failure.kind === 'aborted' ? index - 1 : index;
+    const state: SagaState = { ...drive.row.state, failure };
+    delete state.waitingFor;
+    const error = failure.kind === 'aborted' ? `aborted: ${failure.reason}` : failure.kind === 'timeout' ? 'timed out waiting for a signal' : failure.message;
+    const data = failure.kind === 'aborted' ? sql`, result = ${jsonb(failure.data ?? null)}` : sql``;
+    // Only a step that has a log row (bracketed, or one that waited) gets it marked; the failure itself is in the state.
+    await this.log.write(drive, {
+      status: 'COMPENSATING',
+      currentStep: from,
+      state,
+      waitUntil: null,
+      step: sql`update ${this.log.steps} set status = 'FAILED', error = ${error}, finished_at = ${ts(this.clock.now())} ${data}
+                where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'run' and ${FENCED}`,
+      entry: { name: step.name, phase: 'run', status: 'FAILED', attempt: 0 },
+    });
+    this.logger?.info({ sagaId: drive.row.id, saga: drive.row.name, failure }, 'saga compensating');
+  }
+
+  /**
+   * The step returned ctx.wait: give the lease up and wait for `resume`, unless its signal came
+   * first (checked under the saga's row lock, which `resume` takes too, so neither side misses
+   * the other). The step row is written whatever the step's logging: it holds the wait data.
+   */
+  private async pause(drive: Drive, index: number, wait: WaitRequest): Promise<void> {
+    const step = this.stepAt(drive, index);
+    const now = this.clock.now();
+    if (wait.until !== undefined) {
+      assert(wait.until.getTime() - now.getTime() <= SAGA_LIMITS.maxWaitMs, `a wait ends within ${SAGA_LIMITS.maxWaitMs} ms`);
+    }
+    const { sagas, steps, storage } = this.log;
+    const row = await storage.transaction(async (tx: Tx) => {
+      const [locked] = await storage.query<Record<string, unknown>>(sql`select lease_owner, signals from ${sagas} where id = ${drive.row.id}::uuid for update`, tx);
+      if (!locked || locked.lease_owner !== this.log.owner) throw new SagaLeaseLost(drive.row.id, this.log.owner);
+      const signalled = Object.hasOwn((locked.signals ?? {}) as Record<string, unknown>, step.name);
+      await storage.query(
+        sql`insert into ${steps} (saga_id, step, phase, position, status, attempts, result, started_at)
+            values (${drive.row.id}::uuid, ${step.name}, 'run', ${index}::int, 'WAITING', 0, ${jsonb(wait.data ?? null)}, ${ts(now)})
+            on conflict (saga_id, step, phase) do update set status = 'WAITING', result = excluded.result, attempts = 0, error = null`,
+        tx,
+      );
+      if (signalled) return this.log.write(drive, {}, tx);
+      return this.log.write(drive, { status: 'WAITING', waitUntil: wait.until ?? null, state: { ...drive.row.state, waitingFor: step.name }, release: true }, tx);
+    });
+    this.log.committed(drive, row, { name: step.name, phase: 'run', status: 'WAITING', attempt: 0 });
+  }
+
+  /** A WAITING saga claimed back by recovery: its signal won the race, or its deadline passed. */
+  private async endWait(drive: Drive): Promise<void> {
+    const index = drive.row.currentStep;
+    const step = this.stepAt(drive, index);
+    assert(drive.row.state.waitingFor === step.name, 'the waiting step is the current step');
+    if (Object.hasOwn(drive.row.signals, step.name)) {
+      const state: SagaState = { ...drive.row.state };
+      delete state.waitingFor;
+      await this.log.write(drive, { status: 'RUNNING', waitUntil: null, state });
+      return;
+    }
+    const deadline = drive.row.waitUntil;
+    assert(deadline !== null && deadline.getTime() <= this.clock.now().getTime(), 'a waiting saga is only claimed past its deadline');
+    this.logger?.info({ sagaId: drive.row.id, step: step.name }, 'saga wait timed out');
+    await this.failRun(drive, index, { kind: 'timeout', step: step.name });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Compensating backward
+
+  private async compensateStep(drive: Drive, index: number): Promise<void> {
+    const step = this.stepAt(drive, index);
+    if (!step.compensate) {
+      // Nothing to undo: moved in the drive only; the next checkpoint records it.
+      drive.row = { ...drive.row, currentStep: index - 1 };
+      return;
+    }
+    const failure = drive.row.state.failure;
+    assert(failure !== undefined, 'a compensating saga has a failure');
+    const policy = retryPolicy(DEFAULT_COMPENSATE_RETRY, step.compensateRetry);
+    const bracketed = (step.log ?? 'bracketed') === 'bracketed';
+    const logged = bracketed ? await this.log.readStep(drive.row.id, step.name, 'compensate') : undefined;
+    assert(logged?.status !== 'DONE', 'a DONE compensation has moved current_step down in the same transaction');
+    // A replayed step's result is what the drive or the last checkpoint holds; none after a crash before it.
+    const stepResult = bracketed ? (await this.log.readStep(drive.row.id, step.name, 'run'))?.result : drive.row.state.results[step.name];
+    let attempt = logged?.attempts ?? 0;
+    let lastError = logged?.error ?? 'no error recorded';
+    for (;;) {
+      if (attempt >= policy.attempts) {
+        const compensationError = { step: step.name, message: `gave up after ${attempt} attempts: ${lastError}` };
+        await this.log.write(drive, {
+          status: 'FAILED',
+          state: { ...drive.row.state, compensationError },
+          finished: false,
+          step: sql`insert into ${this.log.steps} (saga_id, step, phase, position, status, attempts, error, started_at, finished_at)
+                    select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'FAILED', ${attempt}::int, ${compensationError.message}, ${ts(this.clock.now())}, ${ts(this.clock.now())} from fenced
+                    on conflict (saga_id, step, phase) do update set status = 'FAILED', error = excluded.error, finished_at = excluded.finished_at`,
+          entry: { name: step.name, phase: 'compensate', status: 'FAILED', attempt },
+        });
+        this.logger?.error({ sagaId: drive.row.id, saga: drive.row.name, ...compensationError }, 'saga compensation gave up: needs an operator');
+        return;
+      }
+      attempt += 1;
+      const started = { name: step.name, phase: 'compensate' as const, status: 'STARTED' as const, attempt };
+      if (bracketed) {
+        await this.log.write(drive, {
+          step: sql`insert into ${this.log.steps} (saga_id, step, phase, position, status, attempts, started_at)
+                    select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'STARTED', ${attempt}::int, ${ts(this.clock.now())} from fenced
+                    on conflict (saga_id, step, phase) do update
+                      set status = 'STARTED', attempts = excluded.attempts, error = null, started_at = excluded.started_at, finished_at = null`,
+          entry: started,
+        });
+      } else {
+        this.log.observe(drive.row, false, started);
+      }
+      try {
+        const ctx: CompensationContext<unknown> = { ...this.baseContext(drive, step, attempt), stepResult, failure };
+        await step.compensate(ctx);
+      } catch (err) {
+        lastError = errorMessage(err);
+        this.logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga compensation failed');
+        if (attempt >= policy.attempts) continue;
+        const retrying = { name: step.name, phase: 'compensate' as const, status: 'RETRYING' as const, attempt };
+        if (bracketed) {
+          await this.log.write(drive, {
+            step: sql`update ${this.log.steps} set error = ${lastError} where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate' and ${FENCED}`,
+            entry: retrying,
+          });
+        } else {
+          this.log.observe(drive.row, false, retrying);
+        }
+        await this.sleep(backoffDelay(policy, attempt));
+        continue;
+      }
+      const done = { name: step.name, phase: 'compensate' as const, status: 'DONE' as const, attempt };
+      if (!bracketed) {
+        drive.row = { ...drive.row, currentStep: index - 1 };
+        this.log.observe(drive.row, false, done);
+        return;
+      }
+      await this.log.write(drive, {
+        currentStep: index - 1,
+        step: sql`update ${this.log.steps} set status = 'DONE', error = null, finished_at = ${ts(this.clock.now())}
+                  where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate' and ${FENCED}`,
+        entry: done,
+      });
+      return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ending
+
+  /** COMPLETED or COMPENSATED. Without onFinished the saga is finished (and released) in the same write. */
+  private async settle(drive: Drive, status: 'COMPLETED' | 'COMPENSATED'): Promise<void> {
+    const hasFinisher = drive.definition.onFinished !== undefined;
+    await this.log.write(drive, { status, finished: !hasFinisher, release: !hasFinisher });
+    this.logger?.info({ sagaId: drive.row.id, saga: drive.row.name, status }, 'saga settled');
+  }
+
+  /** Runs onFinished (at least once overall; retried here, then by recovery) and gives the lease up. */
+  private async finish(drive: Drive): Promise<void> {
+    const onFinished = drive.definition.onFinished;
+    if (drive.row.finishedAt === null && onFinished) {
+      const policy = retryPolicy(DEFAULT_RUN_RETRY, drive.definition.finishRetry);
+      const ctx = { sagaId: drive.row.id, sagaName: drive.row.name, input: drive.row.input, idempotencyKey: `${drive.row.id}:finished` };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await onFinished.call(drive.definition, ctx, outcomeOf(drive.row));
+          break;
+        } catch (err) {
+          this.logger?.warn({ sagaId: drive.row.id, attempt, err }, 'saga onFinished failed');
+          if (attempt >= policy.attempts) {
+            this.logger?.error({ sagaId: drive.row.id }, 'saga onFinished gave up for now; recovery will run it again');
+            await this.log.write(drive, { release: true });
+            return;
+          }
+          await this.sleep(backoffDelay(policy, attempt));
+        }
+      }
+      await this.log.write(drive, { finished: true, release: true });
+      return;
+    }
+    if (drive.row.finishedAt === null) await this.log.write(drive, { finished: true, release: true });
+    else if (drive.row.leaseOwner === this.log.owner) await this.log.write(drive, { release: true });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Contexts
+
+  private baseContext(drive: Drive, step: Step, attempt: number) {
+    const results = drive.row.state.results;
+    return {
+      sagaId: drive.row.id,
+      sagaName: drive.row.name,
+      step: step.name,
+      input: drive.row.input,
+      idempotencyKey: `${drive.row.id}:${step.name}`,
+      attempt,
+      results,
+      result<T>(ref: StepRef<T> | string): T {
+        const name = typeof ref === 'string' ? ref : ref.name;
+        if (!Object.hasOwn(results, name)) throw new Error(`step "${name}" has no result (not completed before "${step.name}")`);
+        return results[name] as T;
+      },
+    };
+  }
+
+  private stepContext(drive: Drive, step: Step, attempt: number, tx?: Tx): StepContext<unknown> {
+    return {
+      ...this.baseContext(drive, step, attempt),
+      tx,
+      abort(reason: string, data?: unknown): never {
+        throw new SagaAbort(reason, data);
+      },
+      wait(options: { until?: Date; data?: unknown } = {}): WaitRequest {
+        return new WaitRequest(options.until, options.data);
+      },
+    };
+  }
+
+  private stepAt(drive: Drive, index: number): Step {
+    const step = drive.definition.steps[index];
+    assert(step !== undefined, `saga ${drive.definition.name} has a step ${index}`);
+    return step;
+  }
+}
+
+function withResult(state: SagaState, step: string, result: unknown): SagaState {
+  return { ...state, results: { ...state.results, [step]: result } };
+}
+
+/** An invariant of the orchestrator itself (TigerBeetle style): failing one is a bug, never a business case. */
+export function assert(condition: boolean, invariant: string): asserts condition {
+  if (!condition) throw new Error(`saga invariant violated: ${invariant}`);
+}
