@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError, MAX_MONEY_AMOUNT } from '@agora/kernel';
 import type { catalog } from '@agora/contracts';
-import { afterCheckout, mergedQuantity, priceCart } from '../src/domain/cart.js';
+import { mergedQuantity, priceCart, totalPerSku } from '../src/domain/cart.js';
 
 const variant = (sku: string, amount: number, currency = 'USD'): catalog.SkuVariant => ({
   sku,
@@ -50,26 +50,17 @@ describe('cart rules', () => {
     expect(() => mergedQuantity(90, 10)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ path: 'quantity' })] }));
   });
 
-  it('subtracts checked-out quantities; lines at zero go', () => {
+  it('totals bought units per SKU, each SKU once, sorted by SKU', () => {
     expect(
-      afterCheckout(
-        [
-          { sku: 'A', quantity: 3 },
-          { sku: 'B', quantity: 2 },
-          { sku: 'C', quantity: 1 },
-        ],
-        [
-          { sku: 'A', quantity: 1 },
-          { sku: 'B', quantity: 5 },
-          { sku: 'Z', quantity: 1 },
-        ],
-      ),
-    ).toEqual({
-      remaining: [
-        { sku: 'A', quantity: 2 },
-        { sku: 'C', quantity: 1 },
-      ],
-      removed: ['B'],
-    });
+      totalPerSku([
+        { sku: 'B', quantity: 5 },
+        { sku: 'A', quantity: 1 },
+        { sku: 'B', quantity: 2 },
+      ]),
+    ).toEqual([
+      { sku: 'A', quantity: 1 },
+      { sku: 'B', quantity: 7 },
+    ]);
+    expect(totalPerSku([])).toEqual([]);
   });
 });

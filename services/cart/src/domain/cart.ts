@@ -77,16 +77,12 @@ export function tooManyLines(): AppError {
   return validationError([{ path: 'sku', message: `the cart already holds ${LIMITS.cartLinesMax} different SKUs; remove one first` }]);
 }
 
-/** Subtracts checked-out quantities from the cart's lines: a line at 0 or below goes. */
-export function afterCheckout(lines: readonly CartLine[], bought: readonly CartLine[]): { remaining: CartLine[]; removed: string[] } {
-  const take = new Map<string, number>();
-  for (const b of bought) take.set(b.sku, (take.get(b.sku) ?? 0) + b.quantity);
-  const remaining: CartLine[] = [];
-  const removed: string[] = [];
-  for (const line of lines) {
-    const left = line.quantity - (take.get(line.sku) ?? 0);
-    if (left > 0) remaining.push({ sku: line.sku, quantity: left });
-    else removed.push(line.sku);
-  }
-  return { remaining, removed };
+/**
+ * The units an order bought per SKU, each SKU once, sorted by SKU (the order the store locks lines
+ * in). The store subtracts these from the cart's lines; a line left at 0 or below goes.
+ */
+export function totalPerSku(bought: readonly CartLine[]): CartLine[] {
+  const total = new Map<string, number>();
+  for (const b of bought) total.set(b.sku, (total.get(b.sku) ?? 0) + b.quantity);
+  return [...total].map(([sku, quantity]) => ({ sku, quantity })).sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
 }

@@ -1,19 +1,63 @@
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
-import { LIMITS, notFound } from '@agora/kernel';
-import type { Executor, ShardRouter, Storage, Tx } from '@agora/platform';
-import { afterCheckout, mergedQuantity, tooManyLines, type CartLine } from '../domain/cart.js';
-import { cartLines } from './schema.js';
+import { AppError, LIMITS, notFound } from '@agora/kernel';
+import { PG_CHECK_VIOLATION, pgErrorCode, type ShardRouter, type Storage } from '@agora/platform';
+import { mergedQuantity, tooManyLines, totalPerSku, type CartLine } from '../domain/cart.js';
+import { CART_LINE_COUNT_CHECK, cartLines } from './schema.js';
 
 /** Timestamps come from the application's clock, not the database's `now()`. */
 const at = (date: Date): SQL => sql`${date.toISOString()}::timestamptz`;
+
+/** What every change statement answers (see `outcome`). */
+interface OutcomeRow {
+  /** The cart's version after this statement's bump; null when the statement changed nothing. */
+  version: number | null;
+  /** The cart's version in the statement's snapshot; null when there was no cart then. */
+  seen: number | null;
+  /** The lines after the change, composed from the snapshot and the changed rows. */
+  lines: CartLine[];
+}
+
+/**
+ * The tail of every change statement. It needs two CTEs before it: `cart` (the bumped version) and
+ * `changed` (sku, quantity, added_at of every line the statement touched, quantity 0 when deleted).
+ * A statement cannot see its own writes, so the lines are the snapshot's minus the touched SKUs
+ * plus the touched rows as written.
+ */
+const outcome = (userId: string, extra: SQL = sql``): SQL => sql`
+  select ${extra} (select version from cart) as version,
+         (select version from cart.carts where user_id = ${userId}) as seen,
+         coalesce((select json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity) order by l.added_at, l.sku)
+           from (select sku, quantity, added_at from cart.cart_lines where user_id = ${userId} and sku not in (select sku from changed)
+                 union all
+                 select sku, quantity, added_at from changed where quantity > 0) l), '[]'::json) as lines`;
+
+/** The name of the constraint a driver error (pg or PGlite, also through drizzle's wrapper) violated. */
+function violatedConstraint(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const constraint = (current as { constraint?: unknown }).constraint;
+    if (typeof constraint === 'string') return constraint;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function assertQuantity(quantity: number, min: number): void {
+  if (!Number.isInteger(quantity) || quantity < min || quantity > LIMITS.cartQuantityMax) {
+    throw new Error(`a line quantity must be an integer in [${min}, ${LIMITS.cartQuantityMax}], got ${quantity}`);
+  }
+}
 
 /**
  * Carts through the shard router: every statement about a user's cart runs on
  * `router.shardFor(userId).storage`, never on a storage assumed to hold every cart.
  *
- * Every change locks the user's `carts` row first and only then touches lines. That serializes
- * changes to one cart (so the line limit holds under concurrent adds of different SKUs) and gives
- * every transaction the same lock order (so none deadlock).
+ * Every change is ONE statement (data-modifying CTEs, one round trip, atomic without BEGIN) that
+ * ends by bumping the user's `carts` row. Lock order, the same in every statement: the order's
+ * `checked_out_orders` row (checkout only), then lines in ascending SKU order, then the `carts`
+ * row last; whoever holds `carts` waits for nothing, so none deadlock. The limits hold from the
+ * latest row versions (ON CONFLICT DO UPDATE, FOR UPDATE), never from a statement's snapshot:
+ * the per-line maximum by the upsert's WHERE, the line maximum by `carts.line_count`'s CHECK.
  */
 export class CartStore {
   constructor(private readonly router: ShardRouter) {}
@@ -24,7 +68,11 @@ export class CartStore {
 
   /** Lines in the order they were first added. */
   lines(userId: string): Promise<CartLine[]> {
-    return this.readLines(this.storageFor(userId).db, userId);
+    return this.storageFor(userId)
+      .db.select({ sku: cartLines.sku, quantity: cartLines.quantity })
+      .from(cartLines)
+      .where(eq(cartLines.userId, userId))
+      .orderBy(asc(cartLines.addedAt), asc(cartLines.sku));
   }
 
   /**
@@ -32,98 +80,132 @@ export class CartStore {
    * `quantity` when the merged line would pass the per-SKU limit, naming `sku` when a new line
    * would pass the line limit.
    */
-  add(userId: string, sku: string, quantity: number, now: Date): Promise<CartLine[]> {
-    const storage = this.storageFor(userId);
-    return storage.transaction(async (tx) => {
-      await this.lockCart(storage, tx, userId, now, true);
-      const [shape] = await storage.query<{ lines: number; has_sku: boolean }>(
-        sql`select count(*)::int as lines, coalesce(bool_or(sku = ${sku}), false) as has_sku from cart.cart_lines where user_id = ${userId}`,
-        tx,
-      );
-      if (!shape?.has_sku && (shape?.lines ?? 0) >= LIMITS.cartLinesMax) throw tooManyLines();
-      // The WHERE keeps the sum within the limit even if the lock above were ever removed.
-      const merged = await storage.query<{ quantity: number }>(
-        sql`insert into cart.cart_lines (user_id, sku, quantity, added_at)
-            values (${userId}, ${sku}, ${quantity}, ${at(now)})
-            on conflict (user_id, sku) do update set quantity = cart_lines.quantity + excluded.quantity
-              where cart_lines.quantity + excluded.quantity <= ${LIMITS.cartQuantityMax}
-            returning quantity`,
-        tx,
-      );
-      if (merged.length === 0) {
-        const current = (await this.readLines(tx, userId)).find((l) => l.sku === sku)?.quantity ?? 0;
-        mergedQuantity(current, quantity);
-        throw new Error(`line ${sku} refused a merge of ${quantity} onto ${current} within the limit`);
-      }
-      await this.touch(storage, tx, userId, now);
-      return this.readLines(tx, userId);
-    });
+  async add(userId: string, sku: string, quantity: number, now: Date): Promise<CartLine[]> {
+    assertQuantity(quantity, 1);
+    // A merged line holds more than `quantity` (a stored line holds at least 1), so
+    // `quantity = ${quantity}` in `line` means the row was inserted: one more line for the cart.
+    const statement = sql`
+      with line as (
+        insert into cart.cart_lines (user_id, sku, quantity, added_at)
+        values (${userId}, ${sku}, ${quantity}, ${at(now)})
+        on conflict (user_id, sku) do update set quantity = cart_lines.quantity + excluded.quantity
+          where cart_lines.quantity + excluded.quantity <= ${LIMITS.cartQuantityMax}
+        returning sku, quantity, added_at
+      ),
+      cart as (
+        insert into cart.carts (user_id, updated_at, version, line_count)
+        select ${userId}::uuid, ${at(now)}, 1, (quantity = ${quantity})::int from line
+        on conflict (user_id) do update
+          set version = carts.version + 1, updated_at = excluded.updated_at, line_count = carts.line_count + excluded.line_count
+        returning version
+      ),
+      changed as (select sku, quantity, added_at from line)
+      ${outcome(userId)}`;
+    let row: OutcomeRow;
+    try {
+      row = await this.change(userId, statement);
+    } catch (err) {
+      if (pgErrorCode(err) === PG_CHECK_VIOLATION && violatedConstraint(err) === CART_LINE_COUNT_CHECK) throw tooManyLines();
+      throw err;
+    }
+    if (row.version === null) {
+      // Only the upsert's WHERE refuses: read what the line holds now to say how much still fits.
+      const current = (await this.lines(userId)).find((l) => l.sku === sku)?.quantity ?? 0;
+      mergedQuantity(current, quantity);
+      throw new AppError('CONFLICT', `The cart's line ${sku} changed while adding to it; try again`);
+    }
+    return this.settled(userId, row);
   }
 
   /** Sets a line's quantity; 0 removes it. NOT_FOUND when the SKU is not in the cart. */
-  setQuantity(userId: string, sku: string, quantity: number, now: Date): Promise<CartLine[]> {
-    const storage = this.storageFor(userId);
-    return storage.transaction(async (tx) => {
-      if (!(await this.lockCart(storage, tx, userId, now, false))) throw notFound(`SKU ${sku} in the cart`);
-      const changed =
-        quantity === 0
-          ? await storage.query<{ sku: string }>(sql`delete from cart.cart_lines where user_id = ${userId} and sku = ${sku} returning sku`, tx)
-          : await storage.query<{ sku: string }>(
-              sql`update cart.cart_lines set quantity = ${quantity} where user_id = ${userId} and sku = ${sku} returning sku`,
-              tx,
-            );
-      if (changed.length === 0) throw notFound(`SKU ${sku} in the cart`);
-      await this.touch(storage, tx, userId, now);
-      return this.readLines(tx, userId);
-    });
+  async setQuantity(userId: string, sku: string, quantity: number, now: Date): Promise<CartLine[]> {
+    assertQuantity(quantity, 0);
+    if (quantity === 0) {
+      const row = await this.change(userId, this.removal(userId, sku, now));
+      if (row.version === null) throw notFound(`SKU ${sku} in the cart`);
+      return this.settled(userId, row);
+    }
+    const row = await this.change(
+      userId,
+      sql`
+        with line as (
+          update cart.cart_lines set quantity = ${quantity} where user_id = ${userId} and sku = ${sku} returning sku, quantity, added_at
+        ),
+        cart as (
+          update cart.carts set version = version + 1, updated_at = ${at(now)}
+          where user_id = ${userId} and exists (select 1 from line)
+          returning version
+        ),
+        changed as (select sku, quantity, added_at from line)
+        ${outcome(userId)}`,
+    );
+    if (row.version === null) throw notFound(`SKU ${sku} in the cart`);
+    return this.settled(userId, row);
   }
 
   /** Removes a line; removing one that is not there changes nothing. */
-  remove(userId: string, sku: string, now: Date): Promise<CartLine[]> {
-    const storage = this.storageFor(userId);
-    return storage.transaction(async (tx) => {
-      if (!(await this.lockCart(storage, tx, userId, now, false))) return [];
-      const removed = await storage.query<{ sku: string }>(sql`delete from cart.cart_lines where user_id = ${userId} and sku = ${sku} returning sku`, tx);
-      if (removed.length > 0) await this.touch(storage, tx, userId, now);
-      return this.readLines(tx, userId);
-    });
+  async remove(userId: string, sku: string, now: Date): Promise<CartLine[]> {
+    return this.settled(userId, await this.change(userId, this.removal(userId, sku, now)));
   }
 
   /**
    * Takes an order's quantities out of the cart, once per order id: `applied` is false (and
    * nothing changes) when this order was applied before. Lines added since the checkout began
-   * keep what exceeds the order's quantities.
+   * keep what exceeds the order's quantities; a line left at 0 or below goes.
+   *
+   * Idempotent by the `checked_out_orders` primary key: a second statement for the same order id
+   * waits on the first one's insert, then finds it and changes nothing. `locked` reads each bought
+   * line's latest quantity under FOR UPDATE, so an add committed while this statement waited is
+   * subtracted from, not overwritten.
    */
-  checkedOut(userId: string, orderId: string, bought: readonly CartLine[], now: Date): Promise<{ applied: boolean; lines: CartLine[] }> {
-    const storage = this.storageFor(userId);
-    return storage.transaction(async (tx) => {
-      await this.lockCart(storage, tx, userId, now, true);
-      const recorded = await storage.query<{ order_id: string }>(
-        sql`insert into cart.checked_out_orders (user_id, order_id, applied_at) values (${userId}, ${orderId}, ${at(now)})
-            on conflict (user_id, order_id) do nothing
-            returning order_id`,
-        tx,
-      );
-      const before = await this.readLines(tx, userId);
-      if (recorded.length === 0) return { applied: false, lines: before };
-      const { remaining, removed } = afterCheckout(before, bought);
-      if (removed.length > 0) {
-        await storage.query(
-          sql`delete from cart.cart_lines where user_id = ${userId} and sku in (${sql.join(
-            removed.map((s) => sql`${s}`),
+  async checkedOut(userId: string, orderId: string, bought: readonly CartLine[], now: Date): Promise<{ applied: boolean; lines: CartLine[] }> {
+    const totals = totalPerSku(bought);
+    if (totals.length > LIMITS.cartLinesMax) throw new Error(`an order holds at most ${LIMITS.cartLinesMax} SKUs, got ${totals.length}`);
+    for (const line of totals) if (!Number.isInteger(line.quantity) || line.quantity < 1) throw new Error(`bought ${line.quantity} of ${line.sku}`);
+    const boughtRows =
+      totals.length === 0
+        ? sql`select null::text, null::int where false`
+        : sql`values ${sql.join(
+            totals.map((l) => sql`(${l.sku}::text, ${l.quantity}::int)`),
             sql`, `,
-          )})`,
-          tx,
-        );
-      }
-      const previous = new Map(before.map((l) => [l.sku, l.quantity]));
-      for (const line of remaining) {
-        if (previous.get(line.sku) === line.quantity) continue;
-        await storage.query(sql`update cart.cart_lines set quantity = ${line.quantity} where user_id = ${userId} and sku = ${line.sku}`, tx);
-      }
-      await this.touch(storage, tx, userId, now);
-      return { applied: true, lines: await this.readLines(tx, userId) };
-    });
+          )}`;
+    const row = await this.change<{ recorded: boolean }>(
+      userId,
+      sql`
+        with recorded as (
+          insert into cart.checked_out_orders (user_id, order_id, applied_at) values (${userId}, ${orderId}, ${at(now)})
+          on conflict (user_id, order_id) do nothing
+          returning order_id
+        ),
+        bought (sku, quantity) as (${boughtRows}),
+        locked as (
+          select l.sku, l.quantity - b.quantity as remaining
+          from cart.cart_lines l join bought b on b.sku = l.sku
+          where l.user_id = ${userId} and exists (select 1 from recorded)
+          order by l.sku
+          for update of l
+        ),
+        removed as (
+          delete from cart.cart_lines l using locked k
+          where l.user_id = ${userId} and l.sku = k.sku and k.remaining <= 0
+          returning l.sku, 0 as quantity, l.added_at
+        ),
+        kept as (
+          update cart.cart_lines l set quantity = k.remaining from locked k
+          where l.user_id = ${userId} and l.sku = k.sku and k.remaining > 0
+          returning l.sku, l.quantity, l.added_at
+        ),
+        cart as (
+          update cart.carts set version = version + 1, updated_at = ${at(now)}, line_count = line_count - (select count(*)::int from removed)
+          where user_id = ${userId} and exists (select 1 from recorded)
+          returning version
+        ),
+        changed as (select sku, quantity, added_at from removed union all select sku, quantity, added_at from kept)
+        ${outcome(userId, sql`exists (select 1 from recorded) as recorded,`)}`,
+    );
+    // A user without a cart row has nothing to take out: the order id is recorded all the same.
+    if (row.recorded && row.seen !== null && row.version === null) throw new Error(`checkout ${orderId} was recorded but cart ${userId} not bumped`);
+    return { applied: row.recorded, lines: await this.settled(userId, row) };
   }
 
   /** Forgets applied order ids older than `before` on every shard; returns how many. */
@@ -138,27 +220,36 @@ export class CartStore {
     return pruned;
   }
 
+  private removal(userId: string, sku: string, now: Date): SQL {
+    return sql`
+      with line as (
+        delete from cart.cart_lines where user_id = ${userId} and sku = ${sku} returning sku, 0 as quantity, added_at
+      ),
+      cart as (
+        update cart.carts set version = version + 1, updated_at = ${at(now)}, line_count = line_count - (select count(*)::int from line)
+        where user_id = ${userId} and exists (select 1 from line)
+        returning version
+      ),
+      changed as (select sku, quantity, added_at from line)
+      ${outcome(userId)}`;
+  }
+
+  private async change<Extra extends object = object>(userId: string, statement: SQL): Promise<OutcomeRow & Extra> {
+    const [row] = await this.storageFor(userId).query<OutcomeRow & Extra>(statement);
+    if (!row || !Array.isArray(row.lines)) throw new Error('a cart change statement answered no outcome row');
+    return row;
+  }
+
   /**
-   * Locks the user's cart row (creating it when `create`), the first lock of every change.
-   * False when there is no cart and `create` is false.
+   * The lines after a change. The composed lines are exact when this statement's bump directly
+   * follows the version its snapshot saw; otherwise another change committed while it waited for a
+   * lock (or it changed nothing), and a fresh read says what the cart holds now.
    */
-  private async lockCart(storage: Storage, tx: Tx, userId: string, now: Date, create: boolean): Promise<boolean> {
-    if (create) {
-      await storage.query(sql`insert into cart.carts (user_id, updated_at, version) values (${userId}, ${at(now)}, 0) on conflict (user_id) do nothing`, tx);
-    }
-    const rows = await storage.query<{ version: number }>(sql`select version from cart.carts where user_id = ${userId} for update`, tx);
-    return rows.length > 0;
-  }
-
-  private async touch(storage: Storage, tx: Tx, userId: string, now: Date): Promise<void> {
-    await storage.query(sql`update cart.carts set version = version + 1, updated_at = ${at(now)} where user_id = ${userId}`, tx);
-  }
-
-  private async readLines(executor: Executor, userId: string): Promise<CartLine[]> {
-    return executor
-      .select({ sku: cartLines.sku, quantity: cartLines.quantity })
-      .from(cartLines)
-      .where(eq(cartLines.userId, userId))
-      .orderBy(asc(cartLines.addedAt), asc(cartLines.sku));
+  private async settled(userId: string, row: OutcomeRow): Promise<CartLine[]> {
+    const exact = row.version !== null && row.version === (row.seen ?? 0) + 1;
+    const lines = exact ? row.lines : await this.lines(userId);
+    if (lines.length > LIMITS.cartLinesMax) throw new Error(`cart ${userId} holds ${lines.length} lines, past ${LIMITS.cartLinesMax}`);
+    for (const line of lines) assertQuantity(line.quantity, 1);
+    return lines;
   }
 }
