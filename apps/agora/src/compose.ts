@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvReader, systemClock, type Clock } from '@agora/kernel';
+import { PORT_NAMES, type ServicePorts } from '@agora/contracts';
 import {
   InMemoryEventBus,
   InProcessTransport,
@@ -73,6 +74,19 @@ export async function migrateAll(storages: StorageSet, modules: readonly Service
   }
 }
 
+/**
+ * Adds the ports a service offers to those of the services before it. A service offers only its
+ * own port (its name is the port's): another would shadow the service that owns it.
+ */
+export function collectPorts(ports: Partial<ServicePorts>, service: RunningService): void {
+  for (const name of PORT_NAMES) {
+    if (service.ports?.[name] !== undefined && name !== service.name) {
+      throw new Error(`service ${service.name} offers the ${name} port; a service offers only its own`);
+    }
+  }
+  Object.assign(ports, service.ports);
+}
+
 export interface Agora {
   config: AgoraConfig;
   gateway: HttpApp;
@@ -134,6 +148,9 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
   const storages = new StorageSet(config, options.storage);
   const transport = new InProcessTransport();
   const services: RunningService[] = [];
+  // Service to service calls go straight to the callee's application object (SERVICE_MODULES is
+  // in dependency order); the gateway still reaches every service through `transport`.
+  const ports: Partial<ServicePorts> = {};
   let draining = false;
   const bus: EventBus = config.natsUrl
     ? await connectNatsEventBus({
@@ -157,8 +174,10 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
         transport,
         tokens,
         bus,
+        ports: { ...ports },
       });
       transport.register(module.name, service.app);
+      collectPorts(ports, service);
       services.push(service);
     }
     const readiness = (): ReadinessCheck[] => [

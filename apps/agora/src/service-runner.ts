@@ -88,6 +88,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
     storage = new PostgresStorage({ url, poolMax: config.dbPoolMax });
     if (module.migrationsFolder) await storage.migrate(module.name, module.migrationsFolder);
     const opened = storage;
+    // No `ports`: in the cluster every collaborator is reached over HTTP (httpPorts over the transport).
     service = await module.create({ storage: opened, logger, metrics, clock: systemClock, env, transport: client.transport, tokens, bus });
     readiness.push(...service.readiness);
     app = service.app;

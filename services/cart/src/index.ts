@@ -4,6 +4,7 @@ import { CartService } from './app/cart-service.js';
 import { CatalogClient } from './app/catalog.js';
 import { registerCartRoutes } from './http/routes.js';
 import { CartStore } from './store/cart-store.js';
+import { InProcessCartPort } from './port.js';
 
 export const CART_SERVICE = 'cart';
 export const CART_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
@@ -35,6 +36,7 @@ export async function createCartService(deps: ServiceDeps, router: ShardRouter):
     name: CART_SERVICE,
     app,
     readiness: shards.map((shard) => ({ name: shards.length === 1 ? 'database' : `database:${shard.id}`, check: () => shard.storage.ping() })),
+    ports: { cart: new InProcessCartPort(carts, deps.logger) },
     async start() {
       // Any instance may prune: the delete is idempotent, so no leader is needed.
       pruneTimer ??= setInterval(prune, PRUNE_INTERVAL_MS);
@@ -56,5 +58,6 @@ export const cartModule: ServiceModule = {
 };
 
 export { CartStore } from './store/cart-store.js';
+export { InProcessCartPort } from './port.js';
 export { priceCart, DEFAULT_CURRENCY, type CartLine } from './domain/cart.js';
 export type { CatalogLookup } from './app/catalog.js';

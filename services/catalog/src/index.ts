@@ -3,8 +3,10 @@ import { createHttpApp, type RunningService, type ServiceDeps, type ServiceModul
 import { CatalogService } from './app/catalog-service.js';
 import { registerCatalogRoutes } from './http/routes.js';
 import { CatalogStore } from './store/catalog-store.js';
+import { InProcessCatalogPort } from './port.js';
 
 export { CatalogService, toCatalogProduct } from './app/catalog-service.js';
+export { InProcessCatalogPort } from './port.js';
 export { CatalogStore, listAllSkus } from './store/catalog-store.js';
 export { seedDemoCatalog, demoProducts, DEMO_CATEGORIES, DEFAULT_DEMO_PRODUCTS, type SeedOptions, type SeedResult } from './seed.js';
 export { demoProduct, DEMO_CURRENCY, type DemoProduct, type DemoVariant } from './demo-data.js';
@@ -22,6 +24,7 @@ export const catalogModule: ServiceModule = {
       name: CATALOG_SERVICE,
       app,
       readiness: [{ name: 'database', check: () => deps.storage.ping() }],
+      ports: { catalog: new InProcessCatalogPort(service, deps.logger) },
       async start() {
         // Nothing runs in the background: every request is answered from the database.
       },

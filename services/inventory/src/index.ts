@@ -6,6 +6,7 @@ import { ReservationSweeper } from './app/reservation-sweeper.js';
 import { ReservationsApp, type ReservationEvent } from './app/reservations.js';
 import { registerReservationRoutes } from './http/reservation-routes.js';
 import { registerInventoryRoutes } from './http/routes.js';
+import { InProcessInventoryPort } from './port.js';
 import { ReservationStore, type InventoryTotal } from './store/reservation-store.js';
 import { StockStore } from './store/stock-store.js';
 
@@ -24,7 +25,8 @@ export const inventoryModule: ServiceModule = {
 
     const app = createHttpApp({ name: 'inventory', logger: deps.logger, metrics: deps.metrics });
     registerInventoryRoutes(app, new InventoryApp(new StockStore(deps.storage)));
-    registerReservationRoutes(app, new ReservationsApp(new ReservationStore(deps.storage), deps.clock, count));
+    const reservations = new ReservationsApp(new ReservationStore(deps.storage), deps.clock, count);
+    registerReservationRoutes(app, reservations);
     const sweeper = new ReservationSweeper({ storage: deps.storage, clock: deps.clock, logger: deps.logger, onExpired: (n) => count('expired', n) });
     // StockChanged facts are committed with each stock move and published from the outbox.
     const relay = new OutboxRelay({ storage: deps.storage, schema: INVENTORY_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics });
@@ -32,6 +34,7 @@ export const inventoryModule: ServiceModule = {
       name: 'inventory',
       app,
       readiness: [{ name: 'database', check: () => deps.storage.ping() }],
+      ports: { inventory: new InProcessInventoryPort(reservations, deps.logger) },
       async start() {
         sweeper.start(sweepIntervalMs);
         relay.start();
@@ -75,6 +78,7 @@ export function inventoryViolations(totals: readonly InventoryTotal[]): string[]
 }
 
 export { StockStore } from './store/stock-store.js';
+export { InProcessInventoryPort } from './port.js';
 export type { StockLevel } from './domain/stock.js';
 export type { InventoryTotal } from './store/reservation-store.js';
 export { ReservationSweeper, SWEEP_BATCH_SIZE, type ReservationSweeperOptions } from './app/reservation-sweeper.js';

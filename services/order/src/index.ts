@@ -40,7 +40,7 @@ export const orderModule: ServiceModule = {
     const leaseMs = deps.env.int(ORDER_ENV.sagaLease, SAGA_DEFAULTS.leaseMs, { min: 100, max: 3_600_000 });
     const idempotencyLockTimeoutMs = deps.env.int(ORDER_ENV.checkoutLockTimeout, IDEMPOTENCY_DEFAULTS.lockTimeoutMs, { min: 100, max: 24 * 3_600_000 });
     const killAt = parseKillPoint(deps.env.string(ORDER_ENV.faultKillAt));
-    const orders = new Orders(router, new Collaborators(deps.transport), deps.clock, deps.logger, instance, {
+    const orders = new Orders(router, new Collaborators(deps.transport, deps.ports), deps.clock, deps.logger, instance, {
       leaseMs,
       idempotencyLockTimeoutMs,
       ...(killAt ? { onLog: killAtObserver(killAt) } : {}),

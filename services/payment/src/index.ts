@@ -7,6 +7,7 @@ import { Payments, type PaymentNotifier } from './app/payments.js';
 import type { PaymentProvider } from './app/provider.js';
 import { registerPaymentRoutes } from './http/routes.js';
 import { registerWebhookRoutes } from './http/webhooks.js';
+import { InProcessPaymentPort } from './port.js';
 import { SANDBOX_PROVIDER, SandboxProvider, type RecalledCharge } from './sandbox/sandbox-provider.js';
 import { PaymentStore, type IntentRecord } from './store/payment-store.js';
 
@@ -144,6 +145,7 @@ export function createPaymentModule(options: PaymentModuleOptions = {}): Payment
         store,
         config,
         readiness: [{ name: 'database', check: () => deps.storage.ping() }],
+        ports: { payment: new InProcessPaymentPort(payments, logger) },
         async start() {
           relay.start();
           // Pending charges of a process that died before they settled: settle them, webhook and all.
@@ -164,6 +166,7 @@ export function createPaymentModule(options: PaymentModuleOptions = {}): Payment
 /** The payment service as `agora start` runs it: the sandbox provider, facts in `payment.outbox`. */
 export const paymentModule: PaymentModule = createPaymentModule();
 
+export { InProcessPaymentPort } from './port.js';
 export { Payments, toPaymentIntent, providerKeys, authorizeFingerprint, type PaymentNotifier, type ProviderRetryPolicy, type LeasePolicy, type WebhookOutcome } from './app/payments.js';
 export { ProviderError, isProviderError, type PaymentProvider, type AuthorizeRequest, type AuthorizeResult, type OperationResult } from './app/provider.js';
 export { loadPaymentConfig, WEBHOOK_SECRET_VARIABLE, PAYMENT_DEFAULTS, type PaymentConfig } from './app/config.js';

@@ -2,3 +2,5 @@ export * from './transport.js';
 export * from './in-process.js';
 export * from './client.js';
 export * from './http.js';
+export * from './http-ports.js';
+export * from './in-process-port.js';

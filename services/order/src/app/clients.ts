@@ -1,75 +1,70 @@
 import type { Money } from '@agora/kernel';
-import type { cart, catalog, inventory, payment } from '@agora/contracts';
-import { ServiceClient, callerHeaders, type ServiceTransport } from '@agora/platform';
+import type { CartPort, CatalogPort, InventoryPort, PaymentPort, ServicePorts, cart, catalog, inventory, payment } from '@agora/contracts';
+import { HttpCartPort, HttpCatalogPort, HttpInventoryPort, HttpPaymentPort, type ServiceTransport } from '@agora/platform';
 
-/** The order service's view of the services it drives: each call is idempotent on its key. */
+/**
+ * The order service's view of the services it drives: each call is idempotent on its key. Each
+ * collaborator is a typed port: the one given (in process with `agora start`), else the port over
+ * `transport` (HTTP in the cluster). Either answers the same DTOs and fails with the same codes.
+ */
 export class Collaborators {
-  private readonly inventory: ServiceClient;
-  private readonly payment: ServiceClient;
-  private readonly cart: ServiceClient;
-  private readonly catalog: ServiceClient;
+  private readonly inventory: InventoryPort;
+  private readonly payment: PaymentPort;
+  private readonly cart: CartPort;
+  private readonly catalog: CatalogPort;
 
-  constructor(transport: ServiceTransport) {
-    this.inventory = new ServiceClient('inventory', transport);
-    this.payment = new ServiceClient('payment', transport);
-    this.cart = new ServiceClient('cart', transport);
-    this.catalog = new ServiceClient('catalog', transport);
+  constructor(transport: ServiceTransport, ports: Partial<ServicePorts> = {}) {
+    this.inventory = ports.inventory ?? new HttpInventoryPort(transport);
+    this.payment = ports.payment ?? new HttpPaymentPort(transport);
+    this.cart = ports.cart ?? new HttpCartPort(transport);
+    this.catalog = ports.catalog ?? new HttpCatalogPort(transport);
   }
 
   cartLines(userId: string, requestId?: string): Promise<cart.CartLines> {
-    return this.cart.call<cart.CartLines>(
-      { method: 'GET', path: '/cart/lines', headers: callerHeaders({ userId, role: 'customer' }), idempotent: true },
-      requestId ? { requestId } : {},
-    );
+    return this.cart.lines(userId, requestId ? { requestId } : {});
   }
 
   checkedOut(userId: string, body: cart.CheckedOutBody): Promise<cart.CheckedOutResult> {
-    return this.cart.call({ method: 'POST', path: '/cart/checked-out', body, headers: callerHeaders({ userId, role: 'customer' }) });
+    return this.cart.checkedOut(userId, body);
   }
 
-  async variants(skus: readonly string[]): Promise<catalog.SkuVariant[]> {
-    const page = await this.catalog.call<catalog.SkuVariantList>({
-      method: 'GET',
-      path: `/products/by-sku?skus=${skus.map(encodeURIComponent).join(',')}`,
-      idempotent: true,
-    });
-    return page.items;
+  variants(skus: readonly string[]): Promise<catalog.SkuVariant[]> {
+    return this.catalog.variants(skus);
   }
 
   reserve(body: inventory.ReserveBody): Promise<inventory.Reservation> {
-    return this.inventory.call({ method: 'POST', path: '/reservations', body });
+    return this.inventory.reserve(body);
   }
 
   commitReservation(id: string): Promise<inventory.Reservation> {
-    return this.inventory.call({ method: 'POST', path: `/reservations/${id}/commit` });
+    return this.inventory.commit(id);
   }
 
   releaseReservation(id: string): Promise<inventory.Reservation> {
-    return this.inventory.call({ method: 'POST', path: `/reservations/${id}/release` });
+    return this.inventory.release(id);
   }
 
   restockReservation(id: string): Promise<inventory.Reservation> {
-    return this.inventory.call({ method: 'POST', path: `/reservations/${id}/restock` });
+    return this.inventory.restock(id);
   }
 
   authorize(body: payment.AuthorizeBody): Promise<payment.PaymentIntent> {
-    return this.payment.call({ method: 'POST', path: '/payments/authorize', body });
+    return this.payment.authorize(body);
   }
 
   capture(intentId: string, idempotencyKey: string): Promise<payment.PaymentIntent> {
-    return this.payment.call({ method: 'POST', path: `/payments/${intentId}/capture`, body: { idempotencyKey } });
+    return this.payment.capture(intentId, idempotencyKey);
   }
 
   voidPayment(intentId: string, idempotencyKey: string): Promise<payment.PaymentIntent> {
-    return this.payment.call({ method: 'POST', path: `/payments/${intentId}/void`, body: { idempotencyKey } });
+    return this.payment.void(intentId, idempotencyKey);
   }
 
   refund(intentId: string, amount: Money, idempotencyKey: string): Promise<payment.PaymentIntent> {
-    return this.payment.call({ method: 'POST', path: `/payments/${intentId}/refund`, body: { amount, idempotencyKey } });
+    return this.payment.refund(intentId, amount, idempotencyKey);
   }
 
-  async paymentsOf(orderId: string): Promise<payment.PaymentIntent[]> {
-    const list = await this.payment.call<payment.PaymentList>({ method: 'GET', path: `/payments?orderId=${orderId}`, idempotent: true });
-    return list.items;
+  paymentsOf(orderId: string): Promise<payment.PaymentIntent[]> {
+    return this.payment.paymentsOf(orderId);
   }
 }

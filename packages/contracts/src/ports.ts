@@ -1,0 +1,64 @@
+import type { Money } from '@agora/kernel';
+import type { CartLines, CheckedOutBody, CheckedOutResult } from './cart.js';
+import type { SkuVariant } from './catalog.js';
+import type { Reservation, ReserveBody } from './inventory.js';
+import type { AuthorizeBody, PaymentIntent } from './payment.js';
+
+/*
+ * Typed ports: what one service asks of another, declared once for every process. Each port has
+ * two adapters: over HTTP (`@agora/platform`'s `httpPorts`, the cluster) and in process (the
+ * callee's application object, `agora start`). Both answer the DTOs the callee's routes answer and
+ * fail with the same AppError codes; only the HTTP adapter validates inputs (at the callee's edge).
+ */
+
+/** Reservations of stock; every call is idempotent on the reservation id (the order id). */
+export interface InventoryPort {
+  /** Holds stock. OUT_OF_STOCK (extras `skus`), CONFLICT when released/expired, IDEMPOTENCY_MISMATCH for other lines. */
+  reserve(body: ReserveBody): Promise<Reservation>;
+  /** NOT_FOUND for an unknown id; CONFLICT for a transition the status does not allow; a replay answers the same. */
+  commit(reservationId: string): Promise<Reservation>;
+  release(reservationId: string): Promise<Reservation>;
+  restock(reservationId: string): Promise<Reservation>;
+}
+
+/** Payment intents; every state change is idempotent on its key. */
+export interface PaymentPort {
+  /** A declined or failed authorization is a result (its status), not an error. */
+  authorize(body: AuthorizeBody): Promise<PaymentIntent>;
+  /** NOT_FOUND for an unknown intent. */
+  capture(intentId: string, idempotencyKey: string): Promise<PaymentIntent>;
+  void(intentId: string, idempotencyKey: string): Promise<PaymentIntent>;
+  refund(intentId: string, amount: Money, idempotencyKey: string): Promise<PaymentIntent>;
+  /** Every intent of an order (none: an empty list). */
+  paymentsOf(orderId: string): Promise<PaymentIntent[]>;
+}
+
+/** Options of a call that carry the request that caused it (for the callee's logs). */
+export interface PortCallOptions {
+  requestId?: string;
+}
+
+/** A user's cart, as the order service sees it. The user is the caller: UNAUTHENTICATED unless a user id (UUID). */
+export interface CartPort {
+  lines(userId: string, options?: PortCallOptions): Promise<CartLines>;
+  /** Removes an order's lines from the cart once per order id (`applied` false on a replay). */
+  checkedOut(userId: string, body: CheckedOutBody): Promise<CheckedOutResult>;
+}
+
+/** The catalog's variants by SKU. */
+export interface CatalogPort {
+  /** In the order asked, each once; unknown SKUs are left out. VALIDATION_FAILED for no SKU or a malformed one. */
+  variants(skus: readonly string[]): Promise<SkuVariant[]>;
+}
+
+/** The ports, by the name of the service that offers them. */
+export interface ServicePorts {
+  inventory: InventoryPort;
+  payment: PaymentPort;
+  cart: CartPort;
+  catalog: CatalogPort;
+}
+
+export type PortName = keyof ServicePorts;
+
+export const PORT_NAMES: readonly PortName[] = ['inventory', 'payment', 'cart', 'catalog'];

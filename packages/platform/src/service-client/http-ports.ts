@@ -1,0 +1,109 @@
+import type { Money } from '@agora/kernel';
+import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, ServicePorts, cart, catalog, inventory, payment } from '@agora/contracts';
+import { callerHeaders } from '../http/caller.js';
+import { ServiceClient } from './client.js';
+import type { ServiceTransport } from './transport.js';
+
+/*
+ * The typed ports over a ServiceTransport: the callee's internal routes, its schemas validating the
+ * input, and a problem+json answer rebuilt into the AppError the callee raised (ServiceClient).
+ * The cluster reaches every service this way; `agora start` may use in-process adapters instead.
+ */
+
+const segment = encodeURIComponent;
+
+export class HttpInventoryPort implements InventoryPort {
+  private readonly client: ServiceClient;
+
+  constructor(transport: ServiceTransport) {
+    this.client = new ServiceClient('inventory', transport);
+  }
+
+  reserve(body: inventory.ReserveBody): Promise<inventory.Reservation> {
+    return this.client.call({ method: 'POST', path: '/reservations', body });
+  }
+
+  commit(reservationId: string): Promise<inventory.Reservation> {
+    return this.client.call({ method: 'POST', path: `/reservations/${segment(reservationId)}/commit` });
+  }
+
+  release(reservationId: string): Promise<inventory.Reservation> {
+    return this.client.call({ method: 'POST', path: `/reservations/${segment(reservationId)}/release` });
+  }
+
+  restock(reservationId: string): Promise<inventory.Reservation> {
+    return this.client.call({ method: 'POST', path: `/reservations/${segment(reservationId)}/restock` });
+  }
+}
+
+export class HttpPaymentPort implements PaymentPort {
+  private readonly client: ServiceClient;
+
+  constructor(transport: ServiceTransport) {
+    this.client = new ServiceClient('payment', transport);
+  }
+
+  authorize(body: payment.AuthorizeBody): Promise<payment.PaymentIntent> {
+    return this.client.call({ method: 'POST', path: '/payments/authorize', body });
+  }
+
+  capture(intentId: string, idempotencyKey: string): Promise<payment.PaymentIntent> {
+    return this.client.call({ method: 'POST', path: `/payments/${segment(intentId)}/capture`, body: { idempotencyKey } });
+  }
+
+  void(intentId: string, idempotencyKey: string): Promise<payment.PaymentIntent> {
+    return this.client.call({ method: 'POST', path: `/payments/${segment(intentId)}/void`, body: { idempotencyKey } });
+  }
+
+  refund(intentId: string, amount: Money, idempotencyKey: string): Promise<payment.PaymentIntent> {
+    return this.client.call({ method: 'POST', path: `/payments/${segment(intentId)}/refund`, body: { amount, idempotencyKey } });
+  }
+
+  async paymentsOf(orderId: string): Promise<payment.PaymentIntent[]> {
+    const list = await this.client.call<payment.PaymentList>({ method: 'GET', path: `/payments?orderId=${segment(orderId)}`, idempotent: true });
+    return list.items;
+  }
+}
+
+/** The cart's routes take the user from the caller headers the gateway would set. */
+export class HttpCartPort implements CartPort {
+  private readonly client: ServiceClient;
+
+  constructor(transport: ServiceTransport) {
+    this.client = new ServiceClient('cart', transport);
+  }
+
+  lines(userId: string, options: PortCallOptions = {}): Promise<cart.CartLines> {
+    return this.client.call(
+      { method: 'GET', path: '/cart/lines', headers: callerHeaders({ userId, role: 'customer' }), idempotent: true },
+      options.requestId ? { requestId: options.requestId } : {},
+    );
+  }
+
+  checkedOut(userId: string, body: cart.CheckedOutBody): Promise<cart.CheckedOutResult> {
+    return this.client.call({ method: 'POST', path: '/cart/checked-out', body, headers: callerHeaders({ userId, role: 'customer' }) });
+  }
+}
+
+export class HttpCatalogPort implements CatalogPort {
+  private readonly client: ServiceClient;
+
+  constructor(transport: ServiceTransport) {
+    this.client = new ServiceClient('catalog', transport);
+  }
+
+  async variants(skus: readonly string[]): Promise<catalog.SkuVariant[]> {
+    const page = await this.client.call<catalog.SkuVariantList>({ method: 'GET', path: `/products/by-sku?skus=${skus.map(segment).join(',')}`, idempotent: true });
+    return page.items;
+  }
+}
+
+/** Every port over one transport (what a service uses when its callees run in other processes). */
+export function httpPorts(transport: ServiceTransport): ServicePorts {
+  return {
+    inventory: new HttpInventoryPort(transport),
+    payment: new HttpPaymentPort(transport),
+    cart: new HttpCartPort(transport),
+    catalog: new HttpCatalogPort(transport),
+  };
+}

@@ -1,0 +1,25 @@
+import { AppError, fromProblem, toProblem } from '@agora/kernel';
+import type { Logger } from '../telemetry/logger.js';
+
+/**
+ * The edge of a service's in-process port adapter: a call fails as it would over HTTP. An AppError
+ * passes as it is (its code, field errors and extras are what the problem would carry); anything
+ * else is logged by the callee, as its HTTP error handler does, and becomes the same INTERNAL
+ * error the caller would rebuild from the 500 problem, with no internals leaked.
+ */
+export class InProcessBoundary {
+  constructor(
+    readonly service: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      this.logger.error({ err: error, service: this.service, operation }, 'unhandled error');
+      throw fromProblem(toProblem(error));
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import type { InventoryPort, inventory } from '@agora/contracts';
+import { InProcessBoundary, type Logger } from '@agora/platform';
+import type { ReservationsApp } from './app/reservations.js';
+
+/**
+ * The inventory port in process: the reservation routes' application object, called directly.
+ * Answers what `POST /reservations[/:id/commit|release|restock]` answer (the reservation, created
+ * or replayed alike) and fails with the same codes; input validation stays with the routes.
+ */
+export class InProcessInventoryPort implements InventoryPort {
+  private readonly boundary: InProcessBoundary;
+
+  constructor(
+    private readonly reservations: ReservationsApp,
+    logger: Logger,
+  ) {
+    this.boundary = new InProcessBoundary('inventory', logger);
+  }
+
+  reserve(body: inventory.ReserveBody): Promise<inventory.Reservation> {
+    return this.boundary.run('reserve', async () => (await this.reservations.reserve(body)).reservation);
+  }
+
+  commit(reservationId: string): Promise<inventory.Reservation> {
+    return this.boundary.run('commit', () => this.reservations.commit(reservationId));
+  }
+
+  release(reservationId: string): Promise<inventory.Reservation> {
+    return this.boundary.run('release', () => this.reservations.release(reservationId));
+  }
+
+  restock(reservationId: string): Promise<inventory.Reservation> {
+    return this.boundary.run('restock', () => this.reservations.restock(reservationId));
+  }
+}

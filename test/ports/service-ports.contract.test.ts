@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError, newId } from '@agora/kernel';
+import type { ServicePorts, inventory, payment } from '@agora/contracts';
+import { callerHeaders } from '@agora/platform';
+import { SCARCE, startPortSystem, type PortSystem } from './port-system.js';
+
+/*
+ * The typed ports' contract: the in-process adapters (the callee's application object) and the
+ * HTTP adapters (its routes, through Fastify inject) answer the same DTOs and fail with the same
+ * AppError codes. Every behaviour runs on both; the last block checks one adapter's answer equals
+ * the other's for the same call.
+ */
+
+let system: PortSystem;
+
+beforeAll(async () => {
+  system = await startPortSystem();
+});
+afterAll(async () => {
+  await system?.stop();
+});
+
+/** The error a call fails with; fails the test when the call succeeds. */
+async function failure(call: Promise<unknown>): Promise<AppError> {
+  const outcome = await call.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if (!('error' in outcome)) throw new Error(`expected a failure, got ${JSON.stringify(outcome.value)}`);
+  expect(outcome.error).toBeInstanceOf(AppError);
+  return outcome.error as AppError;
+}
+
+const usd = (amount: number) => ({ amount, currency: 'USD' });
+
+function authorizeBody(token: string, overrides: Partial<payment.AuthorizeBody> = {}): payment.AuthorizeBody {
+  return { orderId: newId(), userId: newId(), amount: usd(2_500), token, idempotencyKey: `auth-${newId()}`, ...overrides };
+}
+
+/** Puts a line in a user's cart through the cart's public route (what the gateway forwards). */
+async function addToCart(userId: string, sku: string, quantity: number): Promise<void> {
+  const response = await system.transport.request('cart', { method: 'POST', path: '/cart/items', body: { sku, quantity }, headers: callerHeaders({ userId, role: 'customer' }) });
+  expect(response.status).toBe(200);
+}
+
+const adapters: { name: string; ports: () => ServicePorts }[] = [
+  { name: 'in-process', ports: () => system.inProcess },
+  { name: 'http', ports: () => system.http },
+];
+
+for (const adapter of adapters) {
+  describe(`service ports contract on ${adapter.name}`, () => {
+    const ports = (): ServicePorts => adapter.ports();
+
+    describe('inventory', () => {
+      const reserveBody = (quantity: number, sku = system.skus.plenty): inventory.ReserveBody => ({ reservationId: newId(), lines: [{ sku, quantity }], ttlSeconds: 600 });
+
+      it('holds stock and answers the same reservation on a replay', async () => {
+        const body = reserveBody(2);
+        const held = await ports().inventory.reserve(body);
+        expect(held).toEqual({ reservationId: body.reservationId, status: 'HELD', expiresAt: expect.any(String), lines: [{ sku: system.skus.plenty, quantity: 2 }] });
+        await expect(ports().inventory.reserve(body)).resolves.toEqual(held);
+      });
+
+      it('refuses more than is on hand as OUT_OF_STOCK naming the SKU', async () => {
+        const error = await failure(ports().inventory.reserve(reserveBody(SCARCE + 1, system.skus.scarce)));
+        expect(error.code).toBe('OUT_OF_STOCK');
+        expect(error.extras).toEqual({ skus: [system.skus.scarce] });
+        expect(error.errors).toEqual([{ path: 'lines[0].sku', message: expect.stringContaining(system.skus.scarce) }]);
+      });
+
+      it('refuses a replay with other lines as IDEMPOTENCY_MISMATCH', async () => {
+        const body = reserveBody(1);
+        await ports().inventory.reserve(body);
+        expect((await failure(ports().inventory.reserve({ ...body, lines: [{ sku: system.skus.plenty, quantity: 3 }] }))).code).toBe('IDEMPOTENCY_MISMATCH');
+      });
+
+      it('commits, replays the commit, and restocks a committed reservation', async () => {
+        const body = reserveBody(1);
+        await ports().inventory.reserve(body);
+        const committed = await ports().inventory.commit(body.reservationId);
+        expect(committed.status).toBe('COMMITTED');
+        await expect(ports().inventory.commit(body.reservationId)).resolves.toEqual(committed);
+        await expect(ports().inventory.restock(body.reservationId)).resolves.toMatchObject({ status: 'RESTOCKED' });
+      });
+
+      it('answers NOT_FOUND for committing or restocking an unknown reservation', async () => {
+        expect((await failure(ports().inventory.commit(newId()))).code).toBe('NOT_FOUND');
+        expect((await failure(ports().inventory.restock(newId()))).code).toBe('NOT_FOUND');
+      });
+
+      it('answers CONFLICT for a transition the status does not allow', async () => {
+        const body = reserveBody(1);
+        await ports().inventory.reserve(body);
+        expect((await failure(ports().inventory.restock(body.reservationId))).code).toBe('CONFLICT');
+        await expect(ports().inventory.release(body.reservationId)).resolves.toMatchObject({ status: 'RELEASED' });
+        expect((await failure(ports().inventory.commit(body.reservationId))).code).toBe('CONFLICT');
+        expect((await failure(ports().inventory.reserve(body))).code).toBe('CONFLICT');
+      });
+    });
+
+    describe('payment', () => {
+      it('authorizes, captures once per key and refunds part', async () => {
+        const body = authorizeBody('tok_visa');
+        const authorized = await ports().payment.authorize(body);
+        expect(authorized).toMatchObject({ orderId: body.orderId, userId: body.userId, amount: body.amount, status: 'AUTHORIZED' });
+        const captured = await ports().payment.capture(authorized.id, `cap-${body.orderId}`);
+        expect(captured).toMatchObject({ id: authorized.id, status: 'CAPTURED', capturedAmount: body.amount });
+        const replay = await ports().payment.capture(authorized.id, `cap-${body.orderId}`);
+        expect(replay).toMatchObject({ id: authorized.id, status: 'CAPTURED', capturedAmount: body.amount });
+        const refunded = await ports().payment.refund(authorized.id, usd(1_000), `ref-${body.orderId}`);
+        expect(refunded.refundedAmount).toEqual(usd(1_000));
+        await expect(ports().payment.paymentsOf(body.orderId)).resolves.toEqual([refunded]);
+      });
+
+      it('answers a declined card as a DECLINED intent, not an error', async () => {
+        await expect(ports().payment.authorize(authorizeBody('tok_declined'))).resolves.toMatchObject({ status: 'DECLINED', declineCode: 'card_declined' });
+      });
+
+      it('voids an authorized intent', async () => {
+        const authorized = await ports().payment.authorize(authorizeBody('tok_visa'));
+        await expect(ports().payment.void(authorized.id, `void-${authorized.id}`)).resolves.toMatchObject({ id: authorized.id, status: 'VOIDED' });
+      });
+
+      it('answers NOT_FOUND for capturing, voiding or refunding an unknown intent', async () => {
+        expect((await failure(ports().payment.capture(newId(), 'k-1'))).code).toBe('NOT_FOUND');
+        expect((await failure(ports().payment.void(newId(), 'k-2'))).code).toBe('NOT_FOUND');
+        expect((await failure(ports().payment.refund(newId(), usd(1), 'k-3'))).code).toBe('NOT_FOUND');
+      });
+
+      it('lists no intents for an order without any', async () => {
+        await expect(ports().payment.paymentsOf(newId())).resolves.toEqual([]);
+      });
+    });
+
+    describe('cart', () => {
+      it('reads the lines of a user and applies a checkout once per order', async () => {
+        const userId = newId();
+        await expect(ports().cart.lines(userId)).resolves.toEqual({ lines: [] });
+        await addToCart(userId, system.skus.plenty, 3);
+        await expect(ports().cart.lines(userId, { requestId: 'req-cart-1' })).resolves.toEqual({ lines: [{ sku: system.skus.plenty, quantity: 3 }] });
+        const body = { orderId: newId(), lines: [{ sku: system.skus.plenty, quantity: 2 }] };
+        await expect(ports().cart.checkedOut(userId, body)).resolves.toMatchObject({ orderId: body.orderId, applied: true });
+        await expect(ports().cart.checkedOut(userId, body)).resolves.toMatchObject({ orderId: body.orderId, applied: false });
+        await expect(ports().cart.lines(userId)).resolves.toEqual({ lines: [{ sku: system.skus.plenty, quantity: 1 }] });
+      });
+
+      it('refuses a caller that is not a user as UNAUTHENTICATED', async () => {
+        expect((await failure(ports().cart.lines('not-a-user'))).code).toBe('UNAUTHENTICATED');
+        expect((await failure(ports().cart.lines(''))).code).toBe('UNAUTHENTICATED');
+        expect((await failure(ports().cart.checkedOut('admin', { orderId: newId(), lines: [] }))).code).toBe('UNAUTHENTICATED');
+      });
+    });
+
+    describe('catalog', () => {
+      it('answers the variants asked for, in order, each once, unknown SKUs left out', async () => {
+        const { plenty, scarce } = system.skus;
+        const variants = await ports().catalog.variants([scarce, 'NO-SUCH-SKU', plenty, scarce]);
+        expect(variants.map((v) => v.sku)).toEqual([scarce, plenty]);
+        expect(variants[0]).toEqual({ sku: scarce, productId: expect.any(String), productName: expect.any(String), title: expect.any(String), price: { amount: expect.any(Number), currency: expect.any(String) } });
+      });
+
+      it('refuses no SKU or a malformed one as VALIDATION_FAILED', async () => {
+        expect((await failure(ports().catalog.variants([]))).code).toBe('VALIDATION_FAILED');
+        expect((await failure(ports().catalog.variants(['bad sku!']))).code).toBe('VALIDATION_FAILED');
+      });
+    });
+  });
+}
+
+describe('service ports: both adapters answer the same DTO', () => {
+  it('for a reservation made by one and replayed or committed by the other', async () => {
+    const body: inventory.ReserveBody = { reservationId: newId(), lines: [{ sku: system.skus.plenty, quantity: 1 }], ttlSeconds: 600 };
+    const held = await system.inProcess.inventory.reserve(body);
+    await expect(system.http.inventory.reserve(body)).resolves.toEqual(held);
+    const committed = await system.http.inventory.commit(body.reservationId);
+    await expect(system.inProcess.inventory.commit(body.reservationId)).resolves.toEqual(committed);
+  });
+
+  it('for an intent authorized and captured by one and replayed by the other', async () => {
+    const body = authorizeBody('tok_visa');
+    const authorized = await system.http.payment.authorize(body);
+    await expect(system.inProcess.payment.authorize(body)).resolves.toEqual(authorized);
+    const captured = await system.inProcess.payment.capture(authorized.id, `cap-${body.orderId}`);
+    await expect(system.http.payment.capture(authorized.id, `cap-${body.orderId}`)).resolves.toEqual(captured);
+    await expect(system.http.payment.paymentsOf(body.orderId)).resolves.toEqual(await system.inProcess.payment.paymentsOf(body.orderId));
+  });
+
+  it('for cart lines, a checked-out replay and catalog variants', async () => {
+    const userId = newId();
+    await addToCart(userId, system.skus.plenty, 2);
+    await expect(system.http.cart.lines(userId)).resolves.toEqual(await system.inProcess.cart.lines(userId));
+    const body = { orderId: newId(), lines: [{ sku: system.skus.plenty, quantity: 1 }] };
+    await system.inProcess.cart.checkedOut(userId, body);
+    await expect(system.http.cart.checkedOut(userId, body)).resolves.toEqual(await system.inProcess.cart.checkedOut(userId, body));
+    const skus = [system.skus.plenty, system.skus.scarce];
+    await expect(system.http.catalog.variants(skus)).resolves.toEqual(await system.inProcess.catalog.variants(skus));
+  });
+
+  it('for the error of the same refusal: code, field errors and extras', async () => {
+    const body: inventory.ReserveBody = { reservationId: newId(), lines: [{ sku: system.skus.scarce, quantity: SCARCE + 1 }], ttlSeconds: 600 };
+    const viaHttp = await failure(system.http.inventory.reserve(body));
+    const inProcess = await failure(system.inProcess.inventory.reserve(body));
+    expect({ code: inProcess.code, status: inProcess.status, errors: inProcess.errors, extras: inProcess.extras, message: inProcess.message }).toEqual({
+      code: viaHttp.code,
+      status: viaHttp.status,
+      errors: viaHttp.errors,
+      extras: viaHttp.extras,
+      message: viaHttp.message,
+    });
+  });
+});
