@@ -1,9 +1,13 @@
-import { asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import type { Executor, Storage, Tx } from '@agora/platform';
-import { TRANSITIONS, sortBySku, totalPerSku, type Reservation, type ReservationAction, type ReservationLine } from '../domain/reservation.js';
-import { reservationLines, reservations } from './schema.js';
-
+import { inArray, sql, type SQL } from 'drizzle-orm';
+import type { Storage, Tx } from '@agora/platform';
+import { TRANSITIONS, totalPerSku, type Reservation, type ReservationAction, type ReservationLine } from '../domain/reservation.js';
+import { at, loadReservation, type ReserveOutcome, type TransitionOutcome } from './reservation-rows.js';
+import { reservationLines } from './schema.js';
+import { runStockBatch, type StockAnswer, type StockBatchFaults, type StockOp } from './stock-batch.js';
+import { StockBatcher, type BatchOutcome, type BatcherStats } from './stock-batcher.js';
 import { recordStockChanges, type StockRow } from './stock-facts.js';
+
+export type { ReserveOutcome, TransitionOutcome } from './reservation-rows.js';
 
 const STOCK_REASON: Record<ReservationAction, string> = { commit: 'committed', release: 'released', restock: 'restocked' };
 
@@ -14,15 +18,6 @@ class ShortStock extends Error {
   }
 }
 
-export type ReserveOutcome =
-  | { kind: 'held'; reservation: Reservation }
-  /** The id was used before: the reservation as it is now; nothing was reserved this time. */
-  | { kind: 'existing'; reservation: Reservation }
-  /** Nothing was reserved: these SKUs (sorted) had fewer units available than asked, or no stock row. */
-  | { kind: 'short'; skus: string[] };
-
-export type TransitionOutcome = { moved: true; reservation: Reservation } | { moved: false; reservation: Reservation | undefined };
-
 export interface InventoryTotal {
   sku: string;
   onHand: number;
@@ -31,19 +26,67 @@ export interface InventoryTotal {
   heldReservedSum: number;
 }
 
-/** Timestamps come from the application's clock, never the database's `now()`, so tests can move time. */
-const at = (date: Date): SQL => sql`${date.toISOString()}::timestamptz`;
+export interface ReservationStoreOptions {
+  /** Called once per batch of reserves and commits with its size and how it ended (a metric). */
+  onBatch?: (size: number, outcome: BatchOutcome) => void;
+  /** Fault injection for tests: runs inside each batch transaction just before it commits. */
+  batchFaults?: StockBatchFaults;
+}
 
 /**
  * Reservations and the stock they move. Lock order, the same in every transaction, is what keeps
- * concurrent checkouts, commits and sweepers from deadlocking: first the reservation row(s), then
- * stock rows one statement each in ascending SKU order.
+ * concurrent checkouts, commits and sweepers from deadlocking: first the reservation row(s) in
+ * ascending id, then stock rows in ascending SKU order (one statement each on the single path,
+ * one `select ... for update` for a whole batch).
+ *
+ * Reserves and commits go through a `StockBatcher`, which folds concurrent ones into one
+ * transaction per batch (`stock-batch.ts`); the single-operation path below is its fallback.
+ * Release, restock and expiry run alone.
  */
 export class ReservationStore {
-  constructor(private readonly storage: Storage) {}
+  private readonly batcher: StockBatcher;
+
+  constructor(
+    private readonly storage: Storage,
+    options: ReservationStoreOptions = {},
+  ) {
+    this.batcher = new StockBatcher({
+      runBatch: (ops) => runStockBatch(storage, ops, options.batchFaults),
+      runOne: (op) => this.runOne(op),
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+    });
+  }
+
+  /** What the batcher did so far (tests, diagnostics). */
+  get batchStats(): Readonly<BatcherStats> {
+    return this.batcher.stats;
+  }
 
   /** `lines` must be distinct SKUs sorted by SKU (`normaliseLines`). */
   async reserve(id: string, lines: readonly ReservationLine[], expiresAt: Date, now: Date): Promise<ReserveOutcome> {
+    const answer = await this.batcher.submit({ kind: 'reserve', id, lines, expiresAt, now });
+    if (answer.kind !== 'reserve') throw new Error(`invariant broken: reserve ${id} answered as a ${answer.kind}`);
+    return answer.outcome;
+  }
+
+  /**
+   * Applies `action` if the reservation is in the action's from-status. `moved: false` when the
+   * guard refused (the reservation as it is now, or undefined when there is none).
+   */
+  async transition(id: string, action: ReservationAction, now: Date): Promise<TransitionOutcome> {
+    if (action !== 'commit') return this.transitionOne(id, action, now);
+    const answer = await this.batcher.submit({ kind: 'commit', id, now });
+    if (answer.kind !== 'commit') throw new Error(`invariant broken: commit ${id} answered as a ${answer.kind}`);
+    return answer.outcome;
+  }
+
+  private async runOne(op: StockOp): Promise<StockAnswer> {
+    if (op.kind === 'reserve') return { kind: 'reserve', outcome: await this.reserveOne(op.id, op.lines, op.expiresAt, op.now) };
+    return { kind: 'commit', outcome: await this.transitionOne(op.id, 'commit', op.now) };
+  }
+
+  /** The single-operation reserve: one transaction, one guarded update per line. */
+  private async reserveOne(id: string, lines: readonly ReservationLine[], expiresAt: Date, now: Date): Promise<ReserveOutcome> {
     try {
       return await this.storage.transaction(async (tx): Promise<ReserveOutcome> => {
         // A concurrent reserve of the same id waits here until the first commits or rolls back.
@@ -55,7 +98,7 @@ export class ReservationStore {
           tx,
         );
         if (inserted.length === 0) {
-          const existing = await this.load(id, tx);
+          const existing = await loadReservation(tx, id);
           if (!existing) throw new Error(`reservation ${id} conflicted on insert but cannot be read`);
           return { kind: 'existing', reservation: existing };
         }
@@ -98,12 +141,8 @@ export class ReservationStore {
     return rest.filter((l) => (available.get(l.sku) ?? 0) < l.quantity).map((l) => l.sku);
   }
 
-  /**
-   * Applies `action` if the reservation is in the action's from-status: one guarded update of the
-   * reservation and the stock moves, in one transaction. `moved: false` when the guard refused
-   * (the reservation as it is now, or undefined when there is none).
-   */
-  transition(id: string, action: ReservationAction, now: Date): Promise<TransitionOutcome> {
+  /** The single-operation transition: one guarded update of the reservation and the stock it moves, in one transaction. */
+  private transitionOne(id: string, action: ReservationAction, now: Date): Promise<TransitionOutcome> {
     const rule = TRANSITIONS[action];
     return this.storage.transaction(async (tx): Promise<TransitionOutcome> => {
       const moved = await this.storage.query<{ id: string }>(
@@ -112,8 +151,8 @@ export class ReservationStore {
             returning id`,
         tx,
       );
-      if (moved.length === 0) return { moved: false, reservation: await this.load(id, tx) };
-      const reservation = await this.load(id, tx);
+      if (moved.length === 0) return { moved: false, reservation: await loadReservation(tx, id) };
+      const reservation = await loadReservation(tx, id);
       if (!reservation) throw new Error(`reservation ${id} moved but cannot be read`);
       const rows: StockRow[] = [];
       for (const line of reservation.lines) rows.push(await this.moveStock(action, line, now, tx));
@@ -192,18 +231,7 @@ export class ReservationStore {
   }
 
   get(id: string): Promise<Reservation | undefined> {
-    return this.load(id, this.storage.db);
-  }
-
-  private async load(id: string, executor: Executor): Promise<Reservation | undefined> {
-    const [row] = await executor.select().from(reservations).where(eq(reservations.id, id)).limit(1);
-    if (!row) return undefined;
-    const lines = await executor
-      .select({ sku: reservationLines.sku, quantity: reservationLines.quantity })
-      .from(reservationLines)
-      .where(eq(reservationLines.reservationId, id))
-      .orderBy(asc(reservationLines.sku));
-    return { id: row.id, status: row.status, expiresAt: row.expiresAt, lines: sortBySku(lines) };
+    return loadReservation(this.storage.db, id);
   }
 
   /**
