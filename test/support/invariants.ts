@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
+import { EVENT_TYPES } from '@agora/contracts/events';
+import { ORDER_STATUSES, type OrderStatus } from '@agora/contracts/order';
 import { inventoryTotals, inventoryViolations } from '@agora/inventory';
-import { paymentInvariantViolations, paymentTotals } from '@agora/payment';
+import { paymentInvariantViolations, paymentTotals, type PaymentStatus } from '@agora/payment';
 import type { Storage } from '@agora/platform';
 
 export interface InvariantInput {
@@ -22,29 +24,97 @@ export interface InvariantReport {
   confirmedTotal: number;
 }
 
+/** A checkout still running: its stock may be held and its payment authorized. */
+const IN_FLIGHT: readonly OrderStatus[] = ['PENDING', 'RESERVED'];
+/** Where an order ends; its reservation is COMMITTED (CONFIRMED) or given back, never HELD. */
+const TERMINAL: readonly OrderStatus[] = ORDER_STATUSES.filter((s) => !IN_FLIGHT.includes(s));
+/** Terminal without the sale: no authorization may still hold the shopper's money. */
+const UNSOLD: readonly OrderStatus[] = TERMINAL.filter((s) => s !== 'CONFIRMED');
+/** Intent statuses that hold money at the provider until captured or voided. */
+const HOLDING: readonly PaymentStatus[] = ['AUTHORIZED', 'PENDING'];
 /**
- * The system's conservation laws, checked from the databases themselves (DESIGN.md section 9).
- * Chaos tests of later issues reuse it unchanged:
- * - stock on hand = initial − units of CONFIRMED orders, never negative;
- * - reserved = the sum of live (HELD) reservations;
- * - no order captured twice; captured − refunded = totals of CONFIRMED orders;
+ * The order outbox deletes published facts older than this (OUTBOX_DEFAULTS.retentionHours in
+ * packages/platform/src/messaging/outbox.ts): an order last changed before that may lack its fact.
+ */
+const OUTBOX_RETENTION_HOURS = 24;
+
+interface OrderRow {
+  id: string;
+  status: string;
+  total: number;
+  /** The order changed within the outbox retention, so its facts must still be there. */
+  recent: boolean;
+  /** Its history has a CONFIRMED entry (a CANCELLED order that had been sold). */
+  wasConfirmed: boolean;
+}
+
+interface IntentRow {
+  orderId: string;
+  status: string;
+  net: number;
+}
+
+/**
+ * The system's conservation laws, checked from the databases themselves (each service's own,
+ * joined here, since services may live in separate databases). Chaos tests reuse it unchanged:
+ * - stock: on hand = initial − units of CONFIRMED orders, never negative; reserved = the sum of
+ *   HELD reservation lines; no HELD reservation of a terminal order (the reservation id is the
+ *   order id);
+ * - money: no order captured twice; captured − refunded = totals of CONFIRMED orders, and per
+ *   order: its total if CONFIRMED, 0 in any other terminal status; no authorization (AUTHORIZED
+ *   or PENDING intent) left on an order that ended without the sale;
+ * - facts: an `order.confirmed` in the order outbox for every CONFIRMED order, an
+ *   `order.cancelled` for every CANCELLED order that had been confirmed;
  * - every order in a legal status, and none stuck in flight once the system is quiet.
  */
 export async function checkInvariants(input: InvariantInput): Promise<InvariantReport> {
   const violations: string[] = [];
+  const orders = await readOrders(input.orders);
+  const byId = new Map(orders.map((o) => [o.id, o]));
+  const ordersByStatus: Record<string, number> = {};
+  for (const order of orders) ordersByStatus[order.status] = (ordersByStatus[order.status] ?? 0) + 1;
 
-  const totals = await inventoryTotals(input.inventory);
-  violations.push(...inventoryViolations(totals));
-  const onHand = new Map(totals.map((t) => [t.sku, t.onHand]));
+  violations.push(...statusViolations(ordersByStatus, input.allowInFlight ?? false));
+  const stock = await stockViolations(input, byId);
+  violations.push(...stock.violations);
+  const money = await moneyViolations(input.payment, orders);
+  violations.push(...money.violations);
+  violations.push(...(await outboxViolations(input.orders, orders)));
 
-  const statusRows = await input.orders.query<{ status: string; n: number }>(sql`select status, count(*)::int as n from orders.orders group by status`);
-  const ordersByStatus = Object.fromEntries(statusRows.map((r) => [r.status, r.n]));
-  const legal = new Set(['PENDING', 'RESERVED', 'CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED']);
+  return {
+    violations,
+    ordersByStatus,
+    committedBySku: stock.committedBySku,
+    captured: money.captured,
+    refunded: money.refunded,
+    confirmedTotal: money.confirmedTotal,
+  };
+}
+
+async function readOrders(storage: Storage): Promise<OrderRow[]> {
+  const rows = await storage.query<{ id: string; status: string; total: string | number; recent: boolean; was_confirmed: boolean }>(sql`
+    select o.id::text as id, o.status, o.total_amount as total,
+      o.updated_at > now() - make_interval(hours => ${OUTBOX_RETENTION_HOURS}) as recent,
+      exists (select 1 from orders.order_history h where h.order_id = o.id and h.status = 'CONFIRMED') as was_confirmed
+    from orders.orders o`);
+  return rows.map((r) => ({ id: r.id, status: r.status, total: Number(r.total), recent: r.recent, wasConfirmed: r.was_confirmed }));
+}
+
+function statusViolations(ordersByStatus: Record<string, number>, allowInFlight: boolean): string[] {
+  const violations: string[] = [];
+  const legal = new Set<string>(ORDER_STATUSES);
   for (const status of Object.keys(ordersByStatus)) if (!legal.has(status)) violations.push(`orders in unknown status ${status}`);
-  if (!input.allowInFlight) {
-    const inFlight = (ordersByStatus.PENDING ?? 0) + (ordersByStatus.RESERVED ?? 0);
+  if (!allowInFlight) {
+    const inFlight = IN_FLIGHT.reduce((n, s) => n + (ordersByStatus[s] ?? 0), 0);
     if (inFlight > 0) violations.push(`${inFlight} orders still PENDING/RESERVED`);
   }
+  return violations;
+}
+
+async function stockViolations(input: InvariantInput, orders: ReadonlyMap<string, OrderRow>): Promise<{ violations: string[]; committedBySku: Record<string, number> }> {
+  const totals = await inventoryTotals(input.inventory);
+  const violations = inventoryViolations(totals);
+  const onHand = new Map(totals.map((t) => [t.sku, t.onHand]));
 
   const committedRows = await input.orders.query<{ sku: string; units: number }>(sql`
     select l.sku, sum(l.quantity)::int as units from orders.order_lines l join orders.orders o on o.id = l.order_id
@@ -56,17 +126,55 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     if (actual !== expected) violations.push(`${sku}: on hand ${actual} but initial ${initial} − committed ${committedBySku[sku] ?? 0} = ${expected}`);
   }
 
-  const payments = await paymentTotals(input.payment);
-  violations.push(...(await paymentInvariantViolations(input.payment)));
-  for (const [orderId, count] of payments.capturedIntentsByOrder) if (count > 1) violations.push(`order ${orderId} captured ${count} times`);
-  const [confirmed] = await input.orders.query<{ total: number | null }>(sql`select coalesce(sum(total_amount), 0)::bigint as total from orders.orders where status = 'CONFIRMED'`);
-  const confirmedTotal = Number(confirmed?.total ?? 0);
-  if (payments.captured - payments.refunded !== confirmedTotal) {
-    violations.push(`captured ${payments.captured} − refunded ${payments.refunded} ≠ ${confirmedTotal} total of CONFIRMED orders`);
+  const held = await input.inventory.query<{ id: string }>(sql`select id::text as id from inventory.reservations where status = 'HELD'`);
+  for (const { id } of held) {
+    const order = orders.get(id);
+    if (order && TERMINAL.includes(order.status as OrderStatus)) violations.push(`reservation ${id} still HELD but its order is ${order.status}`);
   }
-  const capturedNotConfirmed = await input.orders.query<{ id: string }>(sql`select id from orders.orders where status not in ('CONFIRMED', 'CANCELLED') and id in (
-    select order_id from payment.intents where captured_amount > refunded_amount)`);
-  for (const row of capturedNotConfirmed) violations.push(`order ${row.id} holds captured money but is not CONFIRMED`);
+  return { violations, committedBySku };
+}
 
-  return { violations, ordersByStatus, committedBySku, captured: payments.captured, refunded: payments.refunded, confirmedTotal };
+async function moneyViolations(
+  payment: Storage,
+  orders: readonly OrderRow[],
+): Promise<{ violations: string[]; captured: number; refunded: number; confirmedTotal: number }> {
+  const totals = await paymentTotals(payment);
+  const violations = await paymentInvariantViolations(payment);
+  for (const [orderId, count] of totals.capturedIntentsByOrder) if (count > 1) violations.push(`order ${orderId} captured ${count} times`);
+
+  const confirmedTotal = orders.filter((o) => o.status === 'CONFIRMED').reduce((sum, o) => sum + o.total, 0);
+  if (totals.captured - totals.refunded !== confirmedTotal) {
+    violations.push(`captured ${totals.captured} − refunded ${totals.refunded} ≠ ${confirmedTotal} total of CONFIRMED orders`);
+  }
+
+  const intents = await payment.query<{ order_id: string; status: string; net: string | number }>(sql`
+    select order_id::text as order_id, status, captured_amount - refunded_amount as net from payment.intents`);
+  const byOrder = new Map<string, IntentRow[]>();
+  for (const r of intents) byOrder.set(r.order_id, [...(byOrder.get(r.order_id) ?? []), { orderId: r.order_id, status: r.status, net: Number(r.net) }]);
+  for (const order of orders) {
+    const status = order.status as OrderStatus;
+    if (!TERMINAL.includes(status)) continue;
+    const own = byOrder.get(order.id) ?? [];
+    const net = own.reduce((sum, i) => sum + i.net, 0);
+    const expected = status === 'CONFIRMED' ? order.total : 0;
+    if (net !== expected) violations.push(`order ${order.id} is ${status}: captured − refunded ${net} ≠ ${expected}`);
+    if (UNSOLD.includes(status)) {
+      const holding = own.filter((i) => HOLDING.includes(i.status as PaymentStatus)).length;
+      if (holding > 0) violations.push(`order ${order.id} is ${status} but ${holding} authorization(s) are not voided`);
+    }
+  }
+  return { violations, captured: totals.captured, refunded: totals.refunded, confirmedTotal };
+}
+
+async function outboxViolations(storage: Storage, orders: readonly OrderRow[]): Promise<string[]> {
+  const rows = await storage.query<{ key: string; type: string }>(sql`
+    select distinct key, type from orders.outbox where type in (${EVENT_TYPES.OrderConfirmed}, ${EVENT_TYPES.OrderCancelled})`);
+  const facts = new Set(rows.map((r) => `${r.type} ${r.key}`));
+  const violations: string[] = [];
+  for (const order of orders) {
+    if (!order.recent) continue;
+    const type = order.status === 'CONFIRMED' ? EVENT_TYPES.OrderConfirmed : order.status === 'CANCELLED' && order.wasConfirmed ? EVENT_TYPES.OrderCancelled : undefined;
+    if (type && !facts.has(`${type} ${order.id}`)) violations.push(`order ${order.id} is ${order.status} but the order outbox has no ${type} fact`);
+  }
+  return violations;
 }

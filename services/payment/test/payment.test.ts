@@ -4,6 +4,7 @@ import type { payment } from '@agora/contracts';
 import type { HttpApp, Storage } from '@agora/platform';
 import { testBackends } from '@agora/platform/testing';
 import { PAYMENT_MIGRATIONS, paymentFacts, paymentInvariantViolations, paymentTotals, providerKeys } from '../src/index.js';
+import { SANDBOX_CAPTURE_DECLINE_CODE } from '../src/sandbox/sandbox-provider.js';
 import { authorizeBody, signed, startPayment, usd, type Harness, type ProblemBody } from './helpers.js';
 
 type Intent = payment.PaymentIntent;
@@ -237,6 +238,30 @@ for (const backend of testBackends) {
         const res = await post(`/payments/${declined.id}/void`, { idempotencyKey: 'v' });
         expect(res.statusCode).toBe(200);
         expect(res.json<Intent>().status).toBe('DECLINED');
+      });
+
+      it('tok_capture_fails: authorized, its capture refused once as a 409 (not retried, not 503), then voidable', async () => {
+        const intent = await authorize(authorizeBody('tok_capture_fails', { amount: usd(1500) }));
+        expect(intent.status).toBe('AUTHORIZED');
+        const capturesBefore = h.service.sandbox.stats.effects.captures;
+
+        const refused = await post(`/payments/${intent.id}/capture`, { idempotencyKey: 'cf' });
+        expect(refused.statusCode, refused.body).toBe(409);
+        expect(refused.json<ProblemBody>()).toMatchObject({ code: 'CONFLICT', detail: expect.stringContaining(SANDBOX_CAPTURE_DECLINE_CODE) });
+        // A refusal is the provider's answer: one call, no retry with the same key.
+        expect(h.provider.callsWith('capture', providerKeys.capture(intent.id))).toBe(1);
+        expect((await h.service.store.attemptsOf(intent.id, 'capture')).map((a) => a.outcome)).toEqual(['error']);
+        expect(h.service.sandbox.stats.effects.captures).toBe(capturesBefore);
+        expect(await paymentFacts(storage, { key: intent.id, type: 'payment.captured' })).toEqual([]);
+        const after = (await app.inject({ method: 'GET', url: `/payments/${intent.id}` })).json<Intent>();
+        expect(after).toMatchObject({ status: 'AUTHORIZED', capturedAmount: usd(0) });
+
+        // The lease was released: the compensation voids the authorization, and the hold is gone.
+        const voided = await post(`/payments/${intent.id}/void`, { idempotencyKey: 'cf-void' });
+        expect(voided.statusCode, voided.body).toBe(200);
+        expect(voided.json<Intent>().status).toBe('VOIDED');
+        const providerRef = (await h.service.store.findById(intent.id))?.providerRef ?? '';
+        expect(h.service.sandbox.chargeOf(providerRef)).toMatchObject({ state: 'voided', captured: 0 });
       });
 
       it('answers 404 for an unknown payment', async () => {

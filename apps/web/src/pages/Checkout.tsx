@@ -16,6 +16,7 @@ export const SANDBOX_CARDS = [
   { token: 'tok_insufficient_funds', label: 'Card ending 9995', note: 'declined: insufficient funds' },
   { token: 'tok_error', label: 'Card ending 0119', note: 'provider error, retried, then fails' },
   { token: 'tok_async', label: 'Card ending 3220', note: 'pending: confirmed a moment later' },
+  { token: 'tok_capture_fails', label: 'Card ending 0341', note: 'authorized, then the capture is refused' },
 ] as const;
 
 const COUNTRIES: readonly [string, string][] = [

@@ -8,8 +8,10 @@ import { signatureHeader } from '../domain/signature.js';
  * The built-in sandbox provider. Card tokens decide the outcome (API.md):
  * `tok_visa` approved; `tok_declined` declined (card_declined); `tok_insufficient_funds` declined
  * (insufficient_funds); `tok_error` a technical failure on every call; `tok_async` pending, then a
- * signed `payment.authorized` webhook a moment later. Any other token is declined (`invalid_token`),
- * as a real provider declines a token it does not know.
+ * signed `payment.authorized` webhook a moment later; `tok_capture_fails` approved, but every capture
+ * of it is refused (capture_declined), a business answer and not a technical failure, so the
+ * checkout takes its capture compensation. Any other token is declined (`invalid_token`), as a real
+ * provider declines a token it does not know.
  *
  * Like a real provider it deduplicates every call by idempotency key, and it signs webhooks with the
  * shared secret exactly as the service verifies them. Its ledger lives in this process's memory: it
@@ -25,6 +27,9 @@ export const SANDBOX_DECLINE_CODES = {
   tok_insufficient_funds: 'insufficient_funds',
   unknown: 'invalid_token',
 } as const;
+
+/** Why the sandbox refuses to capture a `tok_capture_fails` authorization. */
+export const SANDBOX_CAPTURE_DECLINE_CODE = 'capture_declined';
 
 export const SANDBOX_DEFAULT_ASYNC_DELAY_MS = 200;
 
@@ -73,6 +78,11 @@ interface Charge {
   state: ChargeState;
   captured: number;
   refunded: number;
+  /**
+   * Set when the card's issuer refuses captures (`tok_capture_fails`). Decided at authorization and
+   * kept in this process's ledger only: a charge relearned after a restart (`recall`) captures.
+   */
+  captureDeclineCode?: string;
 }
 
 /** Calls received (every retry counts) and effects performed (money actually moved). */
@@ -118,6 +128,7 @@ export class SandboxProvider implements PaymentProvider {
     let result: AuthorizeResult;
     switch (request.token) {
       case 'tok_visa':
+      case 'tok_capture_fails':
         result = { outcome: 'approved', providerRef: ref };
         break;
       case 'tok_declined':
@@ -131,7 +142,8 @@ export class SandboxProvider implements PaymentProvider {
         result = { outcome: 'declined', providerRef: ref, declineCode: SANDBOX_DECLINE_CODES.unknown };
     }
     const state: ChargeState = result.outcome === 'approved' ? 'authorized' : result.outcome === 'pending' ? 'pending' : 'declined';
-    this.charges.set(ref, { ref, intentId: request.intentId, amount: request.amount, state, captured: 0, refunded: 0 });
+    const captureDecline = request.token === 'tok_capture_fails' ? { captureDeclineCode: SANDBOX_CAPTURE_DECLINE_CODE } : {};
+    this.charges.set(ref, { ref, intentId: request.intentId, amount: request.amount, state, captured: 0, refunded: 0, ...captureDecline });
     this.authorizations.set(request.idempotencyKey, result);
     if (state === 'authorized') this.counts.effects.authorizations += 1;
     if (state === 'pending') this.later(this.options.asyncDelayMs ?? SANDBOX_DEFAULT_ASYNC_DELAY_MS, () => this.settle(ref));
@@ -142,6 +154,8 @@ export class SandboxProvider implements PaymentProvider {
     this.counts.calls.capture += 1;
     return this.once(idempotencyKey, providerRef, 'sbx_cp_', (charge) => {
       if (charge.state !== 'authorized') throw new ProviderError(`sandbox: charge ${providerRef} is ${charge.state}, cannot capture`, false);
+      // Not retryable: the provider answered, and the same capture would be refused again.
+      if (charge.captureDeclineCode !== undefined) throw new ProviderError(`sandbox: capture of ${providerRef} declined (${charge.captureDeclineCode})`, false);
       if (amount.currency !== charge.amount.currency || amount.amount > charge.amount.amount) {
         throw new ProviderError(`sandbox: capture of ${amount.amount} ${amount.currency} exceeds the authorization`, false);
       }
