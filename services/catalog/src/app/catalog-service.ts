@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import { normalizeFields, normalizeVariants, type ProductData } from '../domain/product.js';
 import { searchTermsOf } from '../domain/search.js';
 import type { CatalogRepository, ProductChanges } from './ports.js';
+import { VariantCache, type VariantCacheOptions } from './variant-cache.js';
 
 const CATEGORY = /^[a-z0-9][a-z0-9-]*$/;
 const SKU = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -22,10 +23,16 @@ export function toCatalogProduct(product: ProductData): catalog.CatalogProduct {
 
 /** The catalog's use cases; the HTTP layer has already checked the shapes and the caller. */
 export class CatalogService {
+  /** Serves `bySkus`; every write below invalidates it once the write is done (or failed). */
+  private readonly variants: VariantCache;
+
   constructor(
     private readonly repository: CatalogRepository,
     private readonly clock: Clock,
-  ) {}
+    variantCache: VariantCacheOptions = {},
+  ) {
+    this.variants = new VariantCache(clock, variantCache);
+  }
 
   async list(query: catalog.ProductQuery): Promise<catalog.CatalogProductPage> {
     const limit = query.limit ?? LIMITS.pageSizeDefault;
@@ -56,7 +63,12 @@ export class CatalogService {
     const variants = normalizeVariants(body.variants);
     const now = this.clock.now();
     const product: ProductData = { id: newId(), ...fields, variants, createdAt: now, updatedAt: now };
-    await this.repository.insert(product);
+    try {
+      await this.repository.insert(product);
+    } finally {
+      // A lookup may have cached this product's SKUs as unknown.
+      this.variants.invalidate();
+    }
     return toCatalogProduct(product);
   }
 
@@ -72,19 +84,27 @@ export class CatalogService {
     });
     const changes: ProductChanges = { ...fields, updatedAt: this.clock.now() };
     if (body.variants !== undefined) changes.variants = normalizeVariants(body.variants);
-    const product = await this.repository.update(id.toLowerCase(), changes);
+    let product: ProductData | undefined;
+    try {
+      product = await this.repository.update(id.toLowerCase(), changes);
+    } finally {
+      this.variants.invalidate();
+    }
     if (!product) throw notFound(`Product ${id}`);
     return toCatalogProduct(product);
   }
 
-  /** Variants of the SKUs asked for, in that order, each once; unknown SKUs are left out. */
+  /**
+   * Variants of the SKUs asked for, in that order, each once; unknown SKUs are left out. Answered
+   * from `VariantCache`: up to `VARIANT_CACHE_TTL_MS` old for writes made through other instances.
+   */
   async bySkus(skusParam: string): Promise<catalog.SkuVariantList> {
     const skus = [...new Set(skusParam.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
     if (skus.length === 0) throw validationError([{ path: 'skus', message: 'must name at least one SKU' }]);
     if (skus.length > catalog.SKU_LOOKUP_MAX) throw validationError([{ path: 'skus', message: `must name at most ${catalog.SKU_LOOKUP_MAX} SKUs` }]);
     const malformed = skus.find((s) => s.length > LIMITS.skuChars || !SKU.test(s));
     if (malformed !== undefined) throw validationError([{ path: 'skus', message: `"${malformed.slice(0, LIMITS.skuChars)}" is not a SKU` }]);
-    const found = new Map((await this.repository.variantsBySku(skus)).map((v) => [v.sku, v]));
+    const found = await this.variants.lookup(skus, (missing) => this.repository.variantsBySku(missing));
     const items: catalog.SkuVariant[] = [];
     for (const sku of skus) {
       const v = found.get(sku);
