@@ -4,6 +4,7 @@ import { IDEMPOTENCY_DEFAULTS, OutboxRelay, SAGA_DEFAULTS, SingleShardRouter, cr
 import { Collaborators } from './app/clients.js';
 import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, parseKillPoint } from './app/faults.js';
 import { Orders } from './app/orders.js';
+import { checkoutGate } from './http/admission.js';
 import { registerOrderRoutes } from './http/routes.js';
 import { ORDERS_SCHEMA } from './store/order-store.js';
 
@@ -50,7 +51,7 @@ export const orderModule: ServiceModule = {
       if (shard) assertKillPointExists(killAt, [shard.checkout, shard.cancel]);
       deps.logger.warn({ [ORDER_ENV.faultKillAt]: killAt.text }, 'TEST-ONLY fault injection is on: this process kills itself when the saga log reaches that point');
     }
-    registerOrderRoutes(app, orders);
+    registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics));
     const relays = router.all().map((shard) => new OutboxRelay({ storage: shard.storage, schema: ORDERS_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics }));
     let pruneTimer: NodeJS.Timeout | undefined;
     let subscription: { stop(): Promise<void> } | undefined;

@@ -2,13 +2,21 @@ import { Type } from 'typebox';
 import { IdParams, order } from '@agora/contracts';
 import { requireAdmin, requireCaller, type HttpApp } from '@agora/platform';
 import type { Orders } from '../app/orders.js';
+import type { AdmissionGate } from './admission.js';
 
 const CheckoutHeaders = Type.Object({ 'idempotency-key': Type.Optional(order.IdempotencyKeyHeader) });
 
-export function registerOrderRoutes(app: HttpApp, orders: Orders): void {
+/**
+ * `checkoutGate` bounds the checkouts this process runs and queues; one it refuses answers 503
+ * with Retry-After before any work (no order, no idempotency record), so its retry starts afresh.
+ */
+export function registerOrderRoutes(app: HttpApp, orders: Orders, checkoutGate: AdmissionGate): void {
   app.post('/checkout', { schema: { headers: CheckoutHeaders, body: order.CheckoutBody } }, async (request, reply) => {
     const caller = requireCaller(request);
-    const result = await orders.checkout(caller, request.headers['idempotency-key'], request.body, request.id);
+    // Replays of a finished checkout (same Idempotency-Key) pass the gate too, though they only
+    // read the stored answer: they are cheap and brief, so they free their slot at once, and a
+    // replay refused under overload is just retried later with the same key — nothing is lost.
+    const result = await checkoutGate.run(() => orders.checkout(caller, request.headers['idempotency-key'], request.body, request.id));
     if (result.replayed) reply.header('idempotent-replayed', 'true');
     return reply.code(result.status).send(result.body);
   });
