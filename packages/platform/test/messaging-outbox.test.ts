@@ -218,6 +218,40 @@ for (const backend of testBackends) {
       await relay.stop();
     });
 
+    it('gathers a burst of pokes into a couple of relay transactions, not one each', async () => {
+      await freshBus();
+      const schema = await createOutboxSchema(storage);
+      const burst = 50;
+      // A window no timer closes in this test: only a batch's worth of pokes does, so nothing here is timing.
+      const relay = new OutboxRelay({ storage, schema, bus, logger, batchSize: burst, intervalMs: 600_000, pokeDebounceMs: 600_000 });
+      relay.start();
+      await eventually(() => relay.rounds === 1, 'the first (empty) pass');
+      const sent: EventEnvelope[] = [];
+      for (let i = 0; i < burst; i++) {
+        const event = makeEvent(TYPE, { i });
+        sent.push(event);
+        await writeCommitted(storage, schema, [event]);
+        relay.poke();
+      }
+      await eventually(async () => (await unpublishedCount(storage, schema)) === 0, 'the burst published');
+      await relay.stop();
+      // One claim for the burst, one more that finds nothing after a full batch.
+      expect(relay.rounds - 1).toBeLessThanOrEqual(2);
+      for (const event of sent) expect(bus.published.get(event.id)).toBe(1);
+    });
+
+    it('stops at once while gathering pokes', async () => {
+      await freshBus();
+      const schema = await createOutboxSchema(storage);
+      const relay = new OutboxRelay({ storage, schema, bus, logger, intervalMs: 600_000, pokeDebounceMs: 600_000 });
+      relay.start();
+      await eventually(() => relay.rounds === 1, 'the first (empty) pass');
+      relay.poke();
+      await relay.stop();
+      expect(relay.rounds).toBe(1);
+      expect(() => new OutboxRelay({ storage, schema, bus, logger, pokeDebounceMs: -1 })).toThrow(/pokeDebounceMs/);
+    });
+
     it('prunes published rows older than the retention and keeps the rest', async () => {
       await freshBus();
       const schema = await createOutboxSchema(storage);
