@@ -29,6 +29,20 @@ export interface AgoraConfig {
 
 export const SERVICES_WITH_STORAGE = ['identity', 'catalog', 'inventory', 'cart', 'payment', 'order'] as const;
 
+/**
+ * Connections per PostgreSQL pool unless AGORA_DB_POOL_MAX says otherwise. Sized for `agora start`:
+ * one process, one pool per distinct URL, so with one DATABASE_URL all six services share it, and
+ * with them every background loop that holds a connection for a transaction (three outbox relays,
+ * saga recovery, the reservation sweeper). At 10, a handful of concurrent checkouts (each running
+ * statements in four services) queue for a connection while PostgreSQL sits idle; 20 leaves room
+ * and keeps one process well under PostgreSQL's default max_connections (100), next to psql,
+ * migrations and a second instance. `agora cluster` runs one service per process (6 x replicas
+ * pools): there, set AGORA_DB_POOL_MAX so that processes x pool stays under max_connections.
+ */
+export const DB_POOL_MAX_DEFAULT = 20;
+/** The most AGORA_DB_POOL_MAX may ask for: past it, one process could take a server's connections. */
+export const DB_POOL_MAX_LIMIT = 200;
+
 /** A secret the operator did not set is generated once and kept in the data dir (0600). */
 export function persistedSecret(dataDir: string, file: string): string {
   const path = join(dataDir, file);
@@ -80,7 +94,7 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
     natsStream: natsName(env, 'AGORA_NATS_STREAM', NATS_STREAM_NAME, 'stream name (letters, digits, _ and -)'),
     natsSubjectPrefix: natsName(env, 'AGORA_NATS_SUBJECT_PREFIX', NATS_SUBJECT_PREFIX, 'subject prefix (dot-separated tokens of letters, digits, _ and -)'),
     redisUrl: env.url('REDIS_URL', ['redis:', 'rediss:']),
-    dbPoolMax: env.int('AGORA_DB_POOL_MAX', 10, { min: 1, max: 200 }),
+    dbPoolMax: env.int('AGORA_DB_POOL_MAX', DB_POOL_MAX_DEFAULT, { min: 1, max: DB_POOL_MAX_LIMIT }),
     jwtSecret,
     admin: adminEmail && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,
     logLevel: env.oneOf('AGORA_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
