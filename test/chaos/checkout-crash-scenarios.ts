@@ -12,8 +12,10 @@ import { baseEnv, shop, sleep, startAgora, waitFor, type AgoraProcess, type Exit
 /**
  * Crash tests of the checkout saga (DESIGN.md sections 2 and 9). For each kill point, `agora
  * start` runs with AGORA_FAULT_KILL_AT (services/order/src/app/faults.ts): a shopper checks out
- * and the process SIGKILLs itself when the saga log reaches that point — after STARTED of a step
- * is committed (before its side effect) or after its DONE. Then `agora start` runs again without
+ * and the process SIGKILLs itself when the saga reaches that point — before a step's side effect
+ * (STARTED) or after it (DONE). The remote steps are replayed (no log write of their own), so
+ * DONE of one is "after effect k, before any checkpoint": recovery must run every step again from
+ * the saga's birth and each must answer "already done". Then `agora start` runs again without
  * the fault on the same database, and the test waits until recovery has finished the saga, and
  * checks from the databases themselves:
  * - the order is terminal, in a status this scenario may end in (CONFIRMED, or compensated);
@@ -27,7 +29,7 @@ import { baseEnv, shop, sleep, startAgora, waitFor, type AgoraProcess, type Exit
  * idempotency lock are shortened so recovery does not wait the production 30 s / 60 s.
  */
 
-const CHECKOUT_STEPS = ['open', 'reserveStock', 'authorizePayment', 'commitStock', 'capturePayment', 'confirm'] as const;
+const CHECKOUT_STEPS = ['open', 'reserveStock', 'authorizePayment', 'commitStock', 'capturePayment', 'clearCart', 'confirm'] as const;
 const TERMINAL_ORDER = ['CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED'];
 
 export interface Scenario {
@@ -79,13 +81,13 @@ export const asyncScenarios: Scenario[] = [
     'checkout:authorizePayment:run:WAITING:WAITING',
     'checkout:authorizePayment:run:WAITING:RUNNING',
     'checkout:authorizePayment:run:DONE',
-    ...['commitStock', 'capturePayment', 'confirm'].flatMap((step) => [`checkout:${step}:run:STARTED`, `checkout:${step}:run:DONE`]),
+    ...['commitStock', 'capturePayment', 'clearCart', 'confirm'].flatMap((step) => [`checkout:${step}:run:STARTED`, `checkout:${step}:run:DONE`]),
   ].map((point) => ({
     point,
     card: 'tok_async' as const,
     ends: ['CONFIRMED'],
     // Up to the pause the saga runs in the request; after it, in the payment.settled handler (the client has its 202).
-    diesInRequest: !/WAITING:RUNNING|authorizePayment:run:DONE|commitStock|capturePayment|confirm/.test(point),
+    diesInRequest: !/WAITING:RUNNING|authorizePayment:run:DONE|commitStock|capturePayment|clearCart|confirm/.test(point),
   })),
   { point: 'checkout:authorizePayment:run:WAITING:WAITING', card: 'tok_async', ends: ['CONFIRMED', 'EXPIRED'], diesInRequest: true, waitExpiresWhileDown: true },
 ];

@@ -15,6 +15,7 @@ const entry = (saga: string, step: string, phase: 'run' | 'compensate', status: 
   sagaId: '01890000-0000-7000-8000-000000000000',
   saga,
   status: sagaStatus,
+  durable: status !== 'STARTED',
   step: { name: step, phase, status, attempt: 1 },
 });
 
@@ -75,7 +76,7 @@ describe('AGORA_FAULT_KILL_AT', () => {
     expect(matchesKillPoint(point, entry('checkout', 'authorizePayment', 'run', 'WAITING', 'RUNNING'))).toBe(false);
     expect(matchesKillPoint(point, entry('checkout', 'authorizePayment', 'compensate', 'WAITING', 'WAITING'))).toBe(false);
     expect(matchesKillPoint(point, entry('cancelOrder', 'authorizePayment', 'run', 'WAITING', 'WAITING'))).toBe(false);
-    expect(matchesKillPoint(point, { sagaId: 'x', saga: 'checkout', status: 'WAITING' })).toBe(false);
+    expect(matchesKillPoint(point, { sagaId: 'x', saga: 'checkout', status: 'WAITING', durable: true })).toBe(false);
 
     const kills: string[] = [];
     const observe = killAtObserver(parseKillPoint('checkout:commitStock:run:DONE') as KillPoint, (p, e) => kills.push(`${p.text}@${e.step?.name}`));

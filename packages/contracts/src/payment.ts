@@ -12,6 +12,13 @@ import { MoneySchema, Timestamp, Uuid } from './common.js';
  * PENDING → AUTHORIZED | DECLINED | FAILED | VOIDED; AUTHORIZED → CAPTURED | VOIDED;
  * CAPTURED → REFUNDED (once refunds add up to the captured amount; partial refunds stay CAPTURED).
  */
+/**
+ * `extras.refusedBy` of a 409 from capture, void or refund when the payment provider itself
+ * refused (a business answer: the same call would be refused again), as opposed to a conflict
+ * of our own records. The checkout treats a refused capture as a declined payment.
+ */
+export const PROVIDER_REFUSAL = 'provider';
+
 export const PaymentStatus = Type.Union([
   Type.Literal('PENDING'),
   Type.Literal('AUTHORIZED'),

@@ -13,11 +13,13 @@ import { SAGA_STATUSES, type SagaDefinition, type SagaLogEntry, type SagaStatus 
  *        checkout:authorizePayment:run:WAITING:RUNNING   (the resumed run, not the pause)
  *
  * The fields are those of the orchestrator's log entries (`SagaLogEntry`), which `onLog` reports
- * synchronously right after each write of the saga log has COMMITTED. So:
- * - `run:STARTED` kills after "step started" is durable and before the step's side effect
- *   ("before the step"); the restart must run it again (at least once, idempotent);
- * - `run:DONE` kills after the step's result is durable and the saga has moved on ("after the
- *   step"), before the next step is logged;
+ * synchronously right after each write of the saga log has COMMITTED (`durable`), and at the
+ * points a replayed step passes without writing anything. So:
+ * - `run:STARTED` kills before the step's side effect; for a bracketed step, after "started" is
+ *   durable. The restart must run it again (at least once, idempotent);
+ * - `run:DONE` kills after the step's effect: for a replayed step (the checkout's remote steps)
+ *   "after effect k, before any checkpoint", so the restart replays every step from the last
+ *   checkpoint and each answers "already done"; for a local step (confirm), after its commit;
  * - `run:WAITING` first fires when the step pauses for a signal (saga WAITING, lease released);
  *   it is written again (saga RUNNING) when the signal resumes the step, before `onSignal`: add
  *   `:RUNNING` / `:WAITING` (the saga's status after the write) to pick one;

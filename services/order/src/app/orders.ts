@@ -1,11 +1,8 @@
-import { AppError, LIMITS, isAppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
-import { EVENT_TYPES, type OrderCancelled } from '@agora/contracts/events';
+import { AppError, isAppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
 import type { CheckoutBody, Order, OrderStatus } from '@agora/contracts/order';
 import {
   IdempotencyStore,
   SagaOrchestrator,
-  defineSaga,
-  hashRequest,
   type Caller,
   type Logger,
   type SagaDefinition,
@@ -13,22 +10,15 @@ import {
   type ShardRouter,
   type Storage,
 } from '@agora/platform';
-import { priceSnapshot } from '../domain/pricing.js';
 import { isCancellable } from '../domain/status.js';
 import { ORDERS_SCHEMA, OrderStore } from '../store/order-store.js';
-import { CHECKOUT_LIMITS, checkoutSaga, event, type CheckoutInput, type PaymentSignal } from './checkout-saga.js';
+import { cancelSaga, type CancelInput } from './cancel/saga.js';
+import { Checkout, type CheckoutResponse } from './checkout/checkout.js';
+import type { CheckoutInput, PaymentSignal } from './checkout/input.js';
+import { checkoutSaga } from './checkout/saga.js';
 import type { Collaborators } from './clients.js';
 
-export interface CheckoutResponse {
-  status: number;
-  body: unknown;
-  replayed: boolean;
-}
-
-interface CancelInput {
-  orderId: string;
-  reason: string;
-}
+export type { CheckoutResponse } from './checkout/checkout.js';
 
 /** One shard's machinery: orders, their sagas and the idempotency records live together. */
 export interface OrderShard {
@@ -69,6 +59,7 @@ function decodeCursor(cursor: string): string {
  */
 export class Orders {
   private readonly shards = new Map<string, OrderShard>();
+  private readonly checkouts: Checkout;
 
   constructor(
     private readonly router: ShardRouter,
@@ -79,6 +70,7 @@ export class Orders {
     options: OrdersOptions = {},
   ) {
     const { leaseMs, onLog, idempotencyLockTimeoutMs } = options;
+    this.checkouts = new Checkout(services, logger);
     for (const shard of router.all()) {
       const store = new OrderStore(shard.storage, clock);
       const orchestrator = new SagaOrchestrator({
@@ -90,7 +82,7 @@ export class Orders {
         ...(leaseMs === undefined ? {} : { leaseMs }),
         ...(onLog === undefined ? {} : { onLog }),
       });
-      const checkout = checkoutSaga(store, services, clock);
+      const checkout = checkoutSaga({ store, services, clock }, logger);
       const cancel = cancelSaga(store, services, clock);
       orchestrator.register(checkout);
       orchestrator.register(cancel);
@@ -131,78 +123,8 @@ export class Orders {
     return undefined;
   }
 
-  async checkout(caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
-    if (!idempotencyKey) throw validationError([{ path: 'idempotency-key', message: 'header is required on checkout' }]);
-    if (idempotencyKey.length > LIMITS.idempotencyKeyChars) {
-      throw validationError([{ path: 'idempotency-key', message: `must be at most ${LIMITS.idempotencyKeyChars} characters` }]);
-    }
-    const shard = this.shardOf(caller.userId);
-    const result = await shard.idempotency.run(`checkout:${caller.userId}`, idempotencyKey, hashRequest(body), async () => {
-      const orderId = (await shard.store.findIdByKey(caller.userId, idempotencyKey)) ?? (await this.openOrder(shard, caller, idempotencyKey, body, requestId));
-      await this.driveCheckout(shard, orderId);
-      const order = await shard.store.get(orderId);
-      if (!order) throw new Error(`order ${orderId} vanished after its checkout`);
-      return checkoutAnswer(order);
-    });
-    return { status: result.status, body: result.body, replayed: result.replayed };
-  }
-
-  /**
-   * Drives the checkout until it ends (with onFinished done) or waits for the payment provider. The
-   * saga is committed unleased, so a recovery loop (this instance's or another's) may claim it
-   * before our drive does, and `drive` then answers its state mid-way: a tok_visa checkout would
-   * get 202 RESERVED. So while another driver holds it, join that drive (same process: `drive`
-   * hands back the in-flight one) or look again, for a bounded time; past it the answer is 202.
-   */
-  private async driveCheckout(shard: OrderShard, orderId: string): Promise<void> {
-    const deadline = Date.now() + CHECKOUT_LIMITS.otherDriverWaitMs;
-    let pause = 5;
-    for (;;) {
-      const outcome = await shard.orchestrator.drive(orderId);
-      if (outcome.status === 'WAITING' || outcome.finished || Date.now() >= deadline) return;
-      await new Promise((resolve) => setTimeout(resolve, pause));
-      pause = Math.min(pause * 2, 200);
-    }
-  }
-
-  /** Reads the cart and today's prices, then writes the PENDING order and its saga in one transaction. */
-  private async openOrder(shard: OrderShard, caller: Caller, idempotencyKey: string, body: CheckoutBody, requestId?: string): Promise<string> {
-    const { lines } = await this.services.cartLines(caller.userId, requestId);
-    if (lines.length === 0) throw new AppError('CART_EMPTY', 'The cart is empty; add items before checking out');
-    const variants = new Map((await this.services.variants(lines.map((l) => l.sku))).map((v) => [v.sku, v]));
-    const missing = lines.filter((l) => !variants.has(l.sku)).map((l) => l.sku);
-    if (missing.length > 0) {
-      throw new AppError('CONFLICT', `no longer sold: ${missing.join(', ')}; remove them from the cart`, { extras: { skus: missing } });
-    }
-    const snapshot = priceSnapshot(
-      lines.map((l) => {
-        const variant = variants.get(l.sku);
-        if (!variant) throw new Error('unreachable: checked above');
-        return { sku: l.sku, title: `${variant.productName} — ${variant.title}`, quantity: l.quantity, unitPrice: variant.price };
-      }),
-    );
-    const orderId = newId();
-    return shard.storage.transaction(async (tx) => {
-      const opened = await shard.store.insertPending(tx, {
-        id: orderId,
-        userId: caller.userId,
-        idempotencyKey,
-        lines: snapshot.lines,
-        total: snapshot.total,
-        shippingAddress: body.shippingAddress,
-      });
-      if (opened.created) {
-        const input: CheckoutInput = {
-          orderId,
-          userId: caller.userId,
-          lines: snapshot.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
-          total: snapshot.total,
-          payment: body.payment,
-        };
-        await shard.orchestrator.start(shard.checkout, orderId, input, { tx });
-      }
-      return opened.id;
-    });
+  checkout(caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
+    return this.checkouts.run(this.shardOf(caller.userId), caller, idempotencyKey, body, requestId);
   }
 
   async get(caller: Caller, orderId: string): Promise<Order> {
@@ -308,65 +230,4 @@ function pageOf(items: Order[], limit: number): { items: Order[]; nextCursor: st
   const page = items.slice(0, limit);
   const last = page[page.length - 1];
   return { items: page, nextCursor: items.length > limit && last ? encodeCursor(last.id) : null };
-}
-
-/** 201 final, 202 in progress, or the problem API.md names with the order in its body. */
-function checkoutAnswer(order: Order): { status: number; body: unknown } {
-  switch (order.status) {
-    case 'CONFIRMED':
-      return { status: 201, body: order };
-    case 'PENDING':
-    case 'RESERVED':
-      return { status: 202, body: order };
-    case 'REJECTED':
-      throw new AppError('OUT_OF_STOCK', 'Not enough stock for every line of the cart; nothing was charged', { extras: { order } });
-    case 'PAYMENT_FAILED': {
-      // The history's reason already says what happened ("payment declined (card_declined)").
-      const reason = order.history.at(-1)?.reason ?? 'payment declined';
-      throw new AppError('PAYMENT_DECLINED', `${reason.charAt(0).toUpperCase()}${reason.slice(1)}`, { extras: { order } });
-    }
-    case 'EXPIRED':
-    case 'CANCELLED':
-      throw new AppError('CONFLICT', `The order is ${order.status}`, { extras: { order } });
-  }
-}
-
-/** Cancelling a CONFIRMED order: refund, restock, then CANCELLED with an OrderCancelled event. */
-function cancelSaga(store: OrderStore, services: Collaborators, clock: Clock): SagaDefinition<CancelInput> {
-  return defineSaga<CancelInput>('cancelOrder', [
-    {
-      name: 'refund',
-      run: async (ctx) => {
-        let refunded = 0;
-        let currency = 'USD';
-        for (const intent of await services.paymentsOf(ctx.input.orderId)) {
-          currency = intent.amount.currency;
-          const refundable = intent.capturedAmount.amount - intent.refundedAmount.amount;
-          if (refundable > 0) {
-            await services.refund(intent.id, { amount: refundable, currency }, `${ctx.idempotencyKey}:${intent.id}`);
-          }
-          refunded += intent.capturedAmount.amount;
-        }
-        return { refunded: { amount: refunded, currency } };
-      },
-    },
-    {
-      name: 'restock',
-      run: async (ctx) => {
-        await services.restockReservation(ctx.input.orderId);
-        return { restocked: true };
-      },
-    },
-    {
-      name: 'markCancelled',
-      run: async (ctx) => {
-        const refunded = (ctx.result<{ refunded: { amount: number; currency: string } }>('refund')).refunded;
-        await store.transition(ctx.input.orderId, ['CONFIRMED'], 'CANCELLED', ctx.input.reason, (order) => {
-          const payload: OrderCancelled = { orderId: order.id, userId: order.userId, refunded, reason: ctx.input.reason };
-          return [event(EVENT_TYPES.OrderCancelled, order.id, payload, clock.now())];
-        });
-        return {};
-      },
-    },
-  ]);
 }

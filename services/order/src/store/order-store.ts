@@ -8,10 +8,50 @@ import { orderHistory, orderLines, orders } from './schema.js';
 
 export const ORDERS_SCHEMA = 'orders';
 
+/** The history's word for "stock was reserved", wherever the RESERVED entry is written. */
+export const RESERVED_REASON = 'stock reserved';
+
+/** A checkout's answer as kept for replays of its Idempotency-Key. */
+export interface StoredAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** What an Idempotency-Key holds: the order it opened, the request it was opened with, the answer given. */
+export interface CheckoutKey {
+  id: string;
+  /** Null for orders opened before request hashes were kept with them. */
+  requestHash: string | null;
+  answer: StoredAnswer | undefined;
+}
+
+interface KeyRow {
+  id: string;
+  request_hash: string | null;
+  response_status: number | null;
+  response_body: unknown;
+}
+
+function keyOf(row: KeyRow): CheckoutKey {
+  return {
+    id: row.id,
+    requestHash: row.request_hash,
+    answer: row.response_status === null ? undefined : { status: Number(row.response_status), body: row.response_body },
+  };
+}
+
+/** Timestamps come from the application's clock, never the database's `now()`, so tests can move time. */
+const at = (date: Date) => sql`${date.toISOString()}::timestamptz`;
+
+function assert(condition: boolean, invariant: string): asserts condition {
+  if (!condition) throw new Error(`order store invariant violated: ${invariant}`);
+}
+
 export interface NewOrder {
   id: string;
   userId: string;
   idempotencyKey: string;
+  requestHash: string;
   lines: OrderLine[];
   total: Money;
   shippingAddress: ShippingAddress | undefined;
@@ -32,50 +72,112 @@ export class OrderStore {
     private readonly clock: Clock,
   ) {}
 
-  /** Inserts the PENDING order unless this user already has one for the key; returns the order id that holds the key. */
-  async insertPending(tx: Tx, order: NewOrder): Promise<{ id: string; created: boolean }> {
-    const now = this.clock.now();
-    const inserted = await tx
-      .insert(orders)
-      .values({
-        id: order.id,
-        userId: order.userId,
-        status: 'PENDING',
-        currency: order.total.currency,
-        totalAmount: order.total.amount,
-        shippingAddress: order.shippingAddress ?? null,
-        idempotencyKey: order.idempotencyKey,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
-      .returning({ id: orders.id });
-    if (inserted.length === 0) {
-      const existing = await this.findIdByKey(order.userId, order.idempotencyKey, tx);
-      if (!existing) throw new AppError('CONFLICT', 'order for this idempotency key vanished; retry');
-      return { id: existing, created: false };
-    }
-    await tx.insert(orderLines).values(
-      order.lines.map((line, position) => ({
-        orderId: order.id,
-        position,
-        sku: line.sku,
-        title: line.title,
-        quantity: line.quantity,
-        unitAmount: line.unitPrice.amount,
-        lineAmount: line.lineTotal.amount,
-      })),
+  /**
+   * Opens the PENDING order (with its lines and first history entry) in ONE statement, unless
+   * this user already has an order for the key: then that order's key record, nothing written.
+   * Runs in the caller's transaction, which also begins the order's checkout saga.
+   */
+  async open(tx: Tx, order: NewOrder): Promise<{ created: boolean; key: CheckoutKey }> {
+    const now = at(this.clock.now());
+    const lines = order.lines.map(
+      (l, position) => sql`(${position}::int, ${l.sku}::text, ${l.title}::text, ${l.quantity}::int, ${l.unitPrice.amount}::bigint, ${l.lineTotal.amount}::bigint)`,
     );
-    await tx.insert(orderHistory).values({ id: newId(), orderId: order.id, status: 'PENDING', reason: null, at: now });
-    return { id: order.id, created: true };
+    assert(lines.length > 0, 'an order has at least one line');
+    const [opened] = await this.storage.query<{ id: string }>(
+      sql`with o as (
+            insert into orders.orders (id, user_id, status, currency, total_amount, shipping_address, idempotency_key, request_hash, created_at, updated_at)
+            values (${order.id}::uuid, ${order.userId}::uuid, 'PENDING', ${order.total.currency}, ${order.total.amount}::bigint,
+                    ${order.shippingAddress ? JSON.stringify(order.shippingAddress) : null}::jsonb, ${order.idempotencyKey}, ${order.requestHash}, ${now}, ${now})
+            on conflict (user_id, idempotency_key) do nothing
+            returning id),
+          l as (
+            insert into orders.order_lines (order_id, position, sku, title, quantity, unit_amount, line_amount)
+            select o.id, v.position, v.sku, v.title, v.quantity, v.unit_amount, v.line_amount
+            from o, (values ${sql.join(lines, sql`, `)}) as v(position, sku, title, quantity, unit_amount, line_amount)),
+          h as (
+            insert into orders.order_history (id, order_id, status, reason, at) select ${newId()}::uuid, o.id, 'PENDING', null, ${now} from o)
+          select id from o`,
+      tx,
+    );
+    if (opened) return { created: true, key: { id: opened.id, requestHash: order.requestHash, answer: undefined } };
+    const existing = await this.findByKey(order.userId, order.idempotencyKey, tx);
+    if (!existing) throw new AppError('CONFLICT', 'order for this idempotency key vanished; retry');
+    return { created: false, key: existing };
   }
 
-  async findIdByKey(userId: string, idempotencyKey: string, executor: Executor = this.storage.db): Promise<string | undefined> {
-    const rows = await executor
-      .select({ id: orders.id })
-      .from(orders)
-      .where(and(eq(orders.userId, userId), eq(orders.idempotencyKey, idempotencyKey)));
-    return rows[0]?.id;
+  /** The order a user opened with an Idempotency-Key, with the request's hash and the answer given, if any. */
+  async findByKey(userId: string, idempotencyKey: string, executor?: Executor): Promise<CheckoutKey | undefined> {
+    const [row] = await this.storage.query<KeyRow>(
+      sql`select id, request_hash, response_status, response_body from orders.orders where user_id = ${userId}::uuid and idempotency_key = ${idempotencyKey}`,
+      executor,
+    );
+    return row ? keyOf(row) : undefined;
+  }
+
+  /** The answer kept for the order's Idempotency-Key, if one was given. */
+  async findAnswer(orderId: string): Promise<StoredAnswer | undefined> {
+    const [row] = await this.storage.query<KeyRow>(sql`select id, request_hash, response_status, response_body from orders.orders where id = ${orderId}::uuid`);
+    return row ? keyOf(row).answer : undefined;
+  }
+
+  /**
+   * Keeps the checkout's answer with its order, unless one was kept already (a concurrent
+   * request's): returns the answer that is kept, ours or theirs.
+   */
+  async recordAnswer(orderId: string, answer: StoredAnswer): Promise<StoredAnswer> {
+    const [kept] = await this.storage.query<KeyRow>(
+      sql`update orders.orders set response_status = ${answer.status}::int, response_body = ${JSON.stringify(answer.body ?? null)}::jsonb
+          where id = ${orderId}::uuid and response_status is null
+          returning id, request_hash, response_status, response_body`,
+    );
+    if (kept) return answer;
+    const theirs = await this.findAnswer(orderId);
+    if (!theirs) throw new Error(`order ${orderId}: no answer kept after a refused write of one`);
+    return theirs;
+  }
+
+  /**
+   * The checkout's last local step, inside the transaction of the saga checkpoint that records
+   * it: PENDING or RESERVED → CONFIRMED with its history (RESERVED too, when the order never
+   * showed it: stock was reserved on the way), the OrderConfirmed fact in the outbox and the 201
+   * answer kept for replays. The confirmed order is built in memory from one read.
+   */
+  async confirm(tx: Tx, orderId: string, events: (order: Order) => EventEnvelope[]): Promise<Order> {
+    const order = await this.get(orderId, tx);
+    if (!order) throw new AppError('NOT_FOUND', `order ${orderId} not found`);
+    if (order.status !== 'PENDING' && order.status !== 'RESERVED') {
+      throw new AppError('CONFLICT', `order is ${order.status}; it cannot become CONFIRMED`, { extras: { order } });
+    }
+    const now = this.clock.now();
+    const entries: { id: string; status: OrderStatus; reason: string }[] = [
+      ...(order.status === 'PENDING' ? [{ id: newId(), status: 'RESERVED' as const, reason: RESERVED_REASON }] : []),
+      { id: newId(), status: 'CONFIRMED', reason: 'paid' },
+    ];
+    const confirmed: Order = {
+      ...order,
+      status: 'CONFIRMED',
+      updatedAt: now.toISOString(),
+      history: [...order.history, ...entries.map((e) => ({ status: e.status, at: now.toISOString(), reason: e.reason }))],
+    };
+    const history = entries.map((e) => sql`(${e.id}::uuid, ${e.status}::text, ${e.reason}::text)`);
+    const [moved] = await this.storage.query<{ n: number }>(
+      sql`with u as (
+            update orders.orders set status = 'CONFIRMED', updated_at = ${at(now)},
+              -- An answer given before (202 while an asynchronous payment was pending) stays the key's answer.
+              response_status = coalesce(response_status, 201),
+              response_body = case when response_status is null then ${JSON.stringify(confirmed)}::jsonb else response_body end
+            where id = ${orderId}::uuid and status = ${order.status}
+            returning id),
+          h as (
+            insert into orders.order_history (id, order_id, status, reason, at)
+            select v.id, u.id, v.status, v.reason, ${at(now)} from u, (values ${sql.join(history, sql`, `)}) as v(id, status, reason))
+          select count(*)::int as n from u`,
+      tx,
+    );
+    // The row was read in this transaction; only a concurrent writer of the order could move it.
+    if (Number(moved?.n ?? 0) !== 1) throw new AppError('CONFLICT', `order ${orderId} changed while being confirmed`);
+    await writeOutbox(this.storage, tx, ORDERS_SCHEMA, events(confirmed));
+    return confirmed;
   }
 
   /**
@@ -83,11 +185,21 @@ export class OrderStore {
    * outbox events in the same transaction. Already in `to` → no-op (steps are re-run on recovery);
    * anywhere else → 409.
    */
-  async transition(orderId: string, from: readonly OrderStatus[], to: OrderStatus, reason?: string, events?: (order: Order) => EventEnvelope[]): Promise<{ changed: boolean }> {
-    // Only the from-states the machine allows for `to` take part in the guard.
-    const allowedFrom = from.filter((f) => canTransition(f, to));
+  async transition(
+    orderId: string,
+    from: readonly OrderStatus[],
+    to: OrderStatus,
+    reason?: string,
+    events?: (order: Order) => EventEnvelope[],
+    options: { reservedOnTheWay?: boolean; tx?: Tx } = {},
+  ): Promise<{ changed: boolean }> {
+    // Only the from-states the machine allows for `to` take part in the guard; with
+    // `reservedOnTheWay`, PENDING passes through RESERVED (written to the history below).
+    const viaReserved = (f: OrderStatus): boolean => options.reservedOnTheWay === true && f === 'PENDING' && canTransition('PENDING', 'RESERVED') && canTransition('RESERVED', to);
+    const allowedFrom = from.filter((f) => canTransition(f, to) || viaReserved(f));
     if (allowedFrom.length === 0) for (const f of from) assertTransition(f, to);
-    return this.storage.transaction(async (tx) => {
+    const inTransaction = <T>(work: (tx: Tx) => Promise<T>): Promise<T> => (options.tx ? work(options.tx) : this.storage.transaction(work));
+    return inTransaction(async (tx) => {
       const now = this.clock.now();
       const updated = await tx
         .update(orders)
@@ -100,8 +212,18 @@ export class OrderStore {
         if (current.status === to) return { changed: false };
         throw new AppError('CONFLICT', `order is ${current.status}; it cannot become ${to}`, { extras: { order: current } });
       }
+      // A checkout that failed after reserving stock passed RESERVED without writing it (its steps
+      // are not logged one by one): the history says so before the failure.
+      if (allowedFrom.some(viaReserved)) {
+        await this.storage.query(
+          sql`insert into orders.order_history (id, order_id, status, reason, at)
+              select ${newId()}::uuid, id, 'RESERVED', ${RESERVED_REASON}, ${at(now)} from orders.orders
+              where id = ${orderId}::uuid and not exists (select 1 from orders.order_history where order_id = ${orderId}::uuid and status = 'RESERVED')`,
+          tx,
+        );
+      }
       await tx.insert(orderHistory).values({ id: newId(), orderId, status: to, reason: reason ?? null, at: now });
-      // The order is read back (three queries) only for a caller that builds events from it.
+      // The order is read back (one statement) only for a caller that builds events from it.
       if (!events) return { changed: true };
       const order = await this.get(orderId, tx);
       if (!order) throw new Error(`order ${orderId} disappeared inside its own transaction`);
@@ -119,15 +241,18 @@ export class OrderStore {
     return rows[0]?.cancel_saga_id ?? undefined;
   }
 
-  async get(orderId: string, executor: Executor = this.storage.db): Promise<Order | undefined> {
-    const rows = await executor.select().from(orders).where(eq(orders.id, orderId));
-    const row = rows[0];
-    if (!row) return undefined;
-    const [lines, history] = await Promise.all([
-      executor.select().from(orderLines).where(eq(orderLines.orderId, orderId)).orderBy(asc(orderLines.position)),
-      executor.select().from(orderHistory).where(eq(orderHistory.orderId, orderId)).orderBy(asc(orderHistory.at), asc(orderHistory.id)),
-    ]);
-    return toOrder(row, lines, history);
+  /** One order with its lines and history, in one statement. */
+  async get(orderId: string, executor?: Executor): Promise<Order | undefined> {
+    const [row] = await this.storage.query<RawOrderRow>(
+      sql`select o.id, o.user_id, o.status, o.currency, o.total_amount, o.shipping_address, o.created_at, o.updated_at,
+                 coalesce((select json_agg(json_build_object('sku', l.sku, 'title', l.title, 'quantity', l.quantity, 'unitAmount', l.unit_amount, 'lineAmount', l.line_amount) order by l.position)
+                           from orders.order_lines l where l.order_id = o.id), '[]'::json) as lines,
+                 coalesce((select json_agg(json_build_object('status', h.status, 'reason', h.reason, 'at', h.at) order by h.at, h.id)
+                           from orders.order_history h where h.order_id = o.id), '[]'::json) as history
+          from orders.orders o where o.id = ${orderId}::uuid`,
+      executor,
+    );
+    return row ? orderOf(row) : undefined;
   }
 
   /** A page, newest first, of one user's orders or of every order in this shard. */
@@ -181,5 +306,42 @@ function toOrder(row: OrderRow, lines: LineRow[], history: HistoryRow[]): Order 
     history: history.map((h) => ({ status: h.status as OrderStatus, at: h.at.toISOString(), ...(h.reason ? { reason: h.reason } : {}) })),
   };
   if (row.shippingAddress) order.shippingAddress = row.shippingAddress as ShippingAddress;
+  return order;
+}
+
+interface RawOrderRow {
+  id: string;
+  user_id: string;
+  status: string;
+  currency: string;
+  total_amount: number | string;
+  shipping_address: unknown;
+  created_at: Date | string;
+  updated_at: Date | string;
+  lines: { sku: string; title: string; quantity: number; unitAmount: number | string; lineAmount: number | string }[];
+  history: { status: string; reason: string | null; at: string }[];
+}
+
+const iso = (value: Date | string): string => new Date(value).toISOString();
+
+function orderOf(row: RawOrderRow): Order {
+  const currency = row.currency;
+  const order: Order = {
+    id: row.id,
+    userId: row.user_id,
+    status: row.status as OrderStatus,
+    lines: row.lines.map((l) => ({
+      sku: l.sku,
+      title: l.title,
+      quantity: Number(l.quantity),
+      unitPrice: { amount: Number(l.unitAmount), currency },
+      lineTotal: { amount: Number(l.lineAmount), currency },
+    })),
+    total: { amount: Number(row.total_amount), currency },
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+    history: row.history.map((h) => ({ status: h.status as OrderStatus, at: iso(h.at), ...(h.reason ? { reason: h.reason } : {}) })),
+  };
+  if (row.shipping_address) order.shippingAddress = row.shipping_address as ShippingAddress;
   return order;
 }

@@ -16,6 +16,14 @@ export const orders = ordersSchema.table(
     shippingAddress: jsonb('shipping_address'),
     /** The client's Idempotency-Key: one order per (user, key), whatever the retries. */
     idempotencyKey: text('idempotency_key').notNull(),
+    /** hashRequest(body) of the checkout that opened it: the same key with another body is refused. */
+    requestHash: text('request_hash'),
+    /**
+     * The checkout's answer, kept with the order it answers for the 24 h an Idempotency-Key lives:
+     * a retry with the key gets it back, byte for byte (201 and the order, 202, or a 4xx problem).
+     */
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
     /** The saga that cancels this order, once one was started (set once, guarded). */
     cancelSagaId: uuid('cancel_saga_id'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError, newId, notFound, type Clock, type Money } from '@agora/kernel';
-import { events, type payment } from '@agora/contracts';
+import { events, payment } from '@agora/contracts';
 import type { Logger } from '@agora/platform';
 import {
   DECLINE_CODES,
@@ -358,7 +358,7 @@ export class Payments {
     this.deps.logger.warn({ err }, `${what} failed at the provider`);
     return err.retryable
       ? new AppError('UNAVAILABLE', `the payment provider did not complete the ${what}; retry with the same idempotency key`, { retryAfterSeconds: 1, cause: err })
-      : new AppError('CONFLICT', `the payment provider refused the ${what}: ${err.message}`, { cause: err });
+      : new AppError('CONFLICT', `the payment provider refused the ${what}: ${err.message}`, { cause: err, extras: { refusedBy: payment.PROVIDER_REFUSAL } });
   }
 
   /** Best effort: a hold we no longer want; a failure is logged (the provider's authorization expires on its own). */

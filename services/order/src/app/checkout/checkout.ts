@@ -1,0 +1,196 @@
+import { AppError, LIMITS, isAppError, newId, toProblem, validationError } from '@agora/kernel';
+import type { CheckoutBody, Order } from '@agora/contracts/order';
+import { hashRequest, type Caller, type Logger, type SagaDefinition, type SagaHandle, type SagaOrchestrator, type Storage } from '@agora/platform';
+import { priceSnapshot } from '../../domain/pricing.js';
+import type { CheckoutKey, OrderStore, StoredAnswer } from '../../store/order-store.js';
+import type { Collaborators } from '../clients.js';
+import { CHECKOUT_LIMITS, type CheckoutInput } from './input.js';
+
+export interface CheckoutResponse {
+  status: number;
+  body: unknown;
+  /** The answer was given before, to an earlier request with this Idempotency-Key. */
+  replayed: boolean;
+}
+
+/** What a checkout needs of the shard that holds the shopper's orders. */
+export interface CheckoutShard {
+  storage: Storage;
+  store: OrderStore;
+  orchestrator: SagaOrchestrator;
+  checkout: SagaDefinition<CheckoutInput>;
+}
+
+/**
+ * `POST /checkout`: idempotent on the shopper's Idempotency-Key, which the order itself holds (one
+ * order per user and key, with the request's hash and the answer given). A new key opens the
+ * order and begins its saga in one transaction; the saga then runs in this request, which answers
+ * with its outcome — or with 202 and the order to poll when it runs past `answerWithinMs`, while
+ * the saga goes on. A known key answers what it answered first.
+ */
+export class Checkout {
+  constructor(
+    private readonly services: Collaborators,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(shard: CheckoutShard, caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
+    if (!idempotencyKey) throw validationError([{ path: 'idempotency-key', message: 'header is required on checkout' }]);
+    if (idempotencyKey.length > LIMITS.idempotencyKeyChars) {
+      throw validationError([{ path: 'idempotency-key', message: `must be at most ${LIMITS.idempotencyKeyChars} characters` }]);
+    }
+    const requestHash = hashRequest(body);
+    const known = await shard.store.findByKey(caller.userId, idempotencyKey);
+    if (known) return this.again(shard, known, requestHash);
+    const opened = await this.open(shard, caller, idempotencyKey, requestHash, body, requestId);
+    if (!opened.handle) return this.again(shard, opened.key, requestHash);
+    const drive = opened.handle.drive();
+    const inTime = await this.within(drive, CHECKOUT_LIMITS.answerWithinMs);
+    if (!inTime) {
+      drive.catch((err: unknown) => this.logger.error({ err, orderId: opened.key.id }, 'checkout: the saga failed after its 202; recovery takes it over'));
+      this.logger.warn({ orderId: opened.key.id, answerWithinMs: CHECKOUT_LIMITS.answerWithinMs }, 'checkout: answered 202 while its saga runs on');
+    }
+    return this.answer(shard, opened.key.id, false);
+  }
+
+  /** The same key again: the same body gets the first answer (waiting for it if it is still being worked out), another body 422. */
+  private async again(shard: CheckoutShard, key: CheckoutKey, requestHash: string): Promise<CheckoutResponse> {
+    if (key.requestHash !== null && key.requestHash !== requestHash) {
+      throw new AppError('IDEMPOTENCY_MISMATCH', 'this Idempotency-Key was used with a different request body');
+    }
+    if (key.answer) return { ...key.answer, replayed: true };
+    await this.joinDrive(shard, key.id);
+    return this.answer(shard, key.id, true);
+  }
+
+  /**
+   * Reads the cart and today's prices, then writes the PENDING order and begins its saga (leased
+   * to us) in one transaction. Another request with the same key may have won the insert: then
+   * there is no handle, and its order's key record.
+   */
+  private async open(
+    shard: CheckoutShard,
+    caller: Caller,
+    idempotencyKey: string,
+    requestHash: string,
+    body: CheckoutBody,
+    requestId?: string,
+  ): Promise<{ key: CheckoutKey; handle: SagaHandle | undefined }> {
+    const { lines } = await this.services.cartLines(caller.userId, requestId);
+    if (lines.length === 0) throw new AppError('CART_EMPTY', 'The cart is empty; add items before checking out');
+    const variants = new Map((await this.services.variants(lines.map((l) => l.sku))).map((v) => [v.sku, v]));
+    const missing = lines.filter((l) => !variants.has(l.sku)).map((l) => l.sku);
+    if (missing.length > 0) {
+      throw new AppError('CONFLICT', `no longer sold: ${missing.join(', ')}; remove them from the cart`, { extras: { skus: missing } });
+    }
+    const snapshot = priceSnapshot(
+      lines.map((l) => {
+        const variant = variants.get(l.sku);
+        if (!variant) throw new Error('unreachable: checked above');
+        return { sku: l.sku, title: `${variant.productName} — ${variant.title}`, quantity: l.quantity, unitPrice: variant.price };
+      }),
+    );
+    const orderId = newId();
+    return shard.storage.transaction(async (tx) => {
+      const opened = await shard.store.open(tx, {
+        id: orderId,
+        userId: caller.userId,
+        idempotencyKey,
+        requestHash,
+        lines: snapshot.lines,
+        total: snapshot.total,
+        shippingAddress: body.shippingAddress,
+      });
+      if (!opened.created) return { key: opened.key, handle: undefined };
+      const input: CheckoutInput = {
+        orderId,
+        userId: caller.userId,
+        lines: snapshot.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+        total: snapshot.total,
+        payment: body.payment,
+      };
+      return { key: opened.key, handle: await shard.orchestrator.begin(shard.checkout, orderId, input, tx) };
+    });
+  }
+
+  /**
+   * Waits, for a bounded time, for the drive of a saga this request did not begin (a concurrent
+   * request with the same key, or a recovery loop after a crash): joins it in this process, or
+   * looks again while another instance holds it. Past the bound the answer is 202.
+   */
+  private async joinDrive(shard: CheckoutShard, orderId: string): Promise<void> {
+    const deadline = Date.now() + Math.min(CHECKOUT_LIMITS.otherDriverWaitMs, CHECKOUT_LIMITS.answerWithinMs);
+    let pause: number = JOIN_POLL.firstMs;
+    for (;;) {
+      const drive = shard.orchestrator.drive(orderId);
+      const inTime = await this.within(drive, Math.max(0, deadline - Date.now()));
+      if (!inTime) return;
+      const outcome = await drive;
+      if (outcome.status === 'WAITING' || outcome.finished || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, JOIN_POLL.maxMs);
+    }
+  }
+
+  /**
+   * The answer for the order as it stands, kept with the order unless an answer was kept already
+   * (the confirm step keeps 201 in its own transaction): 201, 202 in progress, or the problem the
+   * API names for its terminal status, with the order in it.
+   */
+  private async answer(shard: CheckoutShard, orderId: string, replayed: boolean): Promise<CheckoutResponse> {
+    const given = await shard.store.findAnswer(orderId);
+    if (given) return { ...given, replayed };
+    const order = await shard.store.get(orderId);
+    if (!order) throw new Error(`order ${orderId} vanished during its checkout`);
+    let ours: StoredAnswer;
+    let problem: AppError | undefined;
+    try {
+      ours = answerFor(order);
+    } catch (err) {
+      if (!(isAppError(err) && err.status < 500)) throw err;
+      problem = err;
+      ours = { status: err.status, body: toProblem(err) };
+    }
+    const kept = await shard.store.recordAnswer(orderId, ours);
+    if (kept !== ours) return { ...kept, replayed: true };
+    if (problem) throw problem;
+    return { ...ours, replayed };
+  }
+
+  /** True when `work` settled within `ms` (its failure is rethrown); false when the time ran out first. */
+  private async within(work: Promise<unknown>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([work.then(() => true as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Polling another driver of the same saga: quick at first, then backing off. */
+const JOIN_POLL = { firstMs: 5, maxMs: 200 } as const;
+
+/** 201 final, 202 in progress, or the problem the API names, with the order in its body. */
+function answerFor(order: Order): StoredAnswer {
+  switch (order.status) {
+    case 'CONFIRMED':
+      return { status: 201, body: order };
+    case 'PENDING':
+    case 'RESERVED':
+      return { status: 202, body: order };
+    case 'REJECTED':
+      throw new AppError('OUT_OF_STOCK', 'Not enough stock for every line of the cart; nothing was charged', { extras: { order } });
+    case 'PAYMENT_FAILED': {
+      // The history's reason already says what happened ("payment declined (card_declined)").
+      const reason = order.history.at(-1)?.reason ?? 'payment declined';
+      throw new AppError('PAYMENT_DECLINED', `${reason.charAt(0).toUpperCase()}${reason.slice(1)}`, { extras: { order } });
+    }
+    case 'EXPIRED':
+    case 'CANCELLED':
+      throw new AppError('CONFLICT', `The order is ${order.status}`, { extras: { order } });
+  }
+}
