@@ -7,6 +7,10 @@ import type { Metrics } from '@agora/platform';
  * is refused with 503 UNAVAILABLE and a Retry-After BEFORE it starts, so the client learns at
  * once that nothing happened and may retry with the same Idempotency-Key — instead of waiting out
  * the gateway's timeout and getting a 503 that says nothing about whether the work ran.
+ *
+ * A slot is held until the checkout answers. One that answers 202 (its saga runs on, see
+ * app/checkout) frees its slot then: the gate bounds the requests being served, not the sagas
+ * still running in the background (recovery and the stock and payment services bound those).
  */
 export interface AdmissionLimits {
   /** Work running at once. */
@@ -24,9 +28,10 @@ export const CHECKOUT_ADMISSION_DEFAULTS: Readonly<AdmissionLimits> = Object.fre
   maxInFlight: 64,
   // Four rounds of in-flight work: a burst of a few hundred buyers queues instead of failing.
   maxQueued: 256,
-  // A checkout admitted at the last moment still has the larger part of the caller's
-  // per-call budget to run in, so a queued buyer never meets the gateway's timeout instead.
-  queueWaitMs: LIMITS.serviceCallTimeoutMs / 2,
+  // Waiting plus answering stays inside the caller's per-call budget: an admitted checkout
+  // answers within half of it (201, or 202 with the order to poll; see app/checkout), and this
+  // leaves a tenth for transport, so a queued buyer never meets the gateway's timeout instead.
+  queueWaitMs: (LIMITS.serviceCallTimeoutMs * 2) / 5,
 });
 
 /** What a refused client is told to wait: about one queue wait, for the burst to drain. */
