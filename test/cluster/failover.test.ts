@@ -64,7 +64,6 @@ describe.runIf(await clusterServersAvailable())('cluster failover on real Postgr
         // production defaults' 30 s / 60 s: the test waits for them.
         AGORA_SAGA_LEASE_MS: '3000',
         AGORA_SAGA_RECOVERY_INTERVAL_MS: '500',
-        AGORA_CHECKOUT_LOCK_TIMEOUT_MS: '5000',
       },
     });
     http = new LoopbackClient(tc.gateway, 32);

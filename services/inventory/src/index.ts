@@ -8,6 +8,9 @@ import { registerReservationRoutes } from './http/reservation-routes.js';
 import { registerInventoryRoutes } from './http/routes.js';
 import { InProcessInventoryPort } from './port.js';
 import { ReservationStore, type InventoryTotal } from './store/reservation-store.js';
+
+/** Batch sizes worth telling apart, up to the batcher's own maximum (64). */
+const STOCK_BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64] as const;
 import { StockStore } from './store/stock-store.js';
 
 export const INVENTORY_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
@@ -25,7 +28,10 @@ export const inventoryModule: ServiceModule = {
 
     const app = createHttpApp({ name: 'inventory', logger: deps.logger, metrics: deps.metrics });
     registerInventoryRoutes(app, new InventoryApp(new StockStore(deps.storage)));
-    const reservations = new ReservationsApp(new ReservationStore(deps.storage), deps.clock, count);
+    // Operations per stock batch (reserves and commits sharing one transaction), by how the batch ended.
+    const batchSizes = deps.metrics.histogram('agora_inventory_stock_batch_operations', 'Stock operations per batch transaction', ['outcome'], STOCK_BATCH_BUCKETS);
+    const store = new ReservationStore(deps.storage, { onBatch: (size, outcome) => batchSizes.observe({ outcome }, size) });
+    const reservations = new ReservationsApp(store, deps.clock, count);
     registerReservationRoutes(app, reservations);
     const sweeper = new ReservationSweeper({ storage: deps.storage, clock: deps.clock, logger: deps.logger, onExpired: (n) => count('expired', n) });
     // StockChanged facts are committed with each stock move and published from the outbox.

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type PaymentSettled } from '@agora/contracts/events';
-import { IDEMPOTENCY_DEFAULTS, OutboxRelay, SAGA_DEFAULTS, SingleShardRouter, createHttpApp, type ServiceModule } from '@agora/platform';
+import { OutboxRelay, SAGA_DEFAULTS, SingleShardRouter, createHttpApp, type ServiceModule } from '@agora/platform';
 import { Collaborators } from './app/clients.js';
 import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, parseKillPoint } from './app/faults.js';
 import { Orders } from './app/orders.js';
@@ -12,7 +12,6 @@ export const ORDER_MIGRATIONS = fileURLToPath(new URL('./store/migrations', impo
 
 export const ORDER_DEFAULTS = {
   sagaRecoveryIntervalMs: 5_000,
-  idempotencyPruneIntervalMs: 60 * 60 * 1000,
 } as const;
 
 /**
@@ -20,14 +19,11 @@ export const ORDER_DEFAULTS = {
  * - AGORA_SAGA_RECOVERY_INTERVAL_MS: how often sagas left by a crashed instance are looked for;
  * - AGORA_SAGA_LEASE_MS: how long an instance's claim on a saga lasts without renewal, i.e. how
  *   soon after a crash another instance (or the restarted one) may recover its sagas;
- * - AGORA_CHECKOUT_LOCK_TIMEOUT_MS: how long the Idempotency-Key of a checkout that never
- *   answered (its process died) stays locked before the client's retry may take it over;
  * - AGORA_FAULT_KILL_AT: TEST-ONLY crash injection, see app/faults.ts. Never set in production.
  */
 export const ORDER_ENV = {
   recoveryInterval: 'AGORA_SAGA_RECOVERY_INTERVAL_MS',
   sagaLease: 'AGORA_SAGA_LEASE_MS',
-  checkoutLockTimeout: 'AGORA_CHECKOUT_LOCK_TIMEOUT_MS',
   faultKillAt: FAULT_KILL_VARIABLE,
 } as const;
 
@@ -39,11 +35,9 @@ export const orderModule: ServiceModule = {
     const router = new SingleShardRouter(deps.storage);
     const instance = `order-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const leaseMs = deps.env.int(ORDER_ENV.sagaLease, SAGA_DEFAULTS.leaseMs, { min: 100, max: 3_600_000 });
-    const idempotencyLockTimeoutMs = deps.env.int(ORDER_ENV.checkoutLockTimeout, IDEMPOTENCY_DEFAULTS.lockTimeoutMs, { min: 100, max: 24 * 3_600_000 });
     const killAt = parseKillPoint(deps.env.string(ORDER_ENV.faultKillAt));
     const orders = new Orders(router, new Collaborators(deps.transport, deps.ports), deps.clock, deps.logger, instance, {
       leaseMs,
-      idempotencyLockTimeoutMs,
       ...(killAt ? { onLog: killAtObserver(killAt) } : {}),
     });
     if (killAt) {
@@ -53,7 +47,6 @@ export const orderModule: ServiceModule = {
     }
     registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics));
     const relays = router.all().map((shard) => new OutboxRelay({ storage: shard.storage, schema: ORDERS_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics }));
-    let pruneTimer: NodeJS.Timeout | undefined;
     let subscription: { stop(): Promise<void> } | undefined;
     return {
       name: 'order',
@@ -75,13 +68,8 @@ export const orderModule: ServiceModule = {
         });
         for (const relay of relays) relay.start();
         await orders.startBackground(deps.env.int(ORDER_ENV.recoveryInterval, ORDER_DEFAULTS.sagaRecoveryIntervalMs, { min: 100, max: 3_600_000 }));
-        pruneTimer = setInterval(() => {
-          orders.pruneIdempotencyKeys().catch((err: unknown) => deps.logger.warn({ err }, 'pruning idempotency keys failed'));
-        }, ORDER_DEFAULTS.idempotencyPruneIntervalMs);
-        pruneTimer.unref();
       },
       async stop() {
-        if (pruneTimer) clearInterval(pruneTimer);
         await subscription?.stop();
         await orders.stopBackground();
         await Promise.all(relays.map((r) => r.stop()));

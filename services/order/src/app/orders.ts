@@ -1,7 +1,6 @@
 import { AppError, isAppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
 import type { CheckoutBody, Order, OrderStatus } from '@agora/contracts/order';
 import {
-  IdempotencyStore,
   SagaOrchestrator,
   type Caller,
   type Logger,
@@ -20,25 +19,22 @@ import type { Collaborators } from './clients.js';
 
 export type { CheckoutResponse } from './checkout/checkout.js';
 
-/** One shard's machinery: orders, their sagas and the idempotency records live together. */
+/** One shard's machinery: orders (which hold their Idempotency-Keys and answers) and their sagas live together. */
 export interface OrderShard {
   id: string;
   storage: Storage;
   store: OrderStore;
   orchestrator: SagaOrchestrator;
-  idempotency: IdempotencyStore;
   checkout: SagaDefinition<CheckoutInput>;
   cancel: SagaDefinition<CancelInput>;
 }
 
-/** Tuning passed through to each shard's orchestrator and idempotency store (defaults: theirs). */
+/** Tuning passed through to each shard's saga orchestrator (defaults: its own). */
 export interface OrdersOptions {
   /** Saga lease (ms): how soon another instance recovers the sagas of a crashed one. */
   leaseMs?: number;
-  /** Observer of every committed saga log write (fault injection in tests: see faults.ts). */
+  /** Observer of the saga log's entries (fault injection in tests: see faults.ts). */
   onLog?: SagaOrchestratorOptions['onLog'];
-  /** How long an unanswered checkout's Idempotency-Key stays locked before a retry may take it over. */
-  idempotencyLockTimeoutMs?: number;
 }
 
 function encodeCursor(id: string): string {
@@ -69,7 +65,7 @@ export class Orders {
     owner: string,
     options: OrdersOptions = {},
   ) {
-    const { leaseMs, onLog, idempotencyLockTimeoutMs } = options;
+    const { leaseMs, onLog } = options;
     this.checkouts = new Checkout(services, logger);
     for (const shard of router.all()) {
       const store = new OrderStore(shard.storage, clock);
@@ -91,13 +87,6 @@ export class Orders {
         storage: shard.storage,
         store,
         orchestrator,
-        idempotency: new IdempotencyStore({
-          storage: shard.storage,
-          schema: ORDERS_SCHEMA,
-          clock,
-          logger,
-          ...(idempotencyLockTimeoutMs === undefined ? {} : { lockTimeoutMs: idempotencyLockTimeoutMs }),
-        }),
         checkout,
         cancel,
       });
@@ -217,12 +206,6 @@ export class Orders {
 
   async stopBackground(): Promise<void> {
     await Promise.all(this.all().map((s) => s.orchestrator.stop()));
-  }
-
-  async pruneIdempotencyKeys(): Promise<number> {
-    let pruned = 0;
-    for (const shard of this.shards.values()) pruned += await shard.idempotency.pruneExpired();
-    return pruned;
   }
 }
 

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, check, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { idempotencyTable, outboxTable, sagaTables } from '@agora/platform';
+import { outboxTable, sagaTables } from '@agora/platform';
 
 /** `order` is an SQL keyword; the service's schema is `orders`. */
 export const ordersSchema = pgSchema('orders');
@@ -72,5 +72,4 @@ export const orderHistory = ordersSchema.table(
 );
 
 export const { sagas, sagaSteps } = sagaTables(ordersSchema);
-export const idempotencyKeys = idempotencyTable(ordersSchema);
 export const outbox = outboxTable(ordersSchema);
