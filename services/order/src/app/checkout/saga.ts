@@ -9,7 +9,7 @@ import { openStep } from './steps/open.js';
 import { reserveStockStep } from './steps/reserve-stock.js';
 
 /**
- * Checkout as a durable saga (docs/architecture.md): open → reserve stock → authorize → commit
+ * Checkout as a durable saga (docs/checkout.md): open → reserve stock → authorize → commit
  * stock → capture → clear the cart → confirm, each step in its own file beside its compensation.
  *
  * The log is lean. The order and its saga are born together (leased to the instance that answers
