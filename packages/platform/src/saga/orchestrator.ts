@@ -150,27 +150,52 @@ export class SagaOrchestrator {
    * or while driving it, recovery takes it over once the lease runs out.
    */
   async begin<I>(definition: SagaDefinition<I>, sagaId: string, input: I, tx: Tx): Promise<SagaHandle> {
+    const birth = this.birth(definition, sagaId, input);
+    const [created] = await this.storage.query<RawRow>(sql`${birth.insert(sql`true`)} on conflict (id) do nothing returning id`, tx);
+    return created ? birth.handle : { sagaId, created: false, drive: () => this.drive(sagaId) };
+  }
+
+  /**
+   * A saga's birth as a statement to embed in the caller's own (e.g. a CTE that also inserts the
+   * order, so both commit in ONE statement): `insert(condition)` inserts the saga, leased to this
+   * instance, only where `condition` holds (e.g. `exists (select 1 from the_order_cte)`). Drive
+   * `handle` only once that statement has committed and inserted the saga.
+   */
+  birth<I>(definition: SagaDefinition<I>, sagaId: string, input: I): { insert(condition: SQL): SQL; handle: SagaHandle } {
     this.assertRegistered(definition);
     if (!isUuid(sagaId)) throw new Error(`saga id must be a UUID, got "${sagaId}"`);
     const now = this.clock.now();
-    const initial: SagaState = { results: {} };
-    const [created] = await this.storage.query<RawRow>(
-      sql`insert into ${this.sagas}
-            (id, name, status, input, state, signals, current_step, attempts, lease_owner, lease_until, created_at, updated_at)
-          values (${sagaId}::uuid, ${definition.name}, 'RUNNING', ${jsonb(toJson(input))}, ${jsonb(initial)}, '{}'::jsonb, 0,
-                  1, ${this.owner}, ${ts(this.leaseEnd(now))}, ${ts(now)}, ${ts(now)})
-          on conflict (id) do nothing
-          returning *`,
-      tx,
-    );
-    if (!created) return { sagaId, created: false, drive: () => this.drive(sagaId) };
-    const row = sagaRowOf(created);
+    const stored = toJson(input);
+    const row: SagaRow = {
+      id: sagaId,
+      name: definition.name,
+      status: 'RUNNING',
+      input: stored,
+      state: { results: {} },
+      signals: {},
+      currentStep: 0,
+      attempts: 1,
+      leaseOwner: this.owner,
+      leaseUntil: this.leaseEnd(now),
+      waitUntil: null,
+      finishedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
     return {
-      sagaId,
-      created: true,
-      drive: () => {
-        this.logWriter.observe(row, true);
-        return this.track(sagaId, () => this.driveClaimed(row));
+      insert: (condition) =>
+        sql`insert into ${this.sagas}
+              (id, name, status, input, state, signals, current_step, attempts, lease_owner, lease_until, created_at, updated_at)
+            select ${sagaId}::uuid, ${row.name}, 'RUNNING', ${jsonb(stored)}, ${jsonb(row.state)}, '{}'::jsonb, 0,
+                   1, ${this.owner}, ${ts(this.leaseEnd(now))}, ${ts(now)}, ${ts(now)}
+            where ${condition}`,
+      handle: {
+        sagaId,
+        created: true,
+        drive: () => {
+          this.logWriter.observe(row, true);
+          return this.track(sagaId, () => this.driveClaimed(row));
+        },
       },
     };
   }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { AppError, newId, type Clock, type Money } from '@agora/kernel';
 import type { EventEnvelope } from '@agora/contracts/events';
 import type { Order, OrderLine, OrderStatus, ShippingAddress } from '@agora/contracts/order';
@@ -75,9 +75,10 @@ export class OrderStore {
   /**
    * Opens the PENDING order (with its lines and first history entry) in ONE statement, unless
    * this user already has an order for the key: then that order's key record, nothing written.
-   * Runs in the caller's transaction, which also begins the order's checkout saga.
+   * `alongside(opened)` adds a write to the same statement, done only if the order was (the
+   * checkout's saga is born that way: order, lines, history and saga in one commit).
    */
-  async open(tx: Tx, order: NewOrder): Promise<{ created: boolean; key: CheckoutKey }> {
+  async open(order: NewOrder, alongside?: (opened: SQL) => SQL): Promise<{ created: boolean; key: CheckoutKey }> {
     const now = at(this.clock.now());
     const lines = order.lines.map(
       (l, position) => sql`(${position}::int, ${l.sku}::text, ${l.title}::text, ${l.quantity}::int, ${l.unitPrice.amount}::bigint, ${l.lineTotal.amount}::bigint)`,
@@ -96,11 +97,11 @@ export class OrderStore {
             from o, (values ${sql.join(lines, sql`, `)}) as v(position, sku, title, quantity, unit_amount, line_amount)),
           h as (
             insert into orders.order_history (id, order_id, status, reason, at) select ${newId()}::uuid, o.id, 'PENDING', null, ${now} from o)
+          ${alongside ? sql`, a as (${alongside(sql`exists (select 1 from o)`)})` : sql``}
           select id from o`,
-      tx,
     );
     if (opened) return { created: true, key: { id: opened.id, requestHash: order.requestHash, answer: undefined } };
-    const existing = await this.findByKey(order.userId, order.idempotencyKey, tx);
+    const existing = await this.findByKey(order.userId, order.idempotencyKey);
     if (!existing) throw new AppError('CONFLICT', 'order for this idempotency key vanished; retry');
     return { created: false, key: existing };
   }

@@ -64,9 +64,9 @@ export class Checkout {
   }
 
   /**
-   * Reads the cart and today's prices, then writes the PENDING order and begins its saga (leased
-   * to us) in one transaction. Another request with the same key may have won the insert: then
-   * there is no handle, and its order's key record.
+   * Reads the cart and today's prices, then writes the PENDING order and its saga (leased to us)
+   * in one statement. Another request with the same key may have won the insert: then there is
+   * no handle, and its order's key record.
    */
   private async open(
     shard: CheckoutShard,
@@ -91,26 +91,20 @@ export class Checkout {
       }),
     );
     const orderId = newId();
-    return shard.storage.transaction(async (tx) => {
-      const opened = await shard.store.open(tx, {
-        id: orderId,
-        userId: caller.userId,
-        idempotencyKey,
-        requestHash,
-        lines: snapshot.lines,
-        total: snapshot.total,
-        shippingAddress: body.shippingAddress,
-      });
-      if (!opened.created) return { key: opened.key, handle: undefined };
-      const input: CheckoutInput = {
-        orderId,
-        userId: caller.userId,
-        lines: snapshot.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
-        total: snapshot.total,
-        payment: body.payment,
-      };
-      return { key: opened.key, handle: await shard.orchestrator.begin(shard.checkout, orderId, input, tx) };
-    });
+    const input: CheckoutInput = {
+      orderId,
+      userId: caller.userId,
+      lines: snapshot.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+      total: snapshot.total,
+      payment: body.payment,
+    };
+    // The order, its lines, its history and its saga (born leased to us): one statement, one commit.
+    const birth = shard.orchestrator.birth(shard.checkout, orderId, input);
+    const opened = await shard.store.open(
+      { id: orderId, userId: caller.userId, idempotencyKey, requestHash, lines: snapshot.lines, total: snapshot.total, shippingAddress: body.shippingAddress },
+      birth.insert,
+    );
+    return { key: opened.key, handle: opened.created ? birth.handle : undefined };
   }
 
   /**
