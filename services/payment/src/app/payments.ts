@@ -12,9 +12,9 @@ import {
   type PaymentStatus,
 } from '../domain/intent.js';
 import type { SettlementEvent } from '../domain/settlement.js';
-import type { Fact, IntentRecord, NewAttempt, Operation, PaymentStore } from '../store/payment-store.js';
+import type { AttemptOutcome, Fact, IntentRecord, NewAttempt, Operation, PaymentStore } from '../store/payment-store.js';
 import { intentStateOf } from '../store/totals.js';
-import { isProviderError, type AuthorizeResult, type PaymentProvider } from './provider.js';
+import { isProviderError, type PaymentProvider } from './provider.js';
 
 /** Told after a fact is committed to the outbox; the outbox row stays the durable record. */
 export interface PaymentNotifier {
@@ -117,6 +117,8 @@ export class Payments {
    * Authorizes once per idempotency key. A repeat answers the stored intent without calling the
    * provider, except when the first call never heard back from it (PENDING without a provider
    * reference): that one is re-driven with the same provider key.
+   *
+   * Two statements: the intent with the attempt before the call, the outcome with the attempt's after.
    */
   async authorize(body: payment.AuthorizeBody): Promise<payment.PaymentIntent> {
     assertAuthorizable(body.amount);
@@ -140,30 +142,38 @@ export class Payments {
       },
       attempt,
     );
+    let attemptId = attempt.id;
     if (!created) {
       if (intent.requestHash !== requestHash) throw mismatch('authorization');
       if (intent.status !== 'PENDING' || intent.providerRef !== null) return toPaymentIntent(intent);
       this.deps.logger.info({ paymentId: intent.id }, 'authorization never heard back from the provider; re-driving it');
+      const redrive = this.newAttempt(intent.id, 'authorize', providerKeys.authorize(intent.id), body.idempotencyKey, this.deps.clock.now());
+      await this.deps.store.startAttempt(redrive);
+      attemptId = redrive.id;
     }
-    return toPaymentIntent(await this.driveAuthorization(intent, body, created ? attempt.id : undefined));
+    return toPaymentIntent(await this.driveAuthorization(intent, body, attemptId));
   }
 
-  private async driveAuthorization(intent: IntentRecord, body: payment.AuthorizeBody, firstAttemptId: string | undefined): Promise<IntentRecord> {
+  private async driveAuthorization(intent: IntentRecord, body: payment.AuthorizeBody, attemptId: string): Promise<IntentRecord> {
     const amount: Money = { amount: intent.amount, currency: intent.currency };
     const key = providerKeys.authorize(intent.id);
-    let result: AuthorizeResult;
-    try {
-      result = await this.callProvider(intent.id, 'authorize', key, body.idempotencyKey, firstAttemptId, describeAuthorization, () =>
-        this.deps.provider.authorize({ intentId: intent.id, amount, token: body.token, idempotencyKey: key }),
-      );
-    } catch (err) {
-      if (!isProviderError(err)) throw err;
-      this.deps.logger.warn({ err, paymentId: intent.id }, 'authorization failed at the provider; payment FAILED');
-      return (await this.deps.store.failAuthorization(intent.id, DECLINE_CODES.providerError, this.deps.clock.now())) ?? this.mustFind(intent.id);
+    const call = await this.callProvider(intent.id, 'authorize', key, body.idempotencyKey, attemptId, () =>
+      this.deps.provider.authorize({ intentId: intent.id, amount, token: body.token, idempotencyKey: key }),
+    );
+    const now = this.deps.clock.now();
+    if (!call.ok) {
+      if (!isProviderError(call.error)) {
+        await this.deps.store.finishAttempt(call.attempt, now);
+        throw call.error;
+      }
+      this.deps.logger.warn({ err: call.error, paymentId: intent.id }, 'authorization failed at the provider; payment FAILED');
+      const failed = { status: 'FAILED' as const, providerRef: null, declineCode: DECLINE_CODES.providerError };
+      return (await this.deps.store.settleAuthorization(intent.id, failed, call.attempt, now)) ?? this.mustFind(intent.id);
     }
+    const { result } = call;
     const status = statusAfterAuthorization(result.outcome);
     const declineCode = status === 'DECLINED' ? (result.declineCode ?? 'card_declined') : undefined;
-    const applied = await this.deps.store.applyAuthorization(intent.id, { status, providerRef: result.providerRef, declineCode }, this.deps.clock.now());
+    const applied = await this.deps.store.settleAuthorization(intent.id, { status, providerRef: result.providerRef, declineCode }, { id: call.attemptId, outcome: result.outcome }, now);
     if (applied) return applied;
     // Something settled it first: a webhook (fine) or a void while we waited (release the hold).
     const current = await this.mustFind(intent.id);
@@ -171,17 +181,21 @@ export class Payments {
     return current;
   }
 
-  /** Captures the full amount of an AUTHORIZED intent, exactly once; a repeat answers the captured intent. */
+  /**
+   * Captures the full amount of an AUTHORIZED intent, exactly once; a repeat answers the captured
+   * intent. Two statements: the lease with the attempt before the call, the capture with the
+   * attempt's outcome and the captured fact after.
+   */
   async capture(id: string, idempotencyKey: string): Promise<payment.PaymentIntent> {
     const claimed = await this.claim(id, 'capture', ['AUTHORIZED'], idempotencyKey, (row) => (decideCapture(stateOf(row)) === 'capture' ? 'proceed' : 'done'));
     if (claimed.done) return toPaymentIntent(claimed.intent);
-    const intent = claimed.intent;
+    const { intent, attemptId } = claimed;
+    if (attemptId === undefined) throw new Error(`payment ${intent.id} is AUTHORIZED without a provider reference`);
     const amount: Money = { amount: intent.amount, currency: intent.currency };
-    await this.runLeased(intent, 'capture', idempotencyKey, (key) => this.deps.provider.capture(this.refOf(intent), amount, key));
+    const attempt = await this.runLeased(intent, 'capture', idempotencyKey, attemptId, (key) => this.deps.provider.capture(this.refOf(intent), amount, key));
     const now = this.deps.clock.now();
-    const completed = await this.deps.store.completeCapture(intent.id, now, (row) =>
-      this.fact(events.EVENT_TYPES.PaymentCaptured, row.id, now, { paymentId: row.id, orderId: row.orderId, amount: { amount: row.amount, currency: row.currency } } satisfies events.PaymentCaptured),
-    );
+    const fact = this.fact(events.EVENT_TYPES.PaymentCaptured, intent.id, now, { paymentId: intent.id, orderId: intent.orderId, amount } satisfies events.PaymentCaptured);
+    const completed = await this.deps.store.completeCapture(intent.id, attempt, fact, now);
     if (!completed) {
       const current = await this.mustFind(intent.id);
       if (decideCapture(stateOf(current)) === 'already-captured') return toPaymentIntent(current);
@@ -195,11 +209,13 @@ export class Payments {
   async void(id: string, idempotencyKey: string): Promise<payment.PaymentIntent> {
     const claimed = await this.claim(id, 'void', ['AUTHORIZED', 'PENDING'], idempotencyKey, (row) => (decideVoid(stateOf(row)) === 'nothing-held' ? 'done' : 'proceed'));
     if (claimed.done) return toPaymentIntent(claimed.intent);
-    const intent = claimed.intent;
-    if (decideVoid(stateOf(intent)) === 'release-at-provider') {
-      await this.runLeased(intent, 'void', idempotencyKey, (key) => this.deps.provider.void(this.refOf(intent), key));
-    }
-    const voided = await this.deps.store.completeVoid(intent.id, this.deps.clock.now());
+    const { intent, attemptId } = claimed;
+    const atProvider = decideVoid(stateOf(intent)) === 'release-at-provider';
+    // The claim records the call exactly when there is a provider reference to release.
+    if (atProvider !== (attemptId !== undefined)) throw new Error(`payment ${intent.id}: void at provider ${atProvider}, call recorded ${attemptId !== undefined}`);
+    const attempt =
+      attemptId === undefined ? undefined : await this.runLeased(intent, 'void', idempotencyKey, attemptId, (key) => this.deps.provider.void(this.refOf(intent), key));
+    const voided = await this.deps.store.completeVoid(intent.id, attempt, this.deps.clock.now());
     if (voided) return toPaymentIntent(voided);
     const current = await this.mustFind(intent.id);
     if (current.status === 'VOIDED') return toPaymentIntent(current);
@@ -214,7 +230,7 @@ export class Payments {
     const intent = await this.mustFind(id);
     const known = await this.deps.store.findRefund(id, idempotencyKey);
     let refundId: string;
-    let firstAttemptId: string | undefined;
+    let attemptId: string | undefined;
     if (known) {
       if (known.amount !== amount.amount || known.currency !== amount.currency) throw mismatch('refund amount');
       if (known.status === 'SUCCEEDED') return toPaymentIntent(await this.mustFind(id));
@@ -239,20 +255,23 @@ export class Payments {
         if (created.existing.status === 'SUCCEEDED') return toPaymentIntent(await this.mustFind(id));
         refundId = created.existing.id;
       } else {
-        firstAttemptId = attempt.id;
+        attemptId = attempt.id;
       }
     }
     const key = providerKeys.refund(refundId);
-    let providerRef: string;
-    try {
-      ({ providerRef } = await this.callProvider(id, 'refund', key, idempotencyKey, firstAttemptId, () => 'succeeded', () =>
-        this.deps.provider.refund(this.refOf(intent), amount, key),
-      ));
-    } catch (err) {
-      // The amount stays reserved: the provider may have refunded; a retry with the same key re-drives.
-      throw this.providerFailure(err, `refund of payment ${id}`);
+    if (attemptId === undefined) {
+      // A refund left PENDING by an earlier request: re-driven with its provider key.
+      const redrive = this.newAttempt(id, 'refund', key, idempotencyKey, this.deps.clock.now());
+      await this.deps.store.startAttempt(redrive);
+      attemptId = redrive.id;
     }
-    const updated = await this.deps.store.completeRefund(refundId, providerRef, this.deps.clock.now());
+    const call = await this.callProvider(id, 'refund', key, idempotencyKey, attemptId, () => this.deps.provider.refund(this.refOf(intent), amount, key));
+    if (!call.ok) {
+      // The amount stays reserved: the provider may have refunded; a retry with the same key re-drives.
+      await this.deps.store.finishAttempt(call.attempt, this.deps.clock.now());
+      throw this.providerFailure(call.error, `refund of payment ${id}`);
+    }
+    const updated = await this.deps.store.completeRefund(refundId, call.result.providerRef, { id: call.attemptId, outcome: 'succeeded' }, this.deps.clock.now());
     return toPaymentIntent(updated ?? (await this.mustFind(id)));
   }
 
@@ -279,7 +298,8 @@ export class Payments {
   }
 
   /**
-   * Takes the intent's capture/void lease. `done` when `decide` says the work is done already;
+   * Takes the intent's capture/void lease, recording the provider call it allows (`attemptId`, when
+   * there is a provider reference to call with). `done` when `decide` says the work is done already;
    * waits (bounded) while another caller holds the lease; 503 if it is still held after that.
    */
   private async claim(
@@ -288,66 +308,67 @@ export class Payments {
     from: readonly PaymentStatus[],
     requestKey: string,
     decide: (row: IntentRecord) => 'proceed' | 'done',
-  ): Promise<{ done: boolean; intent: IntentRecord }> {
+  ): Promise<{ done: true; intent: IntentRecord } | { done: false; intent: IntentRecord; attemptId: string | undefined }> {
     const { lease } = this.deps;
+    const providerKey = op === 'capture' ? providerKeys.capture(id) : providerKeys.void(id);
     const deadline = Date.now() + lease.waitMs;
     for (;;) {
-      const current = await this.mustFind(id);
-      if (decide(current) === 'done') return { done: true, intent: current };
       const now = this.deps.clock.now();
-      const result = await this.deps.store.claimLease(id, op, from, requestKey, now, new Date(now.getTime() + lease.leaseMs));
-      if (result.claimed) return { done: false, intent: result.intent };
-      if (result.reason === 'not-found') throw notFound(`Payment ${id}`);
-      if (result.reason === 'order-captured') throw new AppError('CONFLICT', `another payment of order ${current.orderId} is captured or being captured`);
-      if (result.reason === 'busy') {
-        if (Date.now() >= deadline) throw new AppError('UNAVAILABLE', `payment ${id} is being processed by another request; retry`, { retryAfterSeconds: 1 });
-        await this.sleep(lease.pollMs);
+      const attempt = this.newAttempt(id, op, providerKey, requestKey, now);
+      const result = await this.deps.store.claimLease(id, op, from, requestKey, now, new Date(now.getTime() + lease.leaseMs), attempt);
+      if (result.claimed) {
+        if (decide(result.intent) !== 'proceed') throw new Error(`payment ${id} was claimed for ${op} in status ${result.intent.status}`);
+        return { done: false, intent: result.intent, attemptId: result.attempted ? attempt.id : undefined };
       }
-      // state-changed: look again; `decide` answers for the new state.
-    }
-  }
-
-  /** Calls the provider under a held lease; on failure releases the lease so a retry can re-drive. */
-  private async runLeased<T>(intent: IntentRecord, operation: 'capture' | 'void', requestKey: string, call: (key: string) => Promise<T>): Promise<T> {
-    const key = operation === 'capture' ? providerKeys.capture(intent.id) : providerKeys.void(intent.id);
-    try {
-      return await this.callProvider(intent.id, operation, key, requestKey, undefined, () => 'succeeded', () => call(key));
-    } catch (err) {
-      await this.deps.store.releaseLease(intent.id, this.deps.clock.now());
-      throw this.providerFailure(err, `${operation} of payment ${intent.id}`);
+      if (result.reason === 'not-found') throw notFound(`Payment ${id}`);
+      if (result.reason === 'order-captured') {
+        throw new AppError('CONFLICT', `another payment of order ${(await this.mustFind(id)).orderId} is captured or being captured`);
+      }
+      if (decide(result.intent) === 'done') return { done: true, intent: result.intent };
+      if (Date.now() >= deadline) throw new AppError('UNAVAILABLE', `payment ${id} is being processed by another request; retry`, { retryAfterSeconds: 1 });
+      // busy: wait for the holder; state-changed: the claim's snapshot predates the change, claim again.
+      if (result.reason === 'busy') await this.sleep(lease.pollMs);
     }
   }
 
   /**
-   * One provider operation with bounded retries. Every call is recorded before it is made;
-   * ProviderErrors are retried with backoff and the same key; anything else is a bug and rethrown.
+   * Calls the provider under a held lease; the call's outcome to record with the change it allows.
+   * On failure, releases the lease (with the outcome) so a retry can re-drive.
+   */
+  private async runLeased<T>(intent: IntentRecord, operation: 'capture' | 'void', requestKey: string, attemptId: string, call: (key: string) => Promise<T>): Promise<AttemptOutcome> {
+    const key = operation === 'capture' ? providerKeys.capture(intent.id) : providerKeys.void(intent.id);
+    const result = await this.callProvider(intent.id, operation, key, requestKey, attemptId, () => call(key));
+    if (result.ok) return { id: result.attemptId, outcome: 'succeeded' };
+    await this.deps.store.releaseLease(intent.id, result.attempt, this.deps.clock.now());
+    throw this.providerFailure(result.error, `${operation} of payment ${intent.id}`);
+  }
+
+  /**
+   * One provider operation with bounded retries; its first call is recorded already. ProviderErrors
+   * are retried with backoff and the same key, each retry recorded (with the failed call's outcome)
+   * before it is made; anything else is a bug and ends the operation. The last call's outcome is
+   * the caller's to record, with the state change it leads to.
    */
   private async callProvider<T>(
     intentId: string,
     operation: Operation,
     providerKey: string,
     requestKey: string,
-    firstAttemptId: string | undefined,
-    describe: (result: T) => string,
+    firstAttemptId: string,
     call: () => Promise<T>,
-  ): Promise<T> {
+  ): Promise<ProviderCall<T>> {
     const { attempts, backoffMs } = this.deps.retry;
+    let attemptId = firstAttemptId;
     for (let n = 1; ; n++) {
-      let attemptId = n === 1 ? firstAttemptId : undefined;
-      if (attemptId === undefined) {
-        const attempt = this.newAttempt(intentId, operation, providerKey, requestKey, this.deps.clock.now());
-        await this.deps.store.startAttempt(attempt);
-        attemptId = attempt.id;
-      }
       try {
-        const result = await call();
-        await this.deps.store.finishAttempt(attemptId, describe(result), undefined, this.deps.clock.now());
-        return result;
-      } catch (err) {
-        const detail = err instanceof Error ? err.message : String(err);
-        await this.deps.store.finishAttempt(attemptId, 'error', detail, this.deps.clock.now());
-        if (!isProviderError(err) || !err.retryable || n >= attempts) throw err;
-        this.deps.logger.warn({ err, paymentId: intentId, operation, attempt: n }, 'provider call failed; retrying with the same key');
+        return { ok: true, result: await call(), attemptId };
+      } catch (error) {
+        const failed: AttemptOutcome = { id: attemptId, outcome: 'error', detail: error instanceof Error ? error.message : String(error) };
+        if (!isProviderError(error) || !error.retryable || n >= attempts) return { ok: false, error, attempt: failed };
+        this.deps.logger.warn({ err: error, paymentId: intentId, operation, attempt: n }, 'provider call failed; retrying with the same key');
+        const next = this.newAttempt(intentId, operation, providerKey, requestKey, this.deps.clock.now());
+        await this.deps.store.retryAttempt(failed, next, this.deps.clock.now());
+        attemptId = next.id;
         await this.sleep(backoffMs * 2 ** (n - 1));
       }
     }
@@ -399,6 +420,5 @@ export class Payments {
   }
 }
 
-function describeAuthorization(result: AuthorizeResult): string {
-  return result.outcome;
-}
+/** A provider call's result and the attempt that got it, or its failure as the attempt's outcome. */
+type ProviderCall<T> = { ok: true; result: T; attemptId: string } | { ok: false; error: unknown; attempt: AttemptOutcome };

@@ -1,40 +1,53 @@
-import { and, asc, count, eq, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
-import { advisoryKey, type Executor, type Storage } from '@agora/platform';
+import { and, asc, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import { PG_UNIQUE_VIOLATION, pgErrorCode, type Executor, type Storage } from '@agora/platform';
 import type { events } from '@agora/contracts';
-import { CAPTURED_STATUSES, type PaymentStatus } from '../domain/intent.js';
+import type { PaymentStatus } from '../domain/intent.js';
 import { decideSettlement, type SettlementDecision, type SettlementEvent } from '../domain/settlement.js';
+import {
+  claimLeaseStatement,
+  completeCaptureStatement,
+  completeVoidStatement,
+  createIntentStatement,
+  finishAttemptStatement,
+  intentOf,
+  releaseLeaseStatement,
+  retryAttemptStatement,
+  settleAuthorizationStatement,
+  startAttemptStatement,
+  type AttemptOutcome,
+  type IntentRecord,
+  type LeaseOp,
+  type NewAttempt,
+  type NewIntent,
+} from './intent-statements.js';
 import { attempts, intents, outbox, refunds, webhookEvents } from './schema.js';
 
-export type IntentRecord = typeof intents.$inferSelect;
-export type NewIntent = typeof intents.$inferInsert;
+export type { IntentRecord, NewIntent, NewAttempt, AttemptOutcome, LeaseOp } from './intent-statements.js';
 export type RefundRecord = typeof refunds.$inferSelect;
 export type AttemptRecord = typeof attempts.$inferSelect;
 export type Operation = AttemptRecord['operation'];
 export type FactRecord = typeof outbox.$inferSelect;
 
-export interface NewAttempt {
-  id: string;
-  intentId: string;
-  operation: Operation;
-  providerKey: string;
-  requestKey: string;
-  startedAt: Date;
-}
-
 /** A fact to write to the outbox with the change it describes. */
 export type Fact = events.EventEnvelope;
 
-export type LeaseOp = 'capture' | 'void';
-
-export type ClaimResult = { claimed: true; intent: IntentRecord } | { claimed: false; reason: 'not-found' | 'busy' | 'state-changed' | 'order-captured' };
+/**
+ * `attempted`: the provider call the lease holder makes is recorded (the intent has a provider
+ * reference). Unclaimed, `intent` is the intent as the claim saw it (none when not found or when
+ * another intent of the order is captured or capturing).
+ */
+export type ClaimResult =
+  | { claimed: true; intent: IntentRecord; attempted: boolean }
+  | { claimed: false; reason: 'not-found' }
+  | { claimed: false; reason: 'order-captured' }
+  | { claimed: false; reason: 'busy'; intent: IntentRecord }
+  | { claimed: false; reason: 'state-changed'; intent: IntentRecord };
 
 export type WebhookResult =
   | { outcome: 'duplicate' }
   | { outcome: 'applied'; intent: IntentRecord; fact: Fact | undefined }
   | { outcome: 'ignored'; reason: string; intent: IntentRecord | undefined };
 
-const CAPTURED = [...CAPTURED_STATUSES] as PaymentStatus[];
-const iso = (date: Date) => sql`${date.toISOString()}::timestamptz`;
 
 /** SQL for the payment service: guarded single-statement transitions, facts in the same transaction. */
 export class PaymentStore {
@@ -45,18 +58,14 @@ export class PaymentStore {
   }
 
   /**
-   * Inserts the intent and its first provider attempt in one transaction, unless an intent with
-   * the idempotency key exists; `created` tells which. The attempt is stored before the provider
-   * is called, so a crash in between leaves a trace to re-drive from.
+   * Inserts the intent and its first provider attempt in one statement, unless an intent with the
+   * idempotency key exists; `created` tells which. The attempt is stored before the provider is
+   * called, so a crash in between leaves a trace to re-drive from.
    */
-  async createIntent(intent: NewIntent, attempt: NewAttempt): Promise<{ intent: IntentRecord; created: boolean }> {
-    const inserted = await this.storage.transaction(async (tx) => {
-      const [row] = await tx.insert(intents).values(intent).onConflictDoNothing({ target: intents.idempotencyKey }).returning();
-      if (!row) return undefined;
-      await tx.insert(attempts).values({ ...attempt, attemptNo: 1 });
-      return row;
-    });
-    if (inserted) return { intent: inserted, created: true };
+  async createIntent(intent: NewIntent & { status: PaymentStatus }, attempt: NewAttempt): Promise<{ intent: IntentRecord; created: boolean }> {
+    const [row] = await this.storage.query<Record<string, unknown>>(createIntentStatement(intent, attempt));
+    if (row) return { intent: intentOf(row), created: row.created === true };
+    // The key was taken by a twin that committed after this statement's snapshot: it is there now.
     const existing = await this.findByKey(intent.idempotencyKey);
     if (!existing) throw new Error(`intent with key ${intent.idempotencyKey} conflicted but cannot be read`);
     return { intent: existing, created: false };
@@ -94,14 +103,18 @@ export class PaymentStore {
 
   /** Records a provider call before it is made; numbered after earlier calls with the same provider key. */
   async startAttempt(attempt: NewAttempt): Promise<void> {
-    await this.storage.transaction(async (tx) => {
-      const [row] = await tx.select({ n: count() }).from(attempts).where(eq(attempts.providerKey, attempt.providerKey));
-      await tx.insert(attempts).values({ ...attempt, attemptNo: (row?.n ?? 0) + 1 });
-    });
+    await this.storage.query(startAttemptStatement(attempt));
   }
 
-  async finishAttempt(id: string, outcome: string, detail: string | undefined, now: Date): Promise<void> {
-    await this.db.update(attempts).set({ outcome, detail: detail ?? null, finishedAt: now }).where(eq(attempts.id, id));
+  /** Records a failed call's outcome and the retry about to be made. */
+  async retryAttempt(failed: AttemptOutcome, next: NewAttempt, now: Date): Promise<void> {
+    const rows = await this.storage.query(retryAttemptStatement(failed, next, now));
+    assertAttemptsRecorded(rows.length, 1, `attempt ${failed.id}`);
+  }
+
+  async finishAttempt(attempt: AttemptOutcome, now: Date): Promise<void> {
+    const rows = await this.storage.query(finishAttemptStatement(attempt, now));
+    assertAttemptsRecorded(rows.length, 1, `attempt ${attempt.id}`);
   }
 
   async attemptsOf(intentId: string, operation?: Operation): Promise<AttemptRecord[]> {
@@ -110,94 +123,68 @@ export class PaymentStore {
   }
 
   /**
-   * Applies the provider's synchronous answer to an intent nobody settled yet (PENDING, no
-   * provider reference). Undefined when something else settled it first (a webhook, a void).
+   * Applies the provider's answer to an intent nobody settled yet (PENDING, no provider reference),
+   * with the attempt's outcome: `status` and `providerRef` from the answer, or FAILED when the
+   * provider could not be reached. Undefined when something else settled it first (a webhook, a void).
    */
-  async applyAuthorization(id: string, change: { status: PaymentStatus; providerRef: string; declineCode: string | undefined }, now: Date): Promise<IntentRecord | undefined> {
-    const [row] = await this.db
-      .update(intents)
-      .set({ status: change.status, providerRef: change.providerRef, declineCode: change.declineCode ?? null, updatedAt: now })
-      .where(and(eq(intents.id, id), eq(intents.status, 'PENDING'), isNull(intents.providerRef)))
-      .returning();
-    return row;
-  }
-
-  /** The provider could not be reached within the retry budget: FAILED, if still unsettled. */
-  async failAuthorization(id: string, declineCode: string, now: Date): Promise<IntentRecord | undefined> {
-    const [row] = await this.db
-      .update(intents)
-      .set({ status: 'FAILED', declineCode, updatedAt: now })
-      .where(and(eq(intents.id, id), eq(intents.status, 'PENDING'), isNull(intents.providerRef)))
-      .returning();
-    return row;
+  async settleAuthorization(
+    id: string,
+    change: { status: PaymentStatus; providerRef: string | null; declineCode: string | undefined },
+    attempt: AttemptOutcome,
+    now: Date,
+  ): Promise<IntentRecord | undefined> {
+    return this.withAttempt(settleAuthorizationStatement(id, { ...change, declineCode: change.declineCode ?? null }, attempt, now), attempt);
   }
 
   /**
    * Takes the capture/void lease on an intent in one of `from`, unless another caller holds a live
-   * one. A capture also takes the order's advisory lock and refuses when another intent of the
-   * same order is captured or has started capturing, so no order is ever captured twice.
+   * one, and records the provider call the holder makes, in one statement. A capture refuses
+   * (`order-captured`) when another intent of the same order is captured or has started capturing,
+   * so no order is ever captured twice.
    */
-  async claimLease(id: string, op: LeaseOp, from: readonly PaymentStatus[], requestKey: string, now: Date, until: Date): Promise<ClaimResult> {
-    return this.storage.transaction(async (tx): Promise<ClaimResult> => {
-      const [current] = await tx.select().from(intents).where(eq(intents.id, id)).limit(1);
-      if (!current) return { claimed: false, reason: 'not-found' };
-      if (op === 'capture') {
-        await tx.execute(sql`select pg_advisory_xact_lock(${advisoryKey('payment:capture')}, ${advisoryKey(current.orderId)})`);
-        const [other] = await tx
-          .select({ n: count() })
-          .from(intents)
-          .where(
-            and(
-              eq(intents.orderId, current.orderId),
-              ne(intents.id, id),
-              or(inArray(intents.status, CAPTURED), and(eq(intents.status, 'AUTHORIZED'), sql`${intents.captureStartedAt} is not null`)),
-            ),
-          );
-        if ((other?.n ?? 0) > 0) return { claimed: false, reason: 'order-captured' };
-      }
-      const [row] = await tx
-        .update(intents)
-        .set({
-          leaseOp: op,
-          leaseUntil: until,
-          updatedAt: now,
-          ...(op === 'capture'
-            ? { captureStartedAt: sql`coalesce(${intents.captureStartedAt}, ${iso(now)})`, captureKey: sql`coalesce(${intents.captureKey}, ${requestKey})` }
-            : { voidKey: sql`coalesce(${intents.voidKey}, ${requestKey})` }),
-        })
-        .where(and(eq(intents.id, id), inArray(intents.status, [...from]), or(isNull(intents.leaseUntil), lt(intents.leaseUntil, now))))
-        .returning();
-      if (row) return { claimed: true, intent: row };
-      const leased = current.leaseUntil !== null && current.leaseUntil >= now && from.includes(current.status);
-      return { claimed: false, reason: leased ? 'busy' : 'state-changed' };
-    });
+  async claimLease(id: string, op: LeaseOp, from: readonly PaymentStatus[], requestKey: string, now: Date, until: Date, attempt: NewAttempt): Promise<ClaimResult> {
+    let row: Record<string, unknown> | undefined;
+    try {
+      [row] = await this.storage.query<Record<string, unknown>>(claimLeaseStatement(id, op, from, requestKey, now, until, attempt));
+    } catch (err) {
+      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && violatedConstraint(err) === ONE_CAPTURE_CLAIM_PER_ORDER) return { claimed: false, reason: 'order-captured' };
+      throw err;
+    }
+    if (!row) return { claimed: false, reason: 'not-found' };
+    const intent = intentOf(row);
+    if (row.claimed === true) return { claimed: true, intent, attempted: row.attempted === true };
+    const leased = intent.leaseUntil !== null && intent.leaseUntil >= now && from.includes(intent.status);
+    return leased ? { claimed: false, reason: 'busy', intent } : { claimed: false, reason: 'state-changed', intent };
   }
 
-  async releaseLease(id: string, now: Date): Promise<void> {
-    await this.db.update(intents).set({ leaseOp: null, leaseUntil: null, updatedAt: now }).where(eq(intents.id, id));
+  /** Releases the lease after a failed call, with the call's outcome. */
+  async releaseLease(id: string, attempt: AttemptOutcome, now: Date): Promise<void> {
+    await this.withAttempt(releaseLeaseStatement(id, attempt, now), attempt);
   }
 
-  /** AUTHORIZED → CAPTURED with the captured fact, once; undefined when the intent is no longer AUTHORIZED. */
-  async completeCapture(id: string, now: Date, fact: (intent: IntentRecord) => Fact): Promise<{ intent: IntentRecord; fact: Fact | undefined } | undefined> {
-    return this.storage.transaction(async (tx) => {
-      const [row] = await tx
-        .update(intents)
-        .set({ status: 'CAPTURED', capturedAmount: sql`${intents.amount}`, leaseOp: null, leaseUntil: null, updatedAt: now })
-        .where(and(eq(intents.id, id), eq(intents.status, 'AUTHORIZED')))
-        .returning();
-      if (!row) return undefined;
-      return { intent: row, fact: await this.appendFact(tx, fact(row)) };
-    });
+  /**
+   * AUTHORIZED → CAPTURED with the call's outcome and the captured fact, once; undefined when the
+   * intent is no longer AUTHORIZED. `fact` is undefined when its id was in the outbox already.
+   */
+  async completeCapture(id: string, attempt: AttemptOutcome, fact: Fact, now: Date): Promise<{ intent: IntentRecord; fact: Fact | undefined } | undefined> {
+    const [row] = await this.storage.query<Record<string, unknown>>(completeCaptureStatement(id, attempt, fact, now));
+    assertAttemptsRecorded(row?.finished_attempts, 1, `attempt ${attempt.id}`);
+    if (!row || row.id === null) return undefined;
+    return { intent: intentOf(row), fact: row.facts === 1 ? fact : undefined };
   }
 
-  /** AUTHORIZED or PENDING → VOIDED; undefined when the intent is in neither any more. */
-  async completeVoid(id: string, now: Date): Promise<IntentRecord | undefined> {
-    const [row] = await this.db
-      .update(intents)
-      .set({ status: 'VOIDED', leaseOp: null, leaseUntil: null, updatedAt: now })
-      .where(and(eq(intents.id, id), inArray(intents.status, ['AUTHORIZED', 'PENDING'])))
-      .returning();
-    return row;
+  /** AUTHORIZED or PENDING → VOIDED, with the call's outcome when there was one; undefined when the intent is in neither any more. */
+  async completeVoid(id: string, attempt: AttemptOutcome | undefined, now: Date): Promise<IntentRecord | undefined> {
+    const [row] = await this.storage.query<Record<string, unknown>>(completeVoidStatement(id, attempt, now));
+    assertAttemptsRecorded(row?.finished_attempts, attempt === undefined ? 0 : 1, `void of payment ${id}`);
+    return row && row.id !== null ? intentOf(row) : undefined;
+  }
+
+  /** Runs a statement ending in the one-row outcome of `intent-statements.ts`: the attempt recorded, the intent if changed. */
+  private async withAttempt(statement: SQL, attempt: AttemptOutcome): Promise<IntentRecord | undefined> {
+    const [row] = await this.storage.query<Record<string, unknown>>(statement);
+    assertAttemptsRecorded(row?.finished_attempts, 1, `attempt ${attempt.id}`);
+    return row && row.id !== null ? intentOf(row) : undefined;
   }
 
   async findRefund(intentId: string, idempotencyKey: string): Promise<RefundRecord | undefined> {
@@ -250,9 +237,10 @@ export class PaymentStore {
     return { existing };
   }
 
-  /** PENDING → SUCCEEDED, adding the amount to the intent's refunded total (REFUNDED when it reaches captured); once. */
-  async completeRefund(refundId: string, providerRef: string, now: Date): Promise<IntentRecord | undefined> {
+  /** PENDING → SUCCEEDED with the call's outcome, adding the amount to the intent's refunded total (REFUNDED when it reaches captured); once. */
+  async completeRefund(refundId: string, providerRef: string, attempt: AttemptOutcome, now: Date): Promise<IntentRecord | undefined> {
     return this.storage.transaction(async (tx) => {
+      assertAttemptsRecorded((await this.storage.query(finishAttemptStatement(attempt, now), tx)).length, 1, `attempt ${attempt.id}`);
       const [refund] = await tx
         .update(refunds)
         .set({ status: 'SUCCEEDED', providerRef, updatedAt: now })
@@ -328,6 +316,25 @@ export class PaymentStore {
       .returning({ id: outbox.id });
     return row ? fact : undefined;
   }
+}
+
+/** The constraint that makes a second capture claim of one order fail (migration 0001). */
+const ONE_CAPTURE_CLAIM_PER_ORDER = 'intents_one_capture_claim_per_order';
+
+/** Every fused statement records exactly the attempts it names: anything else is a bug, not a state. */
+function assertAttemptsRecorded(actual: unknown, expected: number, what: string): void {
+  if (Number(actual) !== expected) throw new Error(`${what}: ${expected} provider attempt(s) should have been recorded, got ${String(actual)}`);
+}
+
+/** The name of the constraint a driver error (pg or PGlite, also through drizzle's wrapper) violated. */
+function violatedConstraint(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const constraint = (current as { constraint?: unknown }).constraint;
+    if (typeof constraint === 'string') return constraint;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 class RefundRefused extends Error {

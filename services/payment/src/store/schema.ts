@@ -46,6 +46,11 @@ export const intents = paymentSchema.table(
     index('intents_order_id_idx').on(t.orderId),
     // Last line of "no order captured twice": at most one intent per order ever holds captured money.
     uniqueIndex('intents_one_capture_per_order').on(t.orderId).where(sql`${t.status} in ('CAPTURED', 'REFUNDED')`),
+    // The capture claim's guard: one intent per order captured or capturing. A second intent's claim
+    // fails on it, in the claim's own statement (no lock held across statements).
+    uniqueIndex('intents_one_capture_claim_per_order')
+      .on(t.orderId)
+      .where(sql`${t.status} in ('CAPTURED', 'REFUNDED') or (${t.status} = 'AUTHORIZED' and ${t.captureStartedAt} is not null)`),
     check('intents_status_known', sql`${t.status} in ('PENDING', 'AUTHORIZED', 'DECLINED', 'FAILED', 'CAPTURED', 'VOIDED', 'REFUNDED')`),
     check('intents_currency_iso', sql`${t.currency} ~ '^[A-Z]{3}$'`),
     check('intents_amount_positive', sql`${t.amount} > 0`),

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "intents_one_capture_claim_per_order" ON "payment"."intents" USING btree ("order_id") WHERE "payment"."intents"."status" in ('CAPTURED', 'REFUNDED') or ("payment"."intents"."status" = 'AUTHORIZED' and "payment"."intents"."capture_started_at" is not null);
