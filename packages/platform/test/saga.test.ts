@@ -281,24 +281,30 @@ for (const backend of testBackends) {
       expect(script.compensations).toEqual(['b', 'a', 'a', 'a']);
     });
 
-    it('start inside a caller transaction commits or rolls back with it, and drive() runs it after commit', async () => {
+    it('begun inside a caller transaction it commits or rolls back with it; until its lease runs out only its handle drives it', async () => {
       const script = newScript();
       const saga = threeSteps(storage, script, 'in-tx');
       const orch = orchestrator().register(saga);
       const rolledBack = newId();
       await expect(
         storage.transaction(async (tx) => {
-          await orch.start(saga, rolledBack, { label: 'x' }, { tx });
+          await orch.begin(saga, rolledBack, { label: 'x' }, tx);
           throw new Error('caller failed');
         }),
       ).rejects.toThrow('caller failed');
       expect(await orch.outcome(rolledBack)).toBeUndefined();
 
       const id = newId();
-      const pending = await storage.transaction((tx) => orch.start(saga, id, { label: 'x' }, { tx }));
-      expect(pending.status).toBe('RUNNING');
+      const handle = await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx));
+      expect((await orch.outcome(id))?.status).toBe('RUNNING');
       expect(script.runs.size).toBe(0);
-      expect((await orch.drive(id)).status).toBe('COMPLETED');
+      // Born leased to this instance: drive(id) may not claim it before the lease runs out; the handle drives it.
+      expect((await orch.drive(id)).status).toBe('RUNNING');
+      expect(script.runs.size).toBe(0);
+      const again = await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx));
+      expect(again.created).toBe(false);
+      expect((await handle.drive()).status).toBe('COMPLETED');
+      expect([...script.runs.values()]).toEqual([1, 1, 1]);
     });
 
     describe('crash at every point, then recovery by another instance', () => {
@@ -438,9 +444,9 @@ for (const backend of testBackends) {
       const creatorSaga = sagaFor('creator');
       const creator = orchestrator({ clock }).register(creatorSaga);
       const ids = Array.from({ length: 24 }, () => newId());
-      // Created inside one transaction and not driven: all 24 wait for a recoverer.
+      // Begun inside one transaction and not driven (their creator died): all 24 wait for a recoverer.
       await storage.transaction(async (tx) => {
-        for (const id of ids) await creator.start(creatorSaga, id, { label: id }, { tx });
+        for (const id of ids) await creator.begin(creatorSaga, id, { label: id }, tx);
       });
       // Left to their creator for one lease (it drives them after its commit), then anyone's.
       const early = new SagaOrchestrator({ storage, schema: SCHEMA, clock, owner: 'early', leaseMs: LEASE_MS, sleep: noSleep }).register(sagaFor('early'));

@@ -3,26 +3,32 @@ import { notFound, type Clock } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
 import type { Tx } from '../storage/storage.js';
 import {
-  DEFAULT_COMPENSATE_RETRY,
   DEFAULT_RUN_RETRY,
   SAGA_LIMITS,
   SagaAbort,
   WaitRequest,
   backoffDelay,
   retryPolicy,
-  type CompensationContext,
   type SagaDefinition,
   type SagaFailure,
   type SagaOutcome,
   type SagaStep,
   type SignalContext,
-  type StepContext,
-  type StepRef,
 } from './definition.js';
+import { compensateStep } from './compensation.js';
 import { FENCED, SagaLeaseLost, type Drive, type SagaLogWriter } from './log-writer.js';
+import { assert, stepAt, stepContext } from './step-context.js';
 import { errorMessage, jsonb, outcomeOf, toJson, ts, type SagaRow, type SagaState } from './log.js';
 
 type Step = SagaStep<unknown>;
+
+/** What driving a saga needs: its log, the time, a way to wait between retries, a logger. */
+export interface DriverDeps {
+  log: SagaLogWriter;
+  clock: Clock;
+  sleep: (ms: number) => Promise<void>;
+  logger: Logger | undefined;
+}
 
 /**
  * Drives one saga this instance holds the lease of, one transition per iteration, until it is
@@ -43,12 +49,17 @@ type Step = SagaStep<unknown>;
  * since the last one is recorded by the next. A crash in between loses only replayable work.
  */
 export class SagaDriver {
-  constructor(
-    private readonly log: SagaLogWriter,
-    private readonly clock: Clock,
-    private readonly sleep: (ms: number) => Promise<void>,
-    private readonly logger: Logger | undefined,
-  ) {}
+  private readonly log: SagaLogWriter;
+  private readonly clock: Clock;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly logger: Logger | undefined;
+
+  constructor(private readonly deps: DriverDeps) {
+    this.log = deps.log;
+    this.clock = deps.clock;
+    this.sleep = deps.sleep;
+    this.logger = deps.logger;
+  }
 
   async drive(definition: SagaDefinition<unknown>, row: SagaRow): Promise<SagaOutcome> {
     assert(row.leaseOwner === this.log.owner, 'a driven saga is leased to this instance');
@@ -85,7 +96,7 @@ export class SagaDriver {
           break;
         case 'COMPENSATING':
           if (row.currentStep === -1) await this.settle(drive, 'COMPENSATED');
-          else await this.compensateStep(drive, row.currentStep);
+          else await compensateStep(this.deps, drive, row.currentStep);
           break;
         case 'COMPLETED':
         case 'COMPENSATED':
@@ -100,7 +111,7 @@ export class SagaDriver {
   // Running forward
 
   private async runStep(drive: Drive, index: number): Promise<void> {
-    const step = this.stepAt(drive, index);
+    const step = stepAt(drive, index);
     const logging = step.log ?? 'bracketed';
     const policy = retryPolicy(DEFAULT_RUN_RETRY, step.retry);
     // A bracketed step with no log row yet cannot have one (see Drive.fresh); a replayed step has
@@ -132,7 +143,7 @@ export class SagaDriver {
           await this.runLocal(drive, index, step, attempt);
           return;
         }
-        produced = signalled ? await this.callOnSignal(drive, step, attempt, logged?.result) : await step.run(this.stepContext(drive, step, attempt));
+        produced = signalled ? await this.callOnSignal(drive, step, attempt, logged?.result) : await step.run(stepContext(drive, step, attempt));
         if (!(produced instanceof WaitRequest)) produced = toJson(produced);
       } catch (err) {
         if (err instanceof SagaLeaseLost) throw err;
@@ -203,7 +214,7 @@ export class SagaDriver {
     const completes = next === drive.definition.steps.length;
     const finishes = completes && drive.definition.onFinished === undefined;
     const row = await this.log.storage.transaction(async (tx) => {
-      const produced = await step.run(this.stepContext(drive, step, attempt, tx));
+      const produced = await step.run(stepContext(drive, step, attempt, tx));
       assert(!(produced instanceof WaitRequest), `local step ${step.name} does not wait`);
       return this.log.write(
         drive,
@@ -223,7 +234,7 @@ export class SagaDriver {
   private callOnSignal(drive: Drive, step: Step, attempt: number, waitData: unknown): Promise<unknown> {
     const signal = drive.row.signals[step.name];
     if (!step.onSignal) return Promise.resolve(signal);
-    const ctx: SignalContext<unknown> = { ...this.stepContext(drive, step, attempt), signal, waitData };
+    const ctx: SignalContext<unknown> = { ...stepContext(drive, step, attempt), signal, waitData };
     return step.onSignal(ctx);
   }
 
@@ -232,7 +243,7 @@ export class SagaDriver {
    * step holds nothing); an error or a timeout compensates it too (it may have taken effect).
    */
   private async failRun(drive: Drive, index: number, failure: SagaFailure): Promise<void> {
-    const step = this.stepAt(drive, index);
+    const step = stepAt(drive, index);
     const from = failure.kind === 'aborted' ? index - 1 : index;
     const state: SagaState = { ...drive.row.state, failure };
     delete state.waitingFor;
@@ -257,7 +268,7 @@ export class SagaDriver {
    * the other). The step row is written whatever the step's logging: it holds the wait data.
    */
   private async pause(drive: Drive, index: number, wait: WaitRequest): Promise<void> {
-    const step = this.stepAt(drive, index);
+    const step = stepAt(drive, index);
     const now = this.clock.now();
     if (wait.until !== undefined) {
       assert(wait.until.getTime() - now.getTime() <= SAGA_LIMITS.maxWaitMs, `a wait ends within ${SAGA_LIMITS.maxWaitMs} ms`);
@@ -282,7 +293,7 @@ export class SagaDriver {
   /** A WAITING saga claimed back by recovery: its signal won the race, or its deadline passed. */
   private async endWait(drive: Drive): Promise<void> {
     const index = drive.row.currentStep;
-    const step = this.stepAt(drive, index);
+    const step = stepAt(drive, index);
     assert(drive.row.state.waitingFor === step.name, 'the waiting step is the current step');
     if (Object.hasOwn(drive.row.signals, step.name)) {
       const state: SagaState = { ...drive.row.state };
@@ -294,89 +305,6 @@ export class SagaDriver {
     assert(deadline !== null && deadline.getTime() <= this.clock.now().getTime(), 'a waiting saga is only claimed past its deadline');
     this.logger?.info({ sagaId: drive.row.id, step: step.name }, 'saga wait timed out');
     await this.failRun(drive, index, { kind: 'timeout', step: step.name });
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Compensating backward
-
-  private async compensateStep(drive: Drive, index: number): Promise<void> {
-    const step = this.stepAt(drive, index);
-    if (!step.compensate) {
-      // Nothing to undo: moved in the drive only; the next checkpoint records it.
-      drive.row = { ...drive.row, currentStep: index - 1 };
-      return;
-    }
-    const failure = drive.row.state.failure;
-    assert(failure !== undefined, 'a compensating saga has a failure');
-    const policy = retryPolicy(DEFAULT_COMPENSATE_RETRY, step.compensateRetry);
-    const bracketed = (step.log ?? 'bracketed') === 'bracketed';
-    const logged = bracketed ? await this.log.readStep(drive.row.id, step.name, 'compensate') : undefined;
-    assert(logged?.status !== 'DONE', 'a DONE compensation has moved current_step down in the same transaction');
-    // A replayed step's result is what the drive or the last checkpoint holds; none after a crash before it.
-    const stepResult = bracketed ? (await this.log.readStep(drive.row.id, step.name, 'run'))?.result : drive.row.state.results[step.name];
-    let attempt = logged?.attempts ?? 0;
-    let lastError = logged?.error ?? 'no error recorded';
-    for (;;) {
-      if (attempt >= policy.attempts) {
-        const compensationError = { step: step.name, message: `gave up after ${attempt} attempts: ${lastError}` };
-        await this.log.write(drive, {
-          status: 'FAILED',
-          state: { ...drive.row.state, compensationError },
-          finished: false,
-          step: sql`insert into ${this.log.steps} (saga_id, step, phase, position, status, attempts, error, started_at, finished_at)
-                    select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'FAILED', ${attempt}::int, ${compensationError.message}, ${ts(this.clock.now())}, ${ts(this.clock.now())} from fenced
-                    on conflict (saga_id, step, phase) do update set status = 'FAILED', error = excluded.error, finished_at = excluded.finished_at`,
-          entry: { name: step.name, phase: 'compensate', status: 'FAILED', attempt },
-        });
-        this.logger?.error({ sagaId: drive.row.id, saga: drive.row.name, ...compensationError }, 'saga compensation gave up: needs an operator');
-        return;
-      }
-      attempt += 1;
-      const started = { name: step.name, phase: 'compensate' as const, status: 'STARTED' as const, attempt };
-      if (bracketed) {
-        await this.log.write(drive, {
-          step: sql`insert into ${this.log.steps} (saga_id, step, phase, position, status, attempts, started_at)
-                    select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'STARTED', ${attempt}::int, ${ts(this.clock.now())} from fenced
-                    on conflict (saga_id, step, phase) do update
-                      set status = 'STARTED', attempts = excluded.attempts, error = null, started_at = excluded.started_at, finished_at = null`,
-          entry: started,
-        });
-      } else {
-        this.log.observe(drive.row, false, started);
-      }
-      try {
-        const ctx: CompensationContext<unknown> = { ...this.baseContext(drive, step, attempt), stepResult, failure };
-        await step.compensate(ctx);
-      } catch (err) {
-        lastError = errorMessage(err);
-        this.logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga compensation failed');
-        if (attempt >= policy.attempts) continue;
-        const retrying = { name: step.name, phase: 'compensate' as const, status: 'RETRYING' as const, attempt };
-        if (bracketed) {
-          await this.log.write(drive, {
-            step: sql`update ${this.log.steps} set error = ${lastError} where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate' and ${FENCED}`,
-            entry: retrying,
-          });
-        } else {
-          this.log.observe(drive.row, false, retrying);
-        }
-        await this.sleep(backoffDelay(policy, attempt));
-        continue;
-      }
-      const done = { name: step.name, phase: 'compensate' as const, status: 'DONE' as const, attempt };
-      if (!bracketed) {
-        drive.row = { ...drive.row, currentStep: index - 1 };
-        this.log.observe(drive.row, false, done);
-        return;
-      }
-      await this.log.write(drive, {
-        currentStep: index - 1,
-        step: sql`update ${this.log.steps} set status = 'DONE', error = null, finished_at = ${ts(this.clock.now())}
-                  where saga_id = ${drive.row.id}::uuid and step = ${step.name} and phase = 'compensate' and ${FENCED}`,
-        entry: done,
-      });
-      return;
-    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -415,53 +343,8 @@ export class SagaDriver {
     if (drive.row.finishedAt === null) await this.log.write(drive, { finished: true, release: true });
     else if (drive.row.leaseOwner === this.log.owner) await this.log.write(drive, { release: true });
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // Contexts
-
-  private baseContext(drive: Drive, step: Step, attempt: number) {
-    const results = drive.row.state.results;
-    return {
-      sagaId: drive.row.id,
-      sagaName: drive.row.name,
-      step: step.name,
-      input: drive.row.input,
-      idempotencyKey: `${drive.row.id}:${step.name}`,
-      attempt,
-      results,
-      result<T>(ref: StepRef<T> | string): T {
-        const name = typeof ref === 'string' ? ref : ref.name;
-        if (!Object.hasOwn(results, name)) throw new Error(`step "${name}" has no result (not completed before "${step.name}")`);
-        return results[name] as T;
-      },
-    };
-  }
-
-  private stepContext(drive: Drive, step: Step, attempt: number, tx?: Tx): StepContext<unknown> {
-    return {
-      ...this.baseContext(drive, step, attempt),
-      tx,
-      abort(reason: string, data?: unknown): never {
-        throw new SagaAbort(reason, data);
-      },
-      wait(options: { until?: Date; data?: unknown } = {}): WaitRequest {
-        return new WaitRequest(options.until, options.data);
-      },
-    };
-  }
-
-  private stepAt(drive: Drive, index: number): Step {
-    const step = drive.definition.steps[index];
-    assert(step !== undefined, `saga ${drive.definition.name} has a step ${index}`);
-    return step;
-  }
 }
 
 function withResult(state: SagaState, step: string, result: unknown): SagaState {
   return { ...state, results: { ...state.results, [step]: result } };
-}
-
-/** An invariant of the orchestrator itself (TigerBeetle style): failing one is a bug, never a business case. */
-export function assert(condition: boolean, invariant: string): asserts condition {
-  if (!condition) throw new Error(`saga invariant violated: ${invariant}`);
 }

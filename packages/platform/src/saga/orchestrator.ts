@@ -5,7 +5,8 @@ import type { Storage, Tx } from '../storage/storage.js';
 import type { SagaDefinition, SagaOutcome } from './definition.js';
 import { SagaDriver } from './driver.js';
 import { SagaLogWriter, type SagaLogEntry } from './log-writer.js';
-import { jsonb, outcomeOf, sagaRowOf, schemaTable, stepRowOf, toJson, ts, type RawRow, type SagaRow, type SagaState, type StepRow } from './log.js';
+import { RecoveryLoop, claimSagas } from './recovery.js';
+import { jsonb, outcomeOf, sagaRowOf, schemaTable, stepRowOf, toJson, ts, type RawRow, type SagaRow, type StepRow } from './log.js';
 
 export { SagaLeaseLost, type SagaLogEntry } from './log-writer.js';
 
@@ -38,16 +39,6 @@ export const SAGA_DEFAULTS = {
   recoveryRounds: 64,
 } as const;
 
-/**
- * What needs a driver. Every case has `finished_at is null` (a saga is finished only once it is
- * terminal and onFinished ran), so the partial index `sagas_unfinished_idx` (tables.ts) finds them
- * without scanning the finished ones, which are nearly all of the table.
- */
-const RECOVERABLE = sql`(finished_at is null and (
-  status in ('RUNNING', 'COMPENSATING')
-  or (status = 'WAITING' and wait_until is not null and wait_until <= now_param.at)
-  or status in ('COMPLETED', 'COMPENSATED', 'FAILED')))`;
-
 /** A saga begun inside a caller's transaction: drive it once that transaction has committed. */
 export interface SagaHandle {
   readonly sagaId: string;
@@ -77,7 +68,7 @@ export class SagaOrchestrator {
   private readonly definitions = new Map<string, SagaDefinition<unknown>>();
   /** Drives in flight in this process, so a second caller shares the first one's outcome. */
   private readonly driving = new Map<string, Promise<SagaOutcome>>();
-  private loop: { stopped: boolean; timer: NodeJS.Timeout | undefined; tick: Promise<void> | undefined } | undefined;
+  private loop: RecoveryLoop | undefined;
 
   constructor(options: SagaOrchestratorOptions) {
     this.storage = options.storage;
@@ -93,7 +84,7 @@ export class SagaOrchestrator {
     if (this.owner.length === 0 || this.owner.length > 200) throw new Error('owner must be 1..200 chars');
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     this.logWriter = new SagaLogWriter(this.storage, options.schema, this.owner, this.leaseMs, this.clock, this.logger, options.onLog);
-    this.driver = new SagaDriver(this.logWriter, this.clock, sleep, this.logger);
+    this.driver = new SagaDriver({ log: this.logWriter, clock: this.clock, sleep, logger: this.logger });
   }
 
   /** Makes a definition known, so this instance can start it and recover it. Register before `recover()`. */
@@ -107,39 +98,16 @@ export class SagaOrchestrator {
   /**
    * Starts saga `sagaId` and drives it until it completes, is compensated or waits; returns its
    * outcome. Starting an id that exists does not start it twice: it continues it if nobody holds
-   * it, or returns its current outcome (e.g. RUNNING on another instance).
-   *
-   * With `tx`, the saga row is only written inside the caller's transaction (so it commits or
-   * rolls back with the caller's own rows) and not driven: call `drive(sagaId)` after the commit;
-   * recovery drives it otherwise.
+   * it, or returns its current outcome (e.g. RUNNING on another instance). To start a saga
+   * together with the caller's own rows, see `begin` and `birth`.
    */
-  async start<I>(definition: SagaDefinition<I>, sagaId: string, input: I, options: { tx?: Tx } = {}): Promise<SagaOutcome<I>> {
-    this.assertRegistered(definition);
-    if (!isUuid(sagaId)) throw new Error(`saga id must be a UUID, got "${sagaId}"`);
-    const now = this.clock.now();
-    const stored = toJson(input);
-    const initial: SagaState = { results: {} };
-    const claim = options.tx === undefined;
-    const inserted = await this.storage.query<RawRow>(
-      sql`insert into ${this.sagas}
-            (id, name, status, input, state, signals, current_step, attempts, lease_owner, lease_until, created_at, updated_at)
-          values (${sagaId}::uuid, ${definition.name}, 'RUNNING', ${jsonb(stored)}, ${jsonb(initial)}, '{}'::jsonb, 0,
-                  ${claim ? 1 : 0}, ${claim ? this.owner : null}, ${claim ? ts(this.leaseEnd(now)) : null}, ${ts(now)}, ${ts(now)})
-          on conflict (id) do nothing
-          returning *`,
-      options.tx,
-    );
-    const created = inserted[0];
-    if (created) {
-      const row = sagaRowOf(created);
-      this.logWriter.observe(row, true);
-      if (!claim) return outcomeOf<I>(row);
-      return (await this.track(sagaId, () => this.driveClaimed(row))) as SagaOutcome<I>;
-    }
-    const existing = await this.logWriter.read(sagaId, options.tx);
+  async start<I>(definition: SagaDefinition<I>, sagaId: string, input: I): Promise<SagaOutcome<I>> {
+    const birth = this.birth(definition, sagaId, input);
+    const [created] = await this.storage.query<RawRow>(sql`${birth.insert(sql`true`)} on conflict (id) do nothing returning id`);
+    if (created) return (await birth.handle.drive()) as SagaOutcome<I>;
+    const existing = await this.logWriter.read(sagaId);
     if (!existing) throw new Error(`saga ${sagaId} vanished while starting`);
     if (existing.name !== definition.name) throw new Error(`saga ${sagaId} is a ${existing.name}, not a ${definition.name}`);
-    if (!claim) return outcomeOf<I>(existing);
     return (await this.drive(sagaId)) as SagaOutcome<I>;
   }
 
@@ -207,17 +175,8 @@ export class SagaOrchestrator {
   async drive(sagaId: string): Promise<SagaOutcome> {
     const inFlight = this.driving.get(sagaId);
     if (inFlight) return inFlight;
-    const now = this.clock.now();
-    const claimed = await this.storage.query<RawRow>(sql`
-      with now_param as (select ${ts(now)} as at)
-      update ${this.sagas} set lease_owner = ${this.owner}, lease_until = ${ts(this.leaseEnd(now))},
-             attempts = attempts + 1, updated_at = ${ts(now)}
-      from now_param
-      where id = ${sagaId}::uuid and ${this.registeredNames()}
-        and (lease_until is null or lease_until < now_param.at) and ${RECOVERABLE}
-      returning ${this.sagas}.*`);
-    const row = claimed[0];
-    if (row) return this.track(sagaId, () => this.driveClaimed(sagaRowOf(row)));
+    const [row] = await claimSagas(this.logWriter, { names: this.registeredNames(), now: this.clock.now(), only: { id: sagaId } });
+    if (row) return this.track(sagaId, () => this.driveClaimed(row));
     const current = await this.outcome(sagaId);
     if (!current) throw notFound(`saga ${sagaId}`);
     return current;
@@ -285,39 +244,17 @@ export class SagaOrchestrator {
   }
 
   /**
-   * Claims sagas that need a driver and have none (lease expired or never taken: left RUNNING or
-   * COMPENSATING by a crash, WAITING past their deadline, terminal with onFinished not yet done),
-   * then drives each. `FOR UPDATE SKIP LOCKED` lets any number of instances recover at once:
-   * each saga goes to exactly one of them. Returns the outcomes of the sagas it drove.
-   *
-   * A saga started inside a caller's transaction and never claimed yet (attempts = 0) is left to
-   * that caller, who drives it right after its commit, for one lease: as if the caller held a
-   * lease from the start. Taking it sooner would make the caller find it driven elsewhere and
-   * answer "still running" for work it was about to do itself.
+   * Claims sagas that need a driver and have none (recovery.ts), then drives each; any number of
+   * instances may recover at once. Returns the outcomes of the sagas it drove.
    */
   async recover(): Promise<SagaOutcome[]> {
     const outcomes: SagaOutcome[] = [];
     if (this.definitions.size === 0) return outcomes;
     for (let round = 0; round < SAGA_DEFAULTS.recoveryRounds; round++) {
-      const now = this.clock.now();
-      const claimed = await this.storage.query<RawRow>(sql`
-        with now_param as (select ${ts(now)} as at)
-        update ${this.sagas} set lease_owner = ${this.owner}, lease_until = ${ts(this.leaseEnd(now))},
-               attempts = attempts + 1, updated_at = ${ts(now)}
-        from now_param
-        where (lease_until is null or lease_until < now_param.at)
-          and id in (
-            select id from ${this.sagas}, now_param
-            where ${this.registeredNames()} and (lease_until is null or lease_until < now_param.at) and ${RECOVERABLE}
-              and (attempts > 0 or created_at < ${ts(new Date(now.getTime() - this.leaseMs))})
-            order by updated_at
-            limit ${this.recoveryBatch}
-            for update of sagas skip locked)
-        returning ${this.sagas}.*`);
+      const claimed = await claimSagas(this.logWriter, { names: this.registeredNames(), now: this.clock.now(), only: { limit: this.recoveryBatch } });
       if (claimed.length === 0) break;
       const settled = await Promise.allSettled(
-        claimed.map((raw) => {
-          const row = sagaRowOf(raw);
+        claimed.map((row) => {
           this.logger?.info({ sagaId: row.id, saga: row.name, status: row.status, step: row.currentStep }, 'recovering saga');
           return this.track(row.id, () => this.driveClaimed(row));
         }),
@@ -334,31 +271,13 @@ export class SagaOrchestrator {
   /** Runs `recover()` now and then every `intervalMs` until `stop()`. */
   startRecoveryLoop(intervalMs: number): void {
     if (this.loop) throw new Error('recovery loop already started');
-    if (!Number.isSafeInteger(intervalMs) || intervalMs < 10) throw new Error(`intervalMs must be an integer >= 10, got ${intervalMs}`);
-    const loop: NonNullable<SagaOrchestrator['loop']> = { stopped: false, timer: undefined, tick: undefined };
-    const tick = (): void => {
-      loop.tick = this.recover()
-        .then(() => undefined)
-        .catch((err: unknown) => this.logger?.error({ err }, 'saga recovery round failed'))
-        .finally(() => {
-          loop.tick = undefined;
-          if (!loop.stopped) {
-            loop.timer = setTimeout(tick, intervalMs);
-            loop.timer.unref();
-          }
-        });
-    };
-    this.loop = loop;
-    tick();
+    this.loop = new RecoveryLoop(() => this.recover(), intervalMs, this.logger);
+    this.loop.start();
   }
 
   /** Stops the recovery loop and waits for its round in flight. Sagas being driven keep their leases until done. */
   async stop(): Promise<void> {
-    const loop = this.loop;
-    if (!loop) return;
-    loop.stopped = true;
-    clearTimeout(loop.timer);
-    await loop.tick;
+    await this.loop?.stop();
     this.loop = undefined;
   }
 
