@@ -184,6 +184,9 @@ describe.runIf(await clusterServersAvailable())('cluster failover on real Postgr
           if (res.status === 201 || res.status === 202) {
             const final = await followOrder(buyer, answer.id ?? '', deadline);
             answered += 1;
+            // A 202 ("still running": the saga outlived the answer bound, or its instance died and
+            // recovery has it) may end REJECTED: the buyer learns "out of stock" by polling.
+            if (res.status === 202 && final === 'REJECTED') return { status: 'OUT_OF_STOCK/REJECTED', orderId: answer.id, attempts: attempt };
             return { status: final, orderId: answer.id, attempts: attempt };
           }
           if (res.status === 409 && answer.code === 'OUT_OF_STOCK') {

@@ -310,13 +310,16 @@ for (const backend of testBackends) {
         expect((await check(db())).violations).toEqual(['orders in unknown status SHIPPED']);
       });
 
-      it('an order captured twice: refused by the unique index intents_one_capture_per_order; without it, named', async () => {
+      it('an order captured twice: refused by the unique indexes on captures per order; without them, named', async () => {
         const second = sql`insert into payment.intents (id, order_id, user_id, idempotency_key, request_hash, currency, amount, status, provider, provider_ref,
             captured_amount, refund_reserved, refunded_amount, created_at, updated_at)
           values (${randomUUID()}::uuid, ${scratchIds.sold}::uuid, ${randomUUID()}::uuid, 'authorize-again', 'hash', 'USD', 200, 'CAPTURED', 'sandbox', 'sbx_ch_again',
             200, 0, 0, now(), now())`;
-        await expectRefusedBy(db(), second, /intents_one_capture_per_order/);
+        // Two indexes refuse it (captured per order, and capture claims per order); either may be checked first.
+        await expectRefusedBy(db(), second, /intents_one_capture(_claim)?_per_order/);
         await db().query(sql`drop index payment.intents_one_capture_per_order`);
+        await expectRefusedBy(db(), second, /intents_one_capture_claim_per_order/);
+        await db().query(sql`drop index payment.intents_one_capture_claim_per_order`);
         await db().query(second);
         expect((await check(db())).violations).toEqual(expect.arrayContaining([`order ${scratchIds.sold} captured 2 times`]));
       });

@@ -50,7 +50,7 @@ export class StorageSet {
     if (url) {
       let storage = this.byUrl.get(url);
       if (!storage) {
-        storage = new PostgresStorage({ url, poolMax: this.config.dbPoolMax });
+        storage = new PostgresStorage({ url, poolMax: this.config.dbPoolMax, namedStatements: this.config.dbNamedStatements });
         this.byUrl.set(url, storage);
       }
       return storage;

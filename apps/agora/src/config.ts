@@ -20,6 +20,11 @@ export interface AgoraConfig {
   /** Redis for discovery (and shared rate limits) in the cluster. */
   redisUrl: string | undefined;
   dbPoolMax: number;
+  /**
+   * Raw statements run as named prepared statements (`AGORA_DB_NAMED_STATEMENTS`, default on):
+   * off behind a connection pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
+   */
+  dbNamedStatements: boolean;
   jwtSecret: string;
   admin: { email: string; password: string } | undefined;
   logLevel: string;
@@ -95,6 +100,7 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
     natsSubjectPrefix: natsName(env, 'AGORA_NATS_SUBJECT_PREFIX', NATS_SUBJECT_PREFIX, 'subject prefix (dot-separated tokens of letters, digits, _ and -)'),
     redisUrl: env.url('REDIS_URL', ['redis:', 'rediss:']),
     dbPoolMax: env.int('AGORA_DB_POOL_MAX', DB_POOL_MAX_DEFAULT, { min: 1, max: DB_POOL_MAX_LIMIT }),
+    dbNamedStatements: env.bool('AGORA_DB_NAMED_STATEMENTS', true),
     jwtSecret,
     admin: adminEmail && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,
     logLevel: env.oneOf('AGORA_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),

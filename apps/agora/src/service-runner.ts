@@ -85,7 +85,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
     const module = SERVICE_MODULES.find((m) => m.name === name);
     if (!module) throw new Error(`unknown service ${name}`);
     const url = config.serviceDatabaseUrls[name] ?? config.databaseUrl ?? '';
-    storage = new PostgresStorage({ url, poolMax: config.dbPoolMax });
+    storage = new PostgresStorage({ url, poolMax: config.dbPoolMax, namedStatements: config.dbNamedStatements });
     if (module.migrationsFolder) await storage.migrate(module.name, module.migrationsFolder);
     const opened = storage;
     // No `ports`: in the cluster every collaborator is reached over HTTP (httpPorts over the transport).

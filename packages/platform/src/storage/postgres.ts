@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
@@ -10,6 +11,8 @@ export interface PostgresOptions {
   /** How long a query may wait for a free connection before failing. */
   connectionTimeoutMs?: number;
   statementTimeoutMs?: number;
+  /** Run raw statements with parameters as named prepared statements (default true; see `query`). */
+  namedStatements?: boolean;
 }
 
 export class PostgresStorage implements Storage {
@@ -17,6 +20,7 @@ export class PostgresStorage implements Storage {
   readonly db: Db;
   private readonly pool: pg.Pool;
   private closed = false;
+  private readonly names: StatementNames | undefined;
 
   constructor(private readonly options: PostgresOptions) {
     this.pool = new pg.Pool({
@@ -28,6 +32,7 @@ export class PostgresStorage implements Storage {
     // An idle client losing its server must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
     this.db = drizzle({ client: this.pool }) as unknown as Db;
+    this.names = options.namedStatements === false ? undefined : new StatementNames();
   }
 
   async migrate(service: string, migrationsFolder: string): Promise<void> {
@@ -44,8 +49,18 @@ export class PostgresStorage implements Storage {
     }
   }
 
+  /**
+   * Runs a raw statement as a NAMED prepared statement when it has parameters: PostgreSQL parses
+   * and plans each distinct text once per connection, then only binds and executes it. (A
+   * statement without parameters may hold several commands, which only the simple protocol
+   * takes: it runs unnamed.) Same rows as drizzle's `execute`, whose own preparation this uses.
+   */
   async query<Row>(statement: SQL, executor: Executor = this.db): Promise<Row[]> {
-    return rowsOf<Row>(await executor.execute(statement));
+    const internals = executor as unknown as DrizzleInternals;
+    const query = internals.dialect.sqlToQuery(statement);
+    const name = query.params.length === 0 ? undefined : this.names?.of(query.sql);
+    if (name === undefined) return rowsOf<Row>(await executor.execute(statement));
+    return rowsOf<Row>(await internals.session.prepareQuery(query, undefined, name, false).execute());
   }
 
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
@@ -62,3 +77,35 @@ export class PostgresStorage implements Storage {
     await this.pool.end();
   }
 }
+
+/**
+ * drizzle's handles behind `execute` (internal API of the pinned drizzle-orm 0.45 line): its SQL
+ * renderer and the session that prepares a query under a name.
+ */
+interface DrizzleInternals {
+  dialect: { sqlToQuery(statement: SQL): { sql: string; params: unknown[] } };
+  session: {
+    prepareQuery(query: { sql: string; params: unknown[] }, fields: undefined, name: string, arrayMode: false): { execute(): Promise<unknown> };
+  };
+}
+
+/**
+ * A short stable name per statement text (a hash, so two texts never share one: pg refuses a
+ * name reused for another text). Each connection keeps every statement it prepared, so the number
+ * of distinct texts is bounded: past the limit, texts run unnamed rather than grow every cache.
+ */
+class StatementNames {
+  private readonly byText = new Map<string, string>();
+
+  of(text: string): string | undefined {
+    const known = this.byText.get(text);
+    if (known !== undefined) return known;
+    if (this.byText.size >= PREPARED_STATEMENTS_MAX) return undefined;
+    const name = `agora_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
+    this.byText.set(text, name);
+    return name;
+  }
+}
+
+/** Distinct prepared statements per process (and so per connection): the hot paths use a few dozen. */
+const PREPARED_STATEMENTS_MAX = 2_000;
