@@ -613,26 +613,6 @@ for (const backend of testBackends) {
         expect((await sagaRow(storage, id)).finished_at).not.toBeNull();
       });
 
-      it('a begin that rolls back leaves nothing; a second begin of the same id is not created again', async () => {
-        const script = newScript();
-        const saga = leanSaga(storage, script, 'lean-begin');
-        const orch = orchestrator().register(saga);
-        const rolledBack = newId();
-        await expect(
-          storage.transaction(async (tx) => {
-            await orch.begin(saga, rolledBack, { label: 'x' }, tx);
-            throw new Error('caller failed');
-          }),
-        ).rejects.toThrow('caller failed');
-        expect(await orch.outcome(rolledBack)).toBeUndefined();
-        const id = newId();
-        await (await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx))).drive();
-        const again = await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx));
-        expect(again.created).toBe(false);
-        expect((await again.drive()).status).toBe('COMPLETED');
-        expect(script.runs.get('a')).toBe(1);
-      });
-
       it('a crash after a replayed effect, before any checkpoint, is replayed from the birth: effects once, replayed steps run twice', async () => {
         const clock = new ManualClock();
         const crashable = new CrashableStorage(storage);

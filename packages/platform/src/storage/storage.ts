@@ -51,6 +51,17 @@ export function pgErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** The name of the constraint a driver error (pg or PGlite, also through drizzle's wrapper) violated. */
+export function pgConstraint(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const constraint = (current as { constraint?: unknown }).constraint;
+    if (typeof constraint === 'string') return constraint;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /** A stable 32-bit key for `pg_advisory_lock` derived from a name. */
 export function advisoryKey(name: string): number {
   let hash = 0x811c9dc5;

@@ -1,6 +1,6 @@
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
 import { AppError, LIMITS, notFound } from '@agora/kernel';
-import { PG_CHECK_VIOLATION, pgErrorCode, type ShardRouter, type Storage } from '@agora/platform';
+import { PG_CHECK_VIOLATION, pgConstraint, pgErrorCode, type ShardRouter, type Storage } from '@agora/platform';
 import { mergedQuantity, tooManyLines, totalPerSku, type CartLine } from '../domain/cart.js';
 import { CART_LINE_COUNT_CHECK, cartLines } from './schema.js';
 
@@ -31,16 +31,6 @@ const outcome = (userId: string, extra: SQL = sql``): SQL => sql`
                  union all
                  select sku, quantity, added_at from changed where quantity > 0) l), '[]'::json) as lines`;
 
-/** The name of the constraint a driver error (pg or PGlite, also through drizzle's wrapper) violated. */
-function violatedConstraint(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const constraint = (current as { constraint?: unknown }).constraint;
-    if (typeof constraint === 'string') return constraint;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 function assertQuantity(quantity: number, min: number): void {
   if (!Number.isInteger(quantity) || quantity < min || quantity > LIMITS.cartQuantityMax) {
@@ -105,7 +95,7 @@ export class CartStore {
     try {
       row = await this.change(userId, statement);
     } catch (err) {
-      if (pgErrorCode(err) === PG_CHECK_VIOLATION && violatedConstraint(err) === CART_LINE_COUNT_CHECK) throw tooManyLines();
+      if (pgErrorCode(err) === PG_CHECK_VIOLATION && pgConstraint(err) === CART_LINE_COUNT_CHECK) throw tooManyLines();
       throw err;
     }
     if (row.version === null) {

@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
-import { PG_UNIQUE_VIOLATION, pgErrorCode, type Executor, type Storage } from '@agora/platform';
+import { PG_UNIQUE_VIOLATION, pgConstraint, pgErrorCode, type Executor, type Storage } from '@agora/platform';
 import type { events } from '@agora/contracts';
 import type { PaymentStatus } from '../domain/intent.js';
 import { decideSettlement, type SettlementDecision, type SettlementEvent } from '../domain/settlement.js';
@@ -147,7 +147,7 @@ export class PaymentStore {
     try {
       [row] = await this.storage.query<Record<string, unknown>>(claimLeaseStatement(id, op, from, requestKey, now, until, attempt));
     } catch (err) {
-      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && violatedConstraint(err) === ONE_CAPTURE_CLAIM_PER_ORDER) return { claimed: false, reason: 'order-captured' };
+      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && pgConstraint(err) === ONE_CAPTURE_CLAIM_PER_ORDER) return { claimed: false, reason: 'order-captured' };
       throw err;
     }
     if (!row) return { claimed: false, reason: 'not-found' };
@@ -326,16 +326,6 @@ function assertAttemptsRecorded(actual: unknown, expected: number, what: string)
   if (Number(actual) !== expected) throw new Error(`${what}: ${expected} provider attempt(s) should have been recorded, got ${String(actual)}`);
 }
 
-/** The name of the constraint a driver error (pg or PGlite, also through drizzle's wrapper) violated. */
-function violatedConstraint(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const constraint = (current as { constraint?: unknown }).constraint;
-    if (typeof constraint === 'string') return constraint;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 class RefundRefused extends Error {
   constructor() {
