@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { createHttpApp, ServiceClient, SingleShardRouter, type RunningService, type ServiceDeps, type ServiceModule, type ShardRouter } from '@agora/platform';
 import { CartService } from './app/cart-service.js';
-import { CatalogClient } from './app/catalog.js';
+import { CatalogClient, CatalogPortLookup } from './app/catalog.js';
 import { registerCartRoutes } from './http/routes.js';
 import { CartStore } from './store/cart-store.js';
 import { InProcessCartPort } from './port.js';
@@ -19,7 +19,9 @@ const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
  */
 export async function createCartService(deps: ServiceDeps, router: ShardRouter): Promise<RunningService> {
   const store = new CartStore(router);
-  const carts = new CartService(store, new CatalogClient(new ServiceClient('catalog', deps.transport)), deps.clock);
+  // In one process the catalog's own port; in the cluster, HTTP through the service client.
+  const catalog = deps.ports?.catalog ? new CatalogPortLookup(deps.ports.catalog) : new CatalogClient(new ServiceClient('catalog', deps.transport));
+  const carts = new CartService(store, catalog, deps.clock);
   const app = createHttpApp({ name: CART_SERVICE, logger: deps.logger, metrics: deps.metrics });
   registerCartRoutes(app, carts);
 
