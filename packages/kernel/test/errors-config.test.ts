@@ -42,3 +42,12 @@ describe('ids', () => {
     expect([...ids].sort()).toEqual(ids);
   });
 });
+
+describe('ids made in a burst', () => {
+  it('stay unique and in order within one millisecond, across many refills of the random pool', () => {
+    const ids = Array.from({ length: 5_000 }, () => newId());
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every(isUuidV7)).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+  });
+});
