@@ -113,6 +113,20 @@ function effectStep(storage: Storage, name: string, script: Script, log: StepLog
     async run(ctx) {
       script.runs.set(name, (script.runs.get(name) ?? 0) + 1);
       if (script.abortAt === name) ctx.abort('OUT_OF_STOCK', { step: name });
+      const effect = { step: name, label: ctx.input.label, earlier: Object.keys(ctx.results) };
+      if (log === 'fused') {
+        // A fused step's effect is a part of the checkpoint's one statement: it commits with the log or not at all.
+        crashHere(script, name, 'run', 'afterEffect');
+        const errorsLeft = script.errors?.[name] ?? 0;
+        if (errorsLeft > 0) {
+          script.errors = { ...script.errors, [name]: errorsLeft - 1 };
+          throw new Error(`${name}: provider timed out`);
+        }
+        return ctx.fuse(effect, {
+          parts: (fenced) =>
+            sql`fused_effect as (insert into blocks.effects (key, saga_id, step) select ${ctx.idempotencyKey}, ${ctx.sagaId}::uuid, ${name} where ${fenced} on conflict (key) do nothing)`,
+        });
+      }
       // A local step writes its effect in the checkpoint's transaction: it commits with the log or not at all.
       await storage.query(
         sql`insert into blocks.effects (key, saga_id, step) values (${ctx.idempotencyKey}, ${ctx.sagaId}::uuid, ${name})
@@ -126,7 +140,7 @@ function effectStep(storage: Storage, name: string, script: Script, log: StepLog
         script.errors = { ...script.errors, [name]: errorsLeft - 1 };
         throw new Error(`${name}: provider timed out`);
       }
-      return { step: name, label: ctx.input.label, earlier: Object.keys(ctx.results) };
+      return effect;
     },
     async compensate(ctx) {
       script.compensations.push(name);
@@ -613,6 +627,47 @@ for (const backend of testBackends) {
         expect((await sagaRow(storage, id)).finished_at).not.toBeNull();
       });
 
+      it('a fused last step writes its effect, completes and finishes the saga in ONE statement; a failed precondition writes nothing and retries', async () => {
+        const script = newScript();
+        const entries: SagaLogEntry[] = [];
+        let preconditionChecks = 0;
+        const saga = defineSaga<Input>('lean-fused', [
+          effectStep(storage, 'a', script, 'replayed'),
+          {
+            name: 'b',
+            log: 'fused',
+            retry: { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+            run: async (ctx) => {
+              preconditionChecks += 1;
+              // The first time the precondition is false (as if the row changed meanwhile): nothing may be written.
+              const holds = preconditionChecks > 1;
+              return ctx.fuse(
+                { fused: true },
+                {
+                  precondition: holds ? sql`true` : sql`false`,
+                  parts: (fenced) =>
+                    sql`fused_b as (insert into blocks.effects (key, saga_id, step) select ${ctx.idempotencyKey}, ${ctx.sagaId}::uuid, 'b' where ${fenced})`,
+                },
+              );
+            },
+          },
+        ]);
+        const orch = orchestrator({ onLog: (e) => entries.push(e) }).register(saga);
+        const id = newId();
+        const outcome = await (await storage.transaction((tx) => orch.begin(saga, id, { label: 'x' }, tx))).drive();
+        expect(outcome).toMatchObject({ status: 'COMPLETED', finished: true, results: { b: { fused: true } } });
+        expect(preconditionChecks).toBe(2);
+        expect(await effectsOf(storage, id)).toEqual([
+          { step: 'a', undone: false },
+          { step: 'b', undone: false },
+        ]);
+        expect(entries.filter((e) => e.durable).map((e) => [e.step?.name ?? null, e.status])).toEqual([
+          [null, 'RUNNING'],
+          ['b', 'COMPLETED'],
+        ]);
+        expect(entries.some((e) => e.step?.status === 'RETRYING' && e.step.name === 'b')).toBe(true);
+      });
+
       it('a crash after a replayed effect, before any checkpoint, is replayed from the birth: effects once, replayed steps run twice', async () => {
         const clock = new ManualClock();
         const crashable = new CrashableStorage(storage);
@@ -694,7 +749,7 @@ for (const backend of testBackends) {
         failure: fc.constantFrom<'none' | 'abort' | 'error'>('none', 'abort', 'error'),
         failAt: fc.nat(3),
         flaky: fc.array(fc.nat(3), { maxLength: 2 }),
-        logging: fc.array(fc.constantFrom<StepLogging>('bracketed', 'replayed', 'local'), { minLength: 4, maxLength: 4 }),
+        logging: fc.array(fc.constantFrom<StepLogging>('bracketed', 'replayed', 'local', 'fused'), { minLength: 4, maxLength: 4 }),
         crash: fc.option(fc.record({ phase: fc.constantFrom<StepPhase>('run', 'compensate'), at: fc.nat(3), point: fc.constantFrom<Point>('afterStarted', 'afterEffect', 'afterDone') }), { nil: undefined }),
       });
       let round = 0;
@@ -736,8 +791,9 @@ for (const backend of testBackends) {
           } else {
             expect(effects.every((e) => e.undone)).toBe(true);
             // A step failing with an error may have landed its effect (so it is compensated too),
-            // except a local one: its effect rolled back with its transaction.
-            const failingLanded = failure === 'error' && logging[names.indexOf(failing)] !== 'local';
+            // except a local or fused one: its effect commits only with its checkpoint.
+            const failingKind = logging[names.indexOf(failing)];
+            const failingLanded = failure === 'error' && failingKind !== 'local' && failingKind !== 'fused';
             const reached = names.slice(0, names.indexOf(failing) + (failingLanded ? 1 : 0));
             expect(effects.map((e) => e.step)).toEqual(reached);
           }

@@ -1,5 +1,5 @@
 import { WakeablePause } from './pause.js';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { index, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
 import type { Counter } from 'prom-client';
 import type { events } from '@agora/contracts';
@@ -71,17 +71,25 @@ function outboxOf(schema: string) {
 
 /** Adds events to the service's outbox inside the caller's transaction; an id already there is kept as is. */
 export async function writeOutbox(storage: Storage, tx: Tx, schema: string, events: readonly EventEnvelope[]): Promise<void> {
-  const table = outboxOf(schema);
+  for (let start = 0; start < events.length; start += OUTBOX_LIMITS.insertChunk) {
+    await storage.query(outboxInsert(schema, events.slice(start, start + OUTBOX_LIMITS.insertChunk)), tx);
+  }
+}
+
+/**
+ * The insert of `events` into the service's outbox as one statement, for callers that make it part
+ * of a statement of their own (a CTE), e.g. `where ${condition}` true only when their change
+ * applied. At most `OUTBOX_LIMITS.insertChunk` events.
+ */
+export function outboxInsert(schema: string, events: readonly EventEnvelope[], condition?: SQL): SQL {
+  if (events.length === 0 || events.length > OUTBOX_LIMITS.insertChunk) throw new Error(`an outbox insert takes 1..${OUTBOX_LIMITS.insertChunk} events, got ${events.length}`);
   // Checked here, inside the business transaction: a row the bus would refuse must never be committed,
   // or it would block the relay behind it forever.
   events.forEach(serializeEvent);
-  for (let start = 0; start < events.length; start += OUTBOX_LIMITS.insertChunk) {
-    const chunk = events.slice(start, start + OUTBOX_LIMITS.insertChunk);
-    const rows = chunk.map(
-      (e) => sql`(${e.id}::uuid, ${e.type}, ${e.key}, ${JSON.stringify(e.payload ?? null)}::jsonb, ${e.occurredAt}::timestamptz)`,
-    );
-    await storage.query(sql`insert into ${table} (id, type, key, payload, occurred_at) values ${sql.join(rows, sql`, `)} on conflict (id) do nothing`, tx);
-  }
+  const rows = events.map((e) => sql`(${e.id}::uuid, ${e.type}::text, ${e.key}::text, ${JSON.stringify(e.payload ?? null)}::jsonb, ${e.occurredAt}::timestamptz)`);
+  const values = sql`values ${sql.join(rows, sql`, `)}`;
+  const source = condition ? sql`select * from (${values}) as v(id, type, key, payload, occurred_at) where ${condition}` : values;
+  return sql`insert into ${outboxOf(schema)} (id, type, key, payload, occurred_at) ${source} on conflict (id) do nothing`;
 }
 
 export interface OutboxRelayOptions {

@@ -5,6 +5,7 @@ import type { Tx } from '../storage/storage.js';
 import {
   DEFAULT_RUN_RETRY,
   SAGA_LIMITS,
+  FusedWrite,
   SagaAbort,
   WaitRequest,
   backoffDelay,
@@ -139,11 +140,12 @@ export class SagaDriver {
       }
       let produced: unknown;
       try {
-        if (logging === 'local') {
+        if (logging === 'local' || logging === 'fused') {
           await this.runLocal(drive, index, step, attempt);
           return;
         }
         produced = signalled ? await this.callOnSignal(drive, step, attempt, logged?.result) : await step.run(stepContext(drive, step, attempt));
+        assert(!(produced instanceof FusedWrite), `only a fused step answers ctx.fuse(...) (${step.name})`);
         if (!(produced instanceof WaitRequest)) produced = toJson(produced);
       } catch (err) {
         if (err instanceof SagaLeaseLost) throw err;
@@ -206,27 +208,32 @@ export class SagaDriver {
   }
 
   /**
-   * A local step: its rows and the checkpoint that records it commit in one transaction. The
-   * last step of a saga without onFinished also completes and finishes it in that transaction.
+   * A local or fused step: its writes and the checkpoint that records it commit together — in
+   * one transaction (local) or as parts of the checkpoint's one statement (fused). The last step
+   * of a saga without onFinished also completes and finishes it in that commit.
    */
   private async runLocal(drive: Drive, index: number, step: Step, attempt: number): Promise<void> {
     const next = index + 1;
     const completes = next === drive.definition.steps.length;
     const finishes = completes && drive.definition.onFinished === undefined;
-    const row = await this.log.storage.transaction(async (tx) => {
-      const produced = await step.run(stepContext(drive, step, attempt, tx));
-      assert(!(produced instanceof WaitRequest), `local step ${step.name} does not wait`);
-      return this.log.write(
-        drive,
-        {
-          currentStep: next,
-          state: withResult(drive.row.state, step.name, toJson(produced)),
-          ...(completes ? { status: 'COMPLETED' as const } : {}),
-          ...(finishes ? { finished: true, release: true } : {}),
-        },
-        tx,
-      );
+    const checkpoint = (result: unknown) => ({
+      currentStep: next,
+      state: withResult(drive.row.state, step.name, toJson(result)),
+      ...(completes ? { status: 'COMPLETED' as const } : {}),
+      ...(finishes ? { finished: true, release: true } : {}),
     });
+    let row;
+    if (step.log === 'fused') {
+      const produced = await step.run(stepContext(drive, step, attempt));
+      assert(produced instanceof FusedWrite, `fused step ${step.name} answers ctx.fuse(...)`);
+      row = await this.log.write(drive, { ...checkpoint(produced.result), fused: produced.writes }, undefined, false);
+    } else {
+      row = await this.log.storage.transaction(async (tx) => {
+        const produced = await step.run(stepContext(drive, step, attempt, tx));
+        assert(!(produced instanceof WaitRequest) && !(produced instanceof FusedWrite), `local step ${step.name} neither waits nor fuses`);
+        return this.log.write(drive, checkpoint(produced), tx);
+      });
+    }
     this.log.committed(drive, row, { name: step.name, phase: 'run', status: 'DONE', attempt });
     if (completes) this.logger?.info({ sagaId: drive.row.id, saga: drive.row.name, status: 'COMPLETED' }, 'saga settled');
   }

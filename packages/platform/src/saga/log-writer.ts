@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
 import type { Storage, Tx } from '../storage/storage.js';
-import type { SagaDefinition, SagaStatus, StepPhase, StepStatus } from './definition.js';
+import type { FusedWrites, SagaDefinition, SagaStatus, StepPhase, StepStatus } from './definition.js';
 import { jsonb, sagaRowOf, schemaTable, stepRowOf, ts, type RawRow, type SagaRow, type SagaState, type StepRow } from './log.js';
 
 /**
@@ -73,6 +73,16 @@ export interface LogWrite {
   /** Give the lease up (the saga waits or is done). */
   release?: boolean;
   entry?: SagaLogEntry['step'];
+  /** A fused step's writes: parts of this statement, and a precondition of the checkpoint. */
+  fused?: FusedWrites;
+}
+
+/** A fused step's precondition no longer held when its checkpoint was written: nothing changed; run the step again. */
+export class SagaPreconditionFailed extends Error {
+  constructor(readonly sagaId: string) {
+    super(`saga ${sagaId}: a fused step's precondition failed; nothing was written`);
+    this.name = 'SagaPreconditionFailed';
+  }
 }
 
 /** Conditions a step-row statement on the fenced saga update having matched. */
@@ -104,9 +114,9 @@ export class SagaLogWriter {
   /**
    * Writes a checkpoint and returns the row as committed (inside `tx`: as it will be once the
    * caller commits; the caller then calls `committed`). Without `tx`, the drive's row is updated
-   * and observers told at once.
+   * and observers told at once, unless `observe` is false (the caller calls `committed`).
    */
-  async write(drive: Drive, change: LogWrite, tx?: Tx): Promise<SagaRow> {
+  async write(drive: Drive, change: LogWrite, tx?: Tx, observe = tx === undefined): Promise<SagaRow> {
     const now = this.clock.now();
     const row = drive.row;
     const assignments: SQL[] = [
@@ -118,17 +128,22 @@ export class SagaLogWriter {
     ];
     if (change.waitUntil !== undefined) assignments.push(sql`wait_until = ${change.waitUntil ? ts(change.waitUntil) : null}`);
     if (change.finished !== undefined) assignments.push(sql`finished_at = ${change.finished ? ts(now) : null}`);
+    const precondition = change.fused?.precondition ? sql` and (${change.fused.precondition})` : sql``;
     const [updated] = await this.storage.query<RawRow>(
       sql`
       with fenced as (
-        update ${this.sagas} set ${sql.join(assignments, sql`, `)} where id = ${row.id}::uuid and lease_owner = ${this.owner} returning *
-      )${change.step ? sql`, step_write as (${change.step})` : sql``}
+        update ${this.sagas} set ${sql.join(assignments, sql`, `)} where id = ${row.id}::uuid and lease_owner = ${this.owner}${precondition} returning *
+      )${change.step ? sql`, step_write as (${change.step})` : sql``}${change.fused ? sql`, ${change.fused.parts(FENCED)}` : sql``}
       select * from fenced`,
       tx,
     );
-    if (!updated) throw new SagaLeaseLost(row.id, this.owner);
+    if (!updated) {
+      // Without a precondition an empty answer means the fence: our lease is gone. With one, look.
+      if (change.fused?.precondition && (await this.read(row.id, tx))?.leaseOwner === this.owner) throw new SagaPreconditionFailed(row.id);
+      throw new SagaLeaseLost(row.id, this.owner);
+    }
     const written = sagaRowOf(updated);
-    if (!tx) this.committed(drive, written, change.entry);
+    if (observe) this.committed(drive, written, change.entry);
     return written;
   }
 

@@ -1,5 +1,5 @@
 import type { Tx } from '../storage/storage.js';
-import { SagaAbort, WaitRequest, type SagaStep, type StepContext, type StepRef } from './definition.js';
+import { FusedWrite, SagaAbort, WaitRequest, type FusedWrites, type SagaStep, type StepContext, type StepRef } from './definition.js';
 import type { Drive } from './log-writer.js';
 
 /** The contexts a step's run, signal handler and compensation get (definition.ts describes them). */
@@ -33,6 +33,9 @@ export function stepContext(drive: Drive, step: Step, attempt: number, tx?: Tx):
     },
     wait(options: { until?: Date; data?: unknown } = {}): WaitRequest {
       return new WaitRequest(options.until, options.data);
+    },
+    fuse<R>(result: R, writes: FusedWrites): FusedWrite<R> {
+      return new FusedWrite(result, writes);
     },
   };
 }

@@ -14,6 +14,7 @@ import { ORDERS_SCHEMA, OrderStore } from '../store/order-store.js';
 import { cancelSaga, type CancelInput } from './cancel/saga.js';
 import { Checkout, type CheckoutResponse } from './checkout/checkout.js';
 import type { CheckoutInput, PaymentSignal } from './checkout/input.js';
+import { FreshAnswers } from './checkout/fresh-answers.js';
 import { checkoutSaga } from './checkout/saga.js';
 import type { Collaborators } from './clients.js';
 
@@ -66,7 +67,8 @@ export class Orders {
     options: OrdersOptions = {},
   ) {
     const { leaseMs, onLog } = options;
-    this.checkouts = new Checkout(services, logger);
+    const answers = new FreshAnswers();
+    this.checkouts = new Checkout(services, logger, answers);
     for (const shard of router.all()) {
       const store = new OrderStore(shard.storage, clock);
       const orchestrator = new SagaOrchestrator({
@@ -78,7 +80,7 @@ export class Orders {
         ...(leaseMs === undefined ? {} : { leaseMs }),
         ...(onLog === undefined ? {} : { onLog }),
       });
-      const checkout = checkoutSaga({ store, services, clock }, logger);
+      const checkout = checkoutSaga({ store, services, clock, answers }, logger);
       const cancel = cancelSaga(store, services, clock);
       orchestrator.register(checkout);
       orchestrator.register(cancel);

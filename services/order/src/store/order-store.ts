@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { AppError, newId, type Clock, type Money } from '@agora/kernel';
 import type { EventEnvelope } from '@agora/contracts/events';
 import type { Order, OrderLine, OrderStatus, ShippingAddress } from '@agora/contracts/order';
-import { writeOutbox, type Executor, type Storage, type Tx } from '@agora/platform';
+import { outboxInsert, writeOutbox, type Executor, type Storage, type Tx } from '@agora/platform';
 import { assertTransition, canTransition } from '../domain/status.js';
 import { orderHistory, orderLines, orders } from './schema.js';
 
@@ -138,14 +138,14 @@ export class OrderStore {
   }
 
   /**
-   * The checkout's last local step, inside the transaction of the saga checkpoint that records
-   * it: PENDING or RESERVED → CONFIRMED with its history (RESERVED too, when the order never
-   * showed it: stock was reserved on the way), the OrderConfirmed fact in the outbox and the 201
-   * answer kept for replays. The confirmed order is built in memory from one read.
+   * The checkout's confirmation as writes of the saga checkpoint that records it (a fused step):
+   * PENDING or RESERVED → CONFIRMED with its history (RESERVED too, when the order never showed
+   * it: stock was reserved on the way), the OrderConfirmed fact in the outbox and the 201 answer
+   * kept for replays — all parts of that checkpoint's one statement, applied only where `fenced`
+   * holds. The confirmed order is built in memory from the order as read (`order`); the
+   * precondition makes the checkpoint wait for a retry if the order moved since.
    */
-  async confirm(tx: Tx, orderId: string, events: (order: Order) => EventEnvelope[]): Promise<Order> {
-    const order = await this.get(orderId, tx);
-    if (!order) throw new AppError('NOT_FOUND', `order ${orderId} not found`);
+  confirmation(order: Order, events: (order: Order) => EventEnvelope[]): { confirmed: Order; precondition: SQL; parts: (fenced: SQL) => SQL } {
     if (order.status !== 'PENDING' && order.status !== 'RESERVED') {
       throw new AppError('CONFLICT', `order is ${order.status}; it cannot become CONFIRMED`, { extras: { order } });
     }
@@ -161,24 +161,23 @@ export class OrderStore {
       history: [...order.history, ...entries.map((e) => ({ status: e.status, at: now.toISOString(), reason: e.reason }))],
     };
     const history = entries.map((e) => sql`(${e.id}::uuid, ${e.status}::text, ${e.reason}::text)`);
-    const [moved] = await this.storage.query<{ n: number }>(
-      sql`with u as (
-            update orders.orders set status = 'CONFIRMED', updated_at = ${at(now)},
-              -- An answer given before (202 while an asynchronous payment was pending) stays the key's answer.
-              response_status = coalesce(response_status, 201),
-              response_body = case when response_status is null then ${JSON.stringify(confirmed)}::jsonb else response_body end
-            where id = ${orderId}::uuid and status = ${order.status}
-            returning id),
-          h as (
-            insert into orders.order_history (id, order_id, status, reason, at)
-            select v.id, u.id, v.status, v.reason, ${at(now)} from u, (values ${sql.join(history, sql`, `)}) as v(id, status, reason))
-          select count(*)::int as n from u`,
-      tx,
-    );
-    // The row was read in this transaction; only a concurrent writer of the order could move it.
-    if (Number(moved?.n ?? 0) !== 1) throw new AppError('CONFLICT', `order ${orderId} changed while being confirmed`);
-    await writeOutbox(this.storage, tx, ORDERS_SCHEMA, events(confirmed));
-    return confirmed;
+    const facts = events(confirmed);
+    return {
+      confirmed,
+      precondition: sql`exists (select 1 from orders.orders where id = ${order.id}::uuid and status = ${order.status})`,
+      parts: (fenced) => sql`
+        confirm_order as (
+          update orders.orders set status = 'CONFIRMED', updated_at = ${at(now)},
+            -- An answer given before (202 while an asynchronous payment was pending) stays the key's answer.
+            response_status = coalesce(response_status, 201),
+            response_body = case when response_status is null then ${JSON.stringify(confirmed)}::jsonb else response_body end
+          where id = ${order.id}::uuid and status = ${order.status} and ${fenced}
+          returning id),
+        confirm_history as (
+          insert into orders.order_history (id, order_id, status, reason, at)
+          select v.id, u.id, v.status, v.reason, ${at(now)} from confirm_order u, (values ${sql.join(history, sql`, `)}) as v(id, status, reason))
+        ${facts.length > 0 ? sql`, confirm_facts as (${outboxInsert(ORDERS_SCHEMA, facts, sql`exists (select 1 from confirm_order)`)})` : sql``}`,
+    };
   }
 
   /**

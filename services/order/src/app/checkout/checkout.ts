@@ -4,7 +4,9 @@ import { hashRequest, type Caller, type Logger, type SagaDefinition, type SagaHa
 import { priceSnapshot } from '../../domain/pricing.js';
 import type { CheckoutKey, OrderStore, StoredAnswer } from '../../store/order-store.js';
 import type { Collaborators } from '../clients.js';
+import type { FreshAnswers } from './fresh-answers.js';
 import { CHECKOUT_LIMITS, type CheckoutInput } from './input.js';
+import type { ConfirmResult } from './steps/confirm.js';
 
 export interface CheckoutResponse {
   status: number;
@@ -32,6 +34,7 @@ export class Checkout {
   constructor(
     private readonly services: Collaborators,
     private readonly logger: Logger,
+    private readonly answers: FreshAnswers,
   ) {}
 
   async run(shard: CheckoutShard, caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
@@ -45,11 +48,15 @@ export class Checkout {
     const opened = await this.open(shard, caller, idempotencyKey, requestHash, body, requestId);
     if (!opened.handle) return this.again(shard, opened.key, requestHash);
     const drive = opened.handle.drive();
-    const inTime = await this.within(drive, CHECKOUT_LIMITS.answerWithinMs);
-    if (!inTime) {
+    const outcome = await this.within(drive, CHECKOUT_LIMITS.answerWithinMs);
+    if (!outcome) {
       drive.catch((err: unknown) => this.logger.error({ err, orderId: opened.key.id }, 'checkout: the saga failed after its 202; recovery takes it over'));
       this.logger.warn({ orderId: opened.key.id, answerWithinMs: CHECKOUT_LIMITS.answerWithinMs }, 'checkout: answered 202 while its saga runs on');
     }
+    // Confirmed by this drive: the order as the confirm step built it, no read back.
+    const token = outcome?.status === 'COMPLETED' ? confirmToken(outcome.results) : undefined;
+    const confirmed = token === undefined ? undefined : this.answers.take(token);
+    if (confirmed) return { status: 201, body: confirmed, replayed: false };
     return this.answer(shard, opened.key.id, false);
   }
 
@@ -116,11 +123,8 @@ export class Checkout {
     const deadline = Date.now() + Math.min(CHECKOUT_LIMITS.otherDriverWaitMs, CHECKOUT_LIMITS.answerWithinMs);
     let pause: number = JOIN_POLL.firstMs;
     for (;;) {
-      const drive = shard.orchestrator.drive(orderId);
-      const inTime = await this.within(drive, Math.max(0, deadline - Date.now()));
-      if (!inTime) return;
-      const outcome = await drive;
-      if (outcome.status === 'WAITING' || outcome.finished || Date.now() >= deadline) return;
+      const outcome = await this.within(shard.orchestrator.drive(orderId), Math.max(0, deadline - Date.now()));
+      if (!outcome || outcome.status === 'WAITING' || outcome.finished || Date.now() >= deadline) return;
       await new Promise((resolve) => setTimeout(resolve, pause));
       pause = Math.min(pause * 2, JOIN_POLL.maxMs);
     }
@@ -151,18 +155,26 @@ export class Checkout {
     return { ...ours, replayed };
   }
 
-  /** True when `work` settled within `ms` (its failure is rethrown); false when the time ran out first. */
-  private async within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  /** What `work` gave if it settled within `ms` (its failure is rethrown); undefined when the time ran out first. */
+  private async within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ms);
     });
     try {
-      return await Promise.race([work.then(() => true as const), timeout]);
+      return await Promise.race([work, timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
+}
+
+/** The token of the confirm step's result, if the saga's results hold one. */
+function confirmToken(results: Readonly<Record<string, unknown>>): string | undefined {
+  const confirm = results.confirm;
+  if (typeof confirm !== 'object' || confirm === null || !('answer' in confirm)) return undefined;
+  const { answer } = confirm as ConfirmResult;
+  return typeof answer === 'string' ? answer : undefined;
 }
 
 /** Polling another driver of the same saga: quick at first, then backing off. */

@@ -2,6 +2,7 @@ import { LIMITS, type Clock, type Money } from '@agora/kernel';
 import type { PaymentInput } from '@agora/contracts/order';
 import type { OrderStore } from '../../store/order-store.js';
 import type { Collaborators } from '../clients.js';
+import type { FreshAnswers } from './fresh-answers.js';
 
 /** What a checkout saga is started with (stored as JSON in its log). */
 export interface CheckoutInput {
@@ -17,6 +18,8 @@ export interface CheckoutDeps {
   store: OrderStore;
   services: Collaborators;
   clock: Clock;
+  /** Confirmed orders handed from the confirm step to the request that drives the saga. */
+  answers: FreshAnswers;
 }
 
 /** What the authorizePayment step waits for when the provider answers PENDING. */

@@ -16,8 +16,8 @@ import { reserveStockStep } from './steps/reserve-stock.js';
  * the shopper) in the transaction that records the Idempotency-Key. The remote steps are
  * `replayed`: idempotent on the order id or their key, they write no log of their own, and after
  * a crash recovery runs them again from the birth, each answering "already done". `confirm` is
- * `local`: the order's confirmation, its fact in the outbox, the kept answer and the saga's
- * completion are one commit. The happy path writes the log twice: born, completed.
+ * `fused`: the order's confirmation, its fact in the outbox, the kept answer and the saga's
+ * completion are one statement. The happy path writes the log twice: born, completed.
  */
 export function checkoutSaga(deps: CheckoutDeps, logger: Logger): SagaDefinition<CheckoutInput> {
   const authorize = authorizePaymentStep(deps);
