@@ -17,6 +17,7 @@ import {
   type SignalContext,
 } from './definition.js';
 import { compensateStep } from './compensation.js';
+import { finish, settle } from './ending.js';
 import { FENCED, SagaLeaseLost, type Drive, type SagaLogWriter } from './log-writer.js';
 import { assert, stepAt, stepContext } from './step-context.js';
 import { errorMessage, jsonb, outcomeOf, toJson, ts, type SagaRow, type SagaState } from './log.js';
@@ -87,7 +88,7 @@ export class SagaDriver {
       assert(row.currentStep >= -1 && row.currentStep <= stepCount, `current_step ${row.currentStep} is within -1..${stepCount}`);
       switch (row.status) {
         case 'RUNNING':
-          if (row.currentStep === stepCount) await this.settle(drive, 'COMPLETED');
+          if (row.currentStep === stepCount) await settle(this.deps, drive, 'COMPLETED');
           else await this.runStep(drive, row.currentStep);
           break;
         case 'WAITING':
@@ -96,13 +97,13 @@ export class SagaDriver {
           await this.endWait(drive);
           break;
         case 'COMPENSATING':
-          if (row.currentStep === -1) await this.settle(drive, 'COMPENSATED');
+          if (row.currentStep === -1) await settle(this.deps, drive, 'COMPENSATED');
           else await compensateStep(this.deps, drive, row.currentStep);
           break;
         case 'COMPLETED':
         case 'COMPENSATED':
         case 'FAILED':
-          await this.finish(drive);
+          await finish(this.deps, drive);
           return;
       }
     }
@@ -312,43 +313,6 @@ export class SagaDriver {
     assert(deadline !== null && deadline.getTime() <= this.clock.now().getTime(), 'a waiting saga is only claimed past its deadline');
     this.logger?.info({ sagaId: drive.row.id, step: step.name }, 'saga wait timed out');
     await this.failRun(drive, index, { kind: 'timeout', step: step.name });
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Ending
-
-  /** COMPLETED or COMPENSATED. Without onFinished the saga is finished (and released) in the same write. */
-  private async settle(drive: Drive, status: 'COMPLETED' | 'COMPENSATED'): Promise<void> {
-    const hasFinisher = drive.definition.onFinished !== undefined;
-    await this.log.write(drive, { status, finished: !hasFinisher, release: !hasFinisher });
-    this.logger?.info({ sagaId: drive.row.id, saga: drive.row.name, status }, 'saga settled');
-  }
-
-  /** Runs onFinished (at least once overall; retried here, then by recovery) and gives the lease up. */
-  private async finish(drive: Drive): Promise<void> {
-    const onFinished = drive.definition.onFinished;
-    if (drive.row.finishedAt === null && onFinished) {
-      const policy = retryPolicy(DEFAULT_RUN_RETRY, drive.definition.finishRetry);
-      const ctx = { sagaId: drive.row.id, sagaName: drive.row.name, input: drive.row.input, idempotencyKey: `${drive.row.id}:finished` };
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await onFinished.call(drive.definition, ctx, outcomeOf(drive.row));
-          break;
-        } catch (err) {
-          this.logger?.warn({ sagaId: drive.row.id, attempt, err }, 'saga onFinished failed');
-          if (attempt >= policy.attempts) {
-            this.logger?.error({ sagaId: drive.row.id }, 'saga onFinished gave up for now; recovery will run it again');
-            await this.log.write(drive, { release: true });
-            return;
-          }
-          await this.sleep(backoffDelay(policy, attempt));
-        }
-      }
-      await this.log.write(drive, { finished: true, release: true });
-      return;
-    }
-    if (drive.row.finishedAt === null) await this.log.write(drive, { finished: true, release: true });
-    else if (drive.row.leaseOwner === this.log.owner) await this.log.write(drive, { release: true });
   }
 }
 
