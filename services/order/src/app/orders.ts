@@ -68,7 +68,7 @@ export class Orders {
   ) {
     const { leaseMs, onLog } = options;
     const answers = new FreshAnswers();
-    this.checkouts = new Checkout(services, logger, answers);
+    this.checkouts = new Checkout(services, logger, answers, clock);
     for (const shard of router.all()) {
       const store = new OrderStore(shard.storage, clock);
       const orchestrator = new SagaOrchestrator({

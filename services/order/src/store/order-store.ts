@@ -52,6 +52,8 @@ export interface NewOrder {
   userId: string;
   idempotencyKey: string;
   requestHash: string;
+  /** When it is opened: its created_at, updated_at and the PENDING entry's time. */
+  openedAt: Date;
   lines: OrderLine[];
   total: Money;
   shippingAddress: ShippingAddress | undefined;
@@ -79,7 +81,7 @@ export class OrderStore {
    * checkout's saga is born that way: order, lines, history and saga in one commit).
    */
   async open(order: NewOrder, alongside?: (opened: SQL) => SQL): Promise<{ created: boolean; key: CheckoutKey }> {
-    const now = at(this.clock.now());
+    const now = at(order.openedAt);
     const lines = order.lines.map(
       (l, position) => sql`(${position}::int, ${l.sku}::text, ${l.title}::text, ${l.quantity}::int, ${l.unitPrice.amount}::bigint, ${l.lineTotal.amount}::bigint)`,
     );
@@ -104,6 +106,22 @@ export class OrderStore {
     const existing = await this.findByKey(order.userId, order.idempotencyKey);
     if (!existing) throw new AppError('CONFLICT', 'order for this idempotency key vanished; retry');
     return { created: false, key: existing };
+  }
+
+  /** The order as `open` writes it, built in memory (what `get` would read right after). */
+  static opened(order: NewOrder): Order {
+    const at = order.openedAt.toISOString();
+    return {
+      id: order.id,
+      userId: order.userId,
+      status: 'PENDING',
+      lines: order.lines,
+      total: order.total,
+      createdAt: at,
+      updatedAt: at,
+      history: [{ status: 'PENDING', at }],
+      ...(order.shippingAddress ? { shippingAddress: order.shippingAddress } : {}),
+    };
   }
 
   /** The order a user opened with an Idempotency-Key, with the request's hash and the answer given, if any. */

@@ -1,8 +1,8 @@
-import { AppError, LIMITS, isAppError, newId, toProblem, validationError } from '@agora/kernel';
+import { AppError, LIMITS, isAppError, newId, toProblem, validationError, type Clock } from '@agora/kernel';
 import type { CheckoutBody, Order } from '@agora/contracts/order';
 import { hashRequest, type Caller, type Logger, type SagaDefinition, type SagaHandle, type SagaOrchestrator, type Storage } from '@agora/platform';
 import { priceSnapshot } from '../../domain/pricing.js';
-import type { CheckoutKey, OrderStore, StoredAnswer } from '../../store/order-store.js';
+import { OrderStore, type CheckoutKey, type NewOrder, type StoredAnswer } from '../../store/order-store.js';
 import type { Collaborators } from '../clients.js';
 import type { FreshAnswers } from './fresh-answers.js';
 import { CHECKOUT_LIMITS, type CheckoutInput } from './input.js';
@@ -35,6 +35,7 @@ export class Checkout {
     private readonly services: Collaborators,
     private readonly logger: Logger,
     private readonly answers: FreshAnswers,
+    private readonly clock: Clock,
   ) {}
 
   async run(shard: CheckoutShard, caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
@@ -98,19 +99,27 @@ export class Checkout {
       }),
     );
     const orderId = newId();
+    const order: NewOrder = {
+      id: orderId,
+      userId: caller.userId,
+      idempotencyKey,
+      requestHash,
+      openedAt: this.clock.now(),
+      lines: snapshot.lines,
+      total: snapshot.total,
+      shippingAddress: body.shippingAddress,
+    };
     const input: CheckoutInput = {
       orderId,
       userId: caller.userId,
       lines: snapshot.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
       total: snapshot.total,
       payment: body.payment,
+      opened: OrderStore.opened(order),
     };
     // The order, its lines, its history and its saga (born leased to us): one statement, one commit.
     const birth = shard.orchestrator.birth(shard.checkout, orderId, input);
-    const opened = await shard.store.open(
-      { id: orderId, userId: caller.userId, idempotencyKey, requestHash, lines: snapshot.lines, total: snapshot.total, shippingAddress: body.shippingAddress },
-      birth.insert,
-    );
+    const opened = await shard.store.open(order, birth.insert);
     return { key: opened.key, handle: opened.created ? birth.handle : undefined };
   }
 

@@ -1,5 +1,5 @@
 import { LIMITS, type Clock, type Money } from '@agora/kernel';
-import type { PaymentInput } from '@agora/contracts/order';
+import type { Order, PaymentInput } from '@agora/contracts/order';
 import type { OrderStore } from '../../store/order-store.js';
 import type { Collaborators } from '../clients.js';
 import type { FreshAnswers } from './fresh-answers.js';
@@ -11,6 +11,11 @@ export interface CheckoutInput {
   lines: { sku: string; quantity: number }[];
   total: Money;
   payment: PaymentInput;
+  /**
+   * The PENDING order exactly as the checkout opened it, so the confirm step builds the confirmed
+   * order without reading it back. Absent on sagas begun before it was carried (they read).
+   */
+  opened?: Order;
 }
 
 /** What every checkout step may use. */

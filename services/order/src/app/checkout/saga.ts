@@ -28,6 +28,6 @@ export function checkoutSaga(deps: CheckoutDeps, logger: Logger): SagaDefinition
     commitStockStep(deps),
     capturePaymentStep(deps, authorize),
     clearCartStep(deps, logger),
-    confirmStep(deps),
+    confirmStep(deps, authorize),
   ]);
 }

@@ -5,6 +5,8 @@ import { CHECKOUT_LIMITS, type CheckoutDeps, type CheckoutInput, type PaymentSig
 
 export interface AuthorizePaymentResult {
   intentId: string;
+  /** The payment was asynchronous: the order waited, RESERVED, for the provider's answer. */
+  waited?: true;
 }
 
 /**
@@ -40,7 +42,7 @@ export function authorizePaymentStep({ store, services, clock }: CheckoutDeps): 
         await voidHeldPayments(services, ctx.input.orderId, ctx.idempotencyKey);
         return ctx.abort('CANCELLED', { reason: signal.reason });
       }
-      if (signal.status === 'AUTHORIZED') return { intentId: signal.paymentId };
+      if (signal.status === 'AUTHORIZED') return { intentId: signal.paymentId, waited: true };
       return ctx.abort('PAYMENT_DECLINED', { intentId: signal.paymentId, declineCode: signal.reason ?? signal.status.toLowerCase() });
     },
     // Void whatever this order still holds with the provider (also an intent whose answer we never saw).
