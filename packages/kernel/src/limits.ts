@@ -2,6 +2,11 @@
 export const LIMITS = {
   /** API.md: bodies over 1 MiB are refused with 413. */
   bodyBytes: 1024 * 1024,
+  /**
+   * Deepest nesting of a JSON body: the API's deepest body nests 3 levels; far deeper is an
+   * attack (thousands of levels exhaust the stack of whatever walks it next), refused with 400.
+   */
+  jsonDepth: 32,
   pageSizeDefault: 20,
   pageSizeMax: 100,
   cursorChars: 512,

@@ -1,9 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError, LIMITS, newId, problemOf, toProblem, type ErrorCode, type FieldError, type Problem } from '@agora/kernel';
+import { AppError, LIMITS, newId, problemOf, toProblem, validationError, type ErrorCode, type FieldError, type Problem } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { unacceptableInput } from './hostile-input.js';
 import { fieldErrors, validatorCompiler } from './validation.js';
 
 export type HttpApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -80,6 +81,13 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+
+  // Before any route's schema: what no route may take (NUL, absurd nesting) is a 400 naming the field.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined || request.body === null) return;
+    const offence = unacceptableInput(request.body, LIMITS.jsonDepth);
+    if (offence) throw validationError([offence]);
   });
 
   const metrics = options.metrics;
