@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '@agora/kernel';
+import { AppError, isUuid } from '@agora/kernel';
 
 /**
  * Who is calling, as the gateway established it from the bearer token. The gateway strips these
@@ -16,10 +16,12 @@ export interface Caller {
   role: Role;
 }
 
+/** The caller, undefined when none is named; a caller id that is not a user id (a UUID) is no user: 401, never a store's 500. */
 export function callerOf(request: FastifyRequest): Caller | undefined {
   const userId = request.headers[CALLER_ID_HEADER];
   const role = request.headers[CALLER_ROLE_HEADER];
-  if (typeof userId !== 'string' || userId.length === 0) return undefined;
+  if (userId === undefined || userId === '') return undefined;
+  if (typeof userId !== 'string' || !isUuid(userId)) throw new AppError('UNAUTHENTICATED', 'The caller is not a user: its id is not a UUID');
   return { userId, role: role === 'admin' ? 'admin' : 'customer' };
 }
 
