@@ -21,6 +21,16 @@ export interface HttpAppOptions {
 
 const REQUEST_ID = /^[\w\-.:]{1,128}$/;
 
+/** Longest path parameter the router takes (ids are 36, SKUs 64); longer is a 400 naming the url. */
+export const ROUTE_PARAM_CHARS_MAX = 200;
+
+/** The raw HTTP answer to a request the parser refused: 400 as problem+json, and the connection closes. */
+function clientErrorResponse(error: Error): string {
+  const detail = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW' ? 'The request headers are larger than the server accepts' : 'The request is not valid HTTP';
+  const body = JSON.stringify(problemOf('VALIDATION_FAILED', detail, [{ path: 'request', message: detail }]));
+  return `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export function sendProblem(reply: FastifyReply, problem: Problem, retryAfterSeconds?: number): FastifyReply {
@@ -70,7 +80,22 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     },
     // Our onResponse hook logs what matters (failures at warn, the rest at debug).
     logController: new LogController({ disableRequestLogging: true }),
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: ROUTE_PARAM_CHARS_MAX },
+    // The router's own refusals (bad percent-encoding, an over-long path parameter) as problems too.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `A path segment is longer than ${ROUTE_PARAM_CHARS_MAX} characters` : 'The path is not valid percent-encoding';
+      return sendProblem(reply, problemOf('VALIDATION_FAILED', detail, [{ path: 'url', message: detail }]));
+    },
+    // What the HTTP parser refuses before any route (a bad request line, a header without a colon,
+    // headers over the size limit, Content-Length with Transfer-Encoding, ...): a problem, then
+    // close. A client too slow to send its request gets nothing: it is closed, as it would be.
+    clientErrorHandler: (error, socket) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || socket.destroyed) return;
+      if (code !== 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable) socket.write(clientErrorResponse(error));
+      socket.destroy(error);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
