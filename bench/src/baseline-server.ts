@@ -1,5 +1,5 @@
 /**
- * The same-run baseline (DESIGN.md section 9): a bare Fastify app with one JSON route, in its own
+ * The same-run baseline (docs/benchmarks.md): a bare Fastify app with one JSON route, in its own
  * process, no plugins, no logging. Started by the bench; prints its port once it listens.
  */
 import Fastify from 'fastify';

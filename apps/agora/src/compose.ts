@@ -33,7 +33,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [identityModule, catalo
 
 /**
  * Opens storage per service: PostgreSQL when a URL is configured (one pool per distinct URL), else
- * one embedded PGlite shared by every service, each in its own schema (DESIGN.md section 6).
+ * one embedded PGlite shared by every service, each in its own schema (README: Running against real PostgreSQL).
  */
 export class StorageSet {
   private readonly byUrl = new Map<string, Storage>();

@@ -1,4 +1,4 @@
-/** The public API's bodies (shared/API.md), as the web app reads them. */
+/** The public API's bodies (the published OpenAPI document, /api/openapi.json), as the web app reads them. */
 
 export interface Money {
   amount: number;

@@ -1,6 +1,6 @@
-/** Every limit of the system, named, in one place (DESIGN.md section 7). */
+/** Every limit of the system, named, in one place. */
 export const LIMITS = {
-  /** API.md: bodies over 1 MiB are refused with 413. */
+  /** Bodies over 1 MiB are refused with 413 (PAYLOAD_TOO_LARGE). */
   bodyBytes: 1024 * 1024,
   /**
    * Deepest nesting of a JSON body: the API's deepest body nests 3 levels; far deeper is an

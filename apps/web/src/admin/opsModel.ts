@@ -4,7 +4,7 @@ import { bucketDelta, buckets, has, histogramQuantile, parsePrometheus, rate, su
 const OPERATIONAL_ROUTES = new Set(['/metrics', '/health/live', '/health/ready', '/api/v1/admin/cluster']);
 const HTTP_TOTAL = 'agora_http_requests_total';
 const HTTP_DURATION = 'agora_http_request_duration_seconds';
-/** The order service's counter by final status, when it exports one (DESIGN.md 7). */
+/** The order service's counter by final status, when it exports one. */
 const ORDERS_TOTAL = 'agora_orders_total';
 const RESERVATIONS_TOTAL = 'agora_inventory_reservations_total';
 const CHECKOUT_ROUTE = '/api/v1/checkout';

@@ -9,7 +9,7 @@ import { Alert, ErrorAlert, Loading } from '../ui/Alert';
 import { SelectField, TextField } from '../ui/Field';
 import { PageTitle } from '../ui/PageTitle';
 
-/** The sandbox provider's test cards (API.md). */
+/** The sandbox provider's test cards (README: Checkout, and what it guarantees). */
 export const SANDBOX_CARDS = [
   { token: 'tok_visa', label: 'Visa ending 4242', note: 'approved' },
   { token: 'tok_declined', label: 'Card ending 0002', note: 'declined' },

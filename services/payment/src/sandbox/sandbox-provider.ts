@@ -5,7 +5,7 @@ import { ProviderError, type AuthorizeRequest, type AuthorizeResult, type Operat
 import { signatureHeader } from '../domain/signature.js';
 
 /**
- * The built-in sandbox provider. Card tokens decide the outcome (API.md):
+ * The built-in sandbox provider. Card tokens decide the outcome (README: Checkout, and what it guarantees):
  * `tok_visa` approved; `tok_declined` declined (card_declined); `tok_insufficient_funds` declined
  * (insufficient_funds); `tok_error` a technical failure on every call; `tok_async` pending, then a
  * signed `payment.authorized` webhook a moment later; `tok_capture_fails` approved, but every capture
