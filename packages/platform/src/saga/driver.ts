@@ -223,19 +223,19 @@ export class SagaDriver {
       ...(completes ? { status: 'COMPLETED' as const } : {}),
       ...(finishes ? { finished: true, release: true } : {}),
     });
-    let row;
+    const done = { name: step.name, phase: 'run' as const, status: 'DONE' as const, attempt };
     if (step.log === 'fused') {
       const produced = await step.run(stepContext(drive, step, attempt));
       assert(produced instanceof FusedWrite, `fused step ${step.name} answers ctx.fuse(...)`);
-      row = await this.log.write(drive, { ...checkpoint(produced.result), fused: produced.writes }, undefined, false);
+      await this.log.write(drive, { ...checkpoint(produced.result), fused: produced.writes, entry: done });
     } else {
-      row = await this.log.storage.transaction(async (tx) => {
+      const row = await this.log.storage.transaction(async (tx) => {
         const produced = await step.run(stepContext(drive, step, attempt, tx));
         assert(!(produced instanceof WaitRequest) && !(produced instanceof FusedWrite), `local step ${step.name} neither waits nor fuses`);
         return this.log.write(drive, checkpoint(produced), tx);
       });
+      this.log.committed(drive, row, done);
     }
-    this.log.committed(drive, row, { name: step.name, phase: 'run', status: 'DONE', attempt });
     if (completes) this.logger?.info({ sagaId: drive.row.id, saga: drive.row.name, status: 'COMPLETED' }, 'saga settled');
   }
 

@@ -114,9 +114,9 @@ export class SagaLogWriter {
   /**
    * Writes a checkpoint and returns the row as committed (inside `tx`: as it will be once the
    * caller commits; the caller then calls `committed`). Without `tx`, the drive's row is updated
-   * and observers told at once, unless `observe` is false (the caller calls `committed`).
+   * and observers told at once.
    */
-  async write(drive: Drive, change: LogWrite, tx?: Tx, observe = tx === undefined): Promise<SagaRow> {
+  async write(drive: Drive, change: LogWrite, tx?: Tx): Promise<SagaRow> {
     const now = this.clock.now();
     const row = drive.row;
     const assignments: SQL[] = [
@@ -143,7 +143,7 @@ export class SagaLogWriter {
       throw new SagaLeaseLost(row.id, this.owner);
     }
     const written = sagaRowOf(updated);
-    if (observe) this.committed(drive, written, change.entry);
+    if (!tx) this.committed(drive, written, change.entry);
     return written;
   }
 

@@ -103,8 +103,7 @@ export class SagaOrchestrator {
    */
   async start<I>(definition: SagaDefinition<I>, sagaId: string, input: I): Promise<SagaOutcome<I>> {
     const birth = this.birth(definition, sagaId, input);
-    const [created] = await this.storage.query<RawRow>(sql`${birth.insert(sql`true`)} on conflict (id) do nothing returning id`);
-    if (created) return (await birth.handle.drive()) as SagaOutcome<I>;
+    if (await this.born(birth)) return (await birth.handle.drive()) as SagaOutcome<I>;
     const existing = await this.logWriter.read(sagaId);
     if (!existing) throw new Error(`saga ${sagaId} vanished while starting`);
     if (existing.name !== definition.name) throw new Error(`saga ${sagaId} is a ${existing.name}, not a ${definition.name}`);
@@ -119,8 +118,13 @@ export class SagaOrchestrator {
    */
   async begin<I>(definition: SagaDefinition<I>, sagaId: string, input: I, tx: Tx): Promise<SagaHandle> {
     const birth = this.birth(definition, sagaId, input);
-    const [created] = await this.storage.query<RawRow>(sql`${birth.insert(sql`true`)} on conflict (id) do nothing returning id`, tx);
-    return created ? birth.handle : { sagaId, created: false, drive: () => this.drive(sagaId) };
+    return (await this.born(birth, tx)) ? birth.handle : { sagaId, created: false, drive: () => this.drive(sagaId) };
+  }
+
+  /** Inserts a saga on its own (in `tx` if given); false when its id exists already. */
+  private async born(birth: { insert(condition: SQL): SQL }, tx?: Tx): Promise<boolean> {
+    const rows = await this.storage.query<RawRow>(sql`${birth.insert(sql`true`)} on conflict (id) do nothing returning id`, tx);
+    return rows.length > 0;
   }
 
   /**

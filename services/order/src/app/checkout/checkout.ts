@@ -129,7 +129,7 @@ export class Checkout {
    * looks again while another instance holds it. Past the bound the answer is 202.
    */
   private async joinDrive(shard: CheckoutShard, orderId: string): Promise<void> {
-    const deadline = Date.now() + Math.min(CHECKOUT_LIMITS.otherDriverWaitMs, CHECKOUT_LIMITS.answerWithinMs);
+    const deadline = Date.now() + CHECKOUT_LIMITS.answerWithinMs;
     let pause: number = JOIN_POLL.firstMs;
     for (;;) {
       const outcome = await this.within(shard.orchestrator.drive(orderId), Math.max(0, deadline - Date.now()));

@@ -37,12 +37,11 @@ export const CHECKOUT_LIMITS = {
   reservationTtlSeconds: 15 * 60,
   /** How long an asynchronous payment may stay pending before the order expires. */
   paymentWaitMs: 15 * 60 * 1000,
-  /** How long a checkout request waits for another driver of its saga (a recovery loop) before answering 202. */
-  otherDriverWaitMs: LIMITS.serviceCallTimeoutMs,
   /**
-   * A checkout request answers within this, whatever the load: past it, 202 with the order to
-   * poll while the saga goes on. Half the gateway's service-call timeout, so a slow checkout is
-   * an answer, never the gateway's timeout (which a client would see as a failure).
+   * A checkout request answers within this, whatever the load — its own drive or one it joins
+   * (a concurrent retry's, a recovery loop's): past it, 202 with the order to poll while the saga
+   * goes on. Half the gateway's service-call timeout, so a slow checkout is an answer, never the
+   * gateway's timeout (which a client would see as a failure).
    */
   answerWithinMs: Math.floor(LIMITS.serviceCallTimeoutMs / 2),
 } as const;
