@@ -1,10 +1,10 @@
-import { and, asc, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { AppError, newId, type Clock, type Money } from '@agora/kernel';
 import type { EventEnvelope } from '@agora/contracts/events';
 import type { Order, OrderLine, OrderStatus, ShippingAddress } from '@agora/contracts/order';
 import { outboxInsert, writeOutbox, type Executor, type Storage, type Tx } from '@agora/platform';
 import { assertTransition, canTransition } from '../domain/status.js';
-import { orderHistory, orderLines, orders } from './schema.js';
+import { orderHistory, orders } from './schema.js';
 
 export const ORDERS_SCHEMA = 'orders';
 
@@ -261,71 +261,28 @@ export class OrderStore {
 
   /** One order with its lines and history, in one statement. */
   async get(orderId: string, executor?: Executor): Promise<Order | undefined> {
-    const [row] = await this.storage.query<RawOrderRow>(
-      sql`select o.id, o.user_id, o.status, o.currency, o.total_amount, o.shipping_address, o.created_at, o.updated_at,
-                 coalesce((select json_agg(json_build_object('sku', l.sku, 'title', l.title, 'quantity', l.quantity, 'unitAmount', l.unit_amount, 'lineAmount', l.line_amount) order by l.position)
-                           from orders.order_lines l where l.order_id = o.id), '[]'::json) as lines,
-                 coalesce((select json_agg(json_build_object('status', h.status, 'reason', h.reason, 'at', h.at) order by h.at, h.id)
-                           from orders.order_history h where h.order_id = o.id), '[]'::json) as history
-          from orders.orders o where o.id = ${orderId}::uuid`,
-      executor,
-    );
+    const [row] = await this.storage.query<RawOrderRow>(sql`select ${ORDER_COLUMNS} from orders.orders o where o.id = ${orderId}::uuid`, executor);
     return row ? orderOf(row) : undefined;
   }
 
-  /** A page, newest first, of one user's orders or of every order in this shard. */
+  /** A page, newest first, of one user's orders or of every order in this shard, in one statement. */
   async page(query: OrderPageQuery): Promise<Order[]> {
-    const conditions = [];
-    if (query.userId) conditions.push(eq(orders.userId, query.userId));
-    if (query.status) conditions.push(eq(orders.status, query.status));
-    if (query.beforeId) conditions.push(lt(orders.id, query.beforeId));
-    const rows = await this.storage.db
-      .select()
-      .from(orders)
-      .where(conditions.length > 0 ? and(...conditions) : undefined)
-      .orderBy(desc(orders.id))
-      .limit(query.limit);
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const [lines, history] = await Promise.all([
-      this.storage.db.select().from(orderLines).where(inArray(orderLines.orderId, ids)).orderBy(asc(orderLines.position)),
-      this.storage.db.select().from(orderHistory).where(inArray(orderHistory.orderId, ids)).orderBy(asc(orderHistory.at), asc(orderHistory.id)),
-    ]);
-    return rows.map((row) =>
-      toOrder(
-        row,
-        lines.filter((l) => l.orderId === row.id),
-        history.filter((h) => h.orderId === row.id),
-      ),
-    );
+    const conditions: SQL[] = [];
+    if (query.userId) conditions.push(sql`o.user_id = ${query.userId}::uuid`);
+    if (query.status) conditions.push(sql`o.status = ${query.status}`);
+    if (query.beforeId) conditions.push(sql`o.id < ${query.beforeId}::uuid`);
+    const where = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
+    const rows = await this.storage.query<RawOrderRow>(sql`select ${ORDER_COLUMNS} from orders.orders o ${where} order by o.id desc limit ${query.limit}`);
+    return rows.map(orderOf);
   }
 }
 
-type OrderRow = typeof orders.$inferSelect;
-type LineRow = typeof orderLines.$inferSelect;
-type HistoryRow = typeof orderHistory.$inferSelect;
-
-function toOrder(row: OrderRow, lines: LineRow[], history: HistoryRow[]): Order {
-  const currency = row.currency;
-  const order: Order = {
-    id: row.id,
-    userId: row.userId,
-    status: row.status as OrderStatus,
-    lines: lines.map((l) => ({
-      sku: l.sku,
-      title: l.title,
-      quantity: l.quantity,
-      unitPrice: { amount: l.unitAmount, currency },
-      lineTotal: { amount: l.lineAmount, currency },
-    })),
-    total: { amount: row.totalAmount, currency },
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    history: history.map((h) => ({ status: h.status as OrderStatus, at: h.at.toISOString(), ...(h.reason ? { reason: h.reason } : {}) })),
-  };
-  if (row.shippingAddress) order.shippingAddress = row.shippingAddress as ShippingAddress;
-  return order;
-}
+/** An order row with its lines and history aggregated (`o` is orders.orders): what `orderOf` reads. */
+const ORDER_COLUMNS = sql`o.id, o.user_id, o.status, o.currency, o.total_amount, o.shipping_address, o.created_at, o.updated_at,
+  coalesce((select json_agg(json_build_object('sku', l.sku, 'title', l.title, 'quantity', l.quantity, 'unitAmount', l.unit_amount, 'lineAmount', l.line_amount) order by l.position)
+            from orders.order_lines l where l.order_id = o.id), '[]'::json) as lines,
+  coalesce((select json_agg(json_build_object('status', h.status, 'reason', h.reason, 'at', h.at) order by h.at, h.id)
+            from orders.order_history h where h.order_id = o.id), '[]'::json) as history`;
 
 interface RawOrderRow {
   id: string;
