@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { EnvReader, systemClock, type Money } from '@agora/kernel';
+import { systemClock, type Money } from '@agora/kernel';
 import type { payment } from '@agora/contracts';
-import { InMemoryEventBus, InProcessTransport, Metrics, TokenService, createLogger, type Executor, type Storage, type Tx } from '@agora/platform';
+import type { Executor, Storage, Tx } from '@agora/platform';
 import { testBackends } from '@agora/platform/testing';
 import {
   PAYMENT_MIGRATIONS,
@@ -16,7 +16,7 @@ import {
   type PaymentProvider,
   type PaymentService,
 } from '../src/index.js';
-import { WEBHOOK_SECRET, authorizeBody } from './helpers.js';
+import { WEBHOOK_SECRET, authorizeBody, paymentDeps } from './helpers.js';
 
 /** Short, so the restarted instance re-drives the dead one's capture within its wait for the lease. */
 const CRASH_LEASE_MS = 200;
@@ -87,16 +87,7 @@ class CrashAfterCapture implements PaymentProvider {
 
 async function instance(storage: Storage, provider: PaymentProvider): Promise<PaymentService> {
   const module = createPaymentModule({ provider: () => provider, config: { lease: { leaseMs: CRASH_LEASE_MS } } });
-  const service = await module.create({
-    storage,
-    logger: createLogger('payment', 'silent'),
-    metrics: new Metrics(false),
-    clock: systemClock,
-    env: new EnvReader({ AGORA_PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET }),
-    transport: new InProcessTransport(),
-    tokens: new TokenService('x'.repeat(32)),
-    bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
-  });
+  const service = await module.create(paymentDeps(storage));
   await service.app.ready();
   return service;
 }

@@ -1,6 +1,6 @@
 import { EnvReader, newId, systemClock, type Money } from '@agora/kernel';
 import type { events, payment } from '@agora/contracts';
-import { InProcessTransport, Metrics, TokenService, createLogger, type Storage, InMemoryEventBus } from '@agora/platform';
+import { InProcessTransport, Metrics, TokenService, createLogger, type ServiceDeps, type Storage, InMemoryEventBus } from '@agora/platform';
 import {
   createPaymentModule,
   signatureHeader,
@@ -80,6 +80,20 @@ export class NotifierLog {
   };
 }
 
+/** What the composition root hands the payment service in these tests: quiet, the webhook secret set, an in-memory bus. */
+export function paymentDeps(storage: Storage, transport: InProcessTransport = new InProcessTransport()): ServiceDeps {
+  return {
+    storage,
+    logger: createLogger('payment', 'silent'),
+    metrics: new Metrics(false),
+    clock: systemClock,
+    env: new EnvReader({ AGORA_PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET }),
+    transport,
+    tokens: new TokenService('x'.repeat(32)),
+    bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
+  };
+}
+
 export interface Harness {
   service: PaymentService;
   provider: RecordingProvider;
@@ -97,16 +111,7 @@ export async function startPayment(storage: Storage, config: PaymentModuleOption
     provider: ({ sandbox }) => (provider = new RecordingProvider(sandbox)),
     config: { sandboxAsyncDelayMs: 10, ...config, retry: { backoffMs: 1, ...config.retry } },
   });
-  const service = await module.create({
-    storage,
-    logger: createLogger('payment', 'silent'),
-    metrics: new Metrics(false),
-    clock: systemClock,
-    env: new EnvReader({ AGORA_PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET }),
-    transport,
-    tokens: new TokenService('x'.repeat(32)),
-    bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
-  });
+  const service = await module.create(paymentDeps(storage, transport));
   transport.register('payment', service.app);
   await service.app.ready();
   await service.start();
