@@ -44,6 +44,16 @@ export class EnvReader {
     return value;
   }
 
+  /**
+   * A group of integer settings, each from its own variable (`names[key]`) within its bounds, its
+   * default when unset: the one way every `*_FromEnv` reads a settings record.
+   */
+  ints<K extends string>(names: Readonly<Record<K, string>>, defaults: Readonly<Record<K, number>>, bounds: Readonly<Record<K, IntOptions>>): Record<K, number> {
+    const settings = { ...defaults } as Record<K, number>;
+    for (const key of Object.keys(defaults) as K[]) settings[key] = this.int(names[key], defaults[key], bounds[key]);
+    return settings;
+  }
+
   bool(name: string, fallback: boolean): boolean {
     const raw = this.string(name)?.toLowerCase();
     if (raw === undefined) return fallback;

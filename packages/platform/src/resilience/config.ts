@@ -93,9 +93,7 @@ export function resolveResilienceSettings(overrides: Partial<ResilienceSettings>
  * unset variables keep the defaults, a bad value throws a ConfigError naming the variable.
  */
 export function resilienceSettingsFromEnv(env: Env = process.env): ResilienceSettings {
-  const reader = new EnvReader(env);
-  const settings: ResilienceSettings = { ...RESILIENCE_DEFAULTS };
-  for (const key of KEYS) settings[key] = reader.int(RESILIENCE_ENV[key], RESILIENCE_DEFAULTS[key], BOUNDS[key]);
+  const settings: ResilienceSettings = new EnvReader(env).ints(RESILIENCE_ENV, RESILIENCE_DEFAULTS, BOUNDS);
   if (settings.retryMaxDelayMs < settings.retryBaseDelayMs) {
     throw new ConfigError(RESILIENCE_ENV.retryMaxDelayMs, `must be >= ${RESILIENCE_ENV.retryBaseDelayMs} (${settings.retryBaseDelayMs}), got ${settings.retryMaxDelayMs}`);
   }

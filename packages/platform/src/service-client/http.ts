@@ -42,10 +42,7 @@ const POOL_BOUNDS: Readonly<Record<keyof HttpPoolSettings, { min: number; max: n
 const POOL_KEYS = Object.keys(HTTP_POOL_DEFAULTS) as (keyof HttpPoolSettings)[];
 
 export function httpPoolSettingsFromEnv(env: Env = process.env): HttpPoolSettings {
-  const reader = new EnvReader(env);
-  const settings: HttpPoolSettings = { ...HTTP_POOL_DEFAULTS };
-  for (const key of POOL_KEYS) settings[key] = reader.int(HTTP_POOL_ENV[key], HTTP_POOL_DEFAULTS[key], POOL_BOUNDS[key]);
-  return settings;
+  return new EnvReader(env).ints(HTTP_POOL_ENV, HTTP_POOL_DEFAULTS, POOL_BOUNDS);
 }
 
 function resolvePoolSettings(overrides: Partial<HttpPoolSettings>): HttpPoolSettings {

@@ -60,9 +60,7 @@ const BOUNDS: Readonly<Record<keyof AdmissionLimits, { min: number; max: number 
 const KEYS = Object.keys(CHECKOUT_ADMISSION_DEFAULTS) as (keyof AdmissionLimits)[];
 
 export function checkoutAdmissionFromEnv(env: EnvReader): AdmissionLimits {
-  const limits = { ...CHECKOUT_ADMISSION_DEFAULTS };
-  for (const key of KEYS) limits[key] = env.int(CHECKOUT_ADMISSION_ENV[key], CHECKOUT_ADMISSION_DEFAULTS[key], BOUNDS[key]);
-  return limits;
+  return env.ints(CHECKOUT_ADMISSION_ENV, CHECKOUT_ADMISSION_DEFAULTS, BOUNDS);
 }
 
 export type RefusalReason = 'queue_full' | 'wait_timeout';
