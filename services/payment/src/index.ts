@@ -181,5 +181,5 @@ export {
 } from './sandbox/sandbox-provider.js';
 export { computeSignature, signatureHeader, verifySignature, SIGNATURE_TOLERANCE_SECONDS } from './domain/signature.js';
 export { PAYMENT_STATUSES, intentViolations, type PaymentStatus } from './domain/intent.js';
-export { PaymentStore, paymentFacts, unpublishedPaymentFacts, markPaymentFactsPublished } from './store/payment-store.js';
+export { PaymentStore, paymentFacts } from './store/payment-store.js';
 export { paymentTotals, paymentInvariantViolations, type PaymentTotals } from './store/totals.js';

@@ -20,7 +20,6 @@ import type { Tx } from '../storage/storage.js';
 
 export const SAGA_STATUSES = ['RUNNING', 'WAITING', 'COMPENSATING', 'COMPLETED', 'COMPENSATED', 'FAILED'] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
-export const TERMINAL_SAGA_STATUSES: readonly SagaStatus[] = ['COMPLETED', 'COMPENSATED', 'FAILED'];
 
 export type StepPhase = 'run' | 'compensate';
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
 import { PG_UNIQUE_VIOLATION, pgConstraint, pgErrorCode, type Executor, type Storage } from '@agora/platform';
 import type { events } from '@agora/contracts';
 import type { PaymentStatus } from '../domain/intent.js';
@@ -344,19 +344,4 @@ export async function paymentFacts(storage: Storage, filter: { key?: string; typ
     .where(and(...conditions))
     .orderBy(asc(outbox.occurredAt), asc(outbox.id));
   return rows.map(toEnvelope);
-}
-
-/** For the outbox relay: facts not yet handed to the bus, oldest first. */
-export async function unpublishedPaymentFacts(storage: Storage, limit: number): Promise<events.EventEnvelope[]> {
-  const rows = await storage.db.select().from(outbox).where(isNull(outbox.publishedAt)).orderBy(asc(outbox.occurredAt), asc(outbox.id)).limit(limit);
-  return rows.map(toEnvelope);
-}
-
-/** For the outbox relay: marks facts the bus accepted (it deduplicates by id, so a repeat is harmless). */
-export async function markPaymentFactsPublished(storage: Storage, ids: readonly string[], now: Date): Promise<void> {
-  if (ids.length === 0) return;
-  await storage.db
-    .update(outbox)
-    .set({ publishedAt: now })
-    .where(and(inArray(outbox.id, [...ids]), isNull(outbox.publishedAt)));
 }
