@@ -11,4 +11,5 @@ export * from './idempotency/index.js';
 export * from './resilience/index.js';
 export * from './hashing/index.js';
 export * from './discovery/index.js';
+export * from './locking/index.js';
 export * from './balancing/index.js';
