@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError, LIMITS, newId, problemOf, toProblem, validationError, type ErrorCode, type FieldError, type Problem } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { unavailableFor } from '../resilience/faults.js';
 import { unacceptableInput } from './hostile-input.js';
 import { fieldErrors, validatorCompiler } from './validation.js';
 
@@ -142,6 +143,12 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     if (framework) {
       const retryAfter = reply.getHeader('retry-after');
       return sendProblem(reply, framework, retryAfter === undefined ? undefined : Number(retryAfter));
+    }
+    // A transient fault (the database out of connections, a deadlock, ...) is a 503 with Retry-After, not a 500.
+    const unavailable = unavailableFor(error, options.name);
+    if (unavailable) {
+      request.log.warn({ err: error }, 'transient fault');
+      return sendProblem(reply, toProblem(unavailable), unavailable.retryAfterSeconds);
     }
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(reply, toProblem(error));

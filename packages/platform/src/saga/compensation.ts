@@ -1,17 +1,21 @@
 import { sql } from 'drizzle-orm';
-import { DEFAULT_COMPENSATE_RETRY, backoffDelay, retryPolicy, type CompensationContext } from './definition.js';
+import { isTransientFault } from '../resilience/faults.js';
+import { DEFAULT_COMPENSATE_RETRY, backoffDelay, retryPolicy, transientPolicy, type CompensationContext } from './definition.js';
 import type { DriverDeps } from './driver.js';
 import { FENCED, type Drive } from './log-writer.js';
 import { errorMessage, ts } from './log.js';
 import { assert, baseContext, stepAt } from './step-context.js';
+import { SagaParked, TransientRetries } from './transient.js';
 
 /**
  * COMPENSATING(k): undo step k. A bracketed step's compensation commits STARTED and DONE around
  * it; a replayed or local step's is replayed like its run (idempotent, nothing written: the next
- * checkpoint records how far compensation got). Retries exhausted → FAILED, for an operator.
+ * checkpoint records how far compensation got). Transient faults are retried until the step's
+ * deadline, then the saga is parked (SagaParked) and recovery compensates on later; only
+ * unclassified errors past their attempts leave it FAILED, for an operator.
  */
 export async function compensateStep(deps: DriverDeps, drive: Drive, index: number): Promise<void> {
-const { log, clock, sleep, logger } = deps;
+  const { log, clock, sleep, logger } = deps;
   const step = stepAt(drive, index);
   if (!step.compensate) {
     // Nothing to undo: moved in the drive only; the next checkpoint records it.
@@ -27,10 +31,12 @@ const { log, clock, sleep, logger } = deps;
   // A replayed step's result is what the drive or the last checkpoint holds; none after a crash before it.
   const stepResult = bracketed ? (await log.readStep(drive.row.id, step.name, 'run'))?.result : drive.row.state.results[step.name];
   let attempt = logged?.attempts ?? 0;
+  let failures = attempt;
+  const transient = new TransientRetries(transientPolicy(step.transient));
   let lastError = logged?.error ?? 'no error recorded';
   for (;;) {
-    if (attempt >= policy.attempts) {
-      const compensationError = { step: step.name, message: `gave up after ${attempt} attempts: ${lastError}` };
+    if (failures >= policy.attempts) {
+      const compensationError = { step: step.name, message: `gave up after ${failures} attempts: ${lastError}` };
       await log.write(drive, {
         status: 'FAILED',
         state: { ...drive.row.state, compensationError },
@@ -61,8 +67,18 @@ const { log, clock, sleep, logger } = deps;
       await step.compensate(ctx);
     } catch (err) {
       lastError = errorMessage(err);
-      logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga compensation failed');
-      if (attempt >= policy.attempts) continue;
+      let delay: number;
+      if (isTransientFault(err)) {
+        const next = transient.nextDelay();
+        if (next === undefined) throw new SagaParked(drive.row.id, step.name, 'compensate', err);
+        logger?.info({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga compensation met a transient fault; retrying');
+        delay = next;
+      } else {
+        failures += 1;
+        logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga compensation failed');
+        if (failures >= policy.attempts) continue;
+        delay = backoffDelay(policy, failures);
+      }
       const retrying = { name: step.name, phase: 'compensate' as const, status: 'RETRYING' as const, attempt };
       if (bracketed) {
         await log.write(drive, {
@@ -72,7 +88,7 @@ const { log, clock, sleep, logger } = deps;
       } else {
         log.observe(drive.row, false, retrying);
       }
-      await sleep(backoffDelay(policy, attempt));
+      await sleep(delay);
       continue;
     }
     const done = { name: step.name, phase: 'compensate' as const, status: 'DONE' as const, attempt };

@@ -55,6 +55,30 @@ export const DEFAULT_RUN_RETRY: SagaRetryPolicy = { attempts: 3, baseDelayMs: 10
 /** Compensations try harder: giving up leaves the saga FAILED for an operator. */
 export const DEFAULT_COMPENSATE_RETRY: SagaRetryPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 5_000 };
 
+/**
+ * How a step rides out transient faults (resilience/faults.ts: a database out of connections, a
+ * deadlock, a peer's 503, ...): they are retried with backoff and jitter, without counting
+ * against `SagaRetryPolicy.attempts`, until `deadlineMs` after the step's first one; then the saga
+ * is parked — left unfinished at the step it reached, its lease set to end `parkMs` from now — and
+ * recovery drives it on later. A transient fault therefore never ends a saga, and never decides
+ * an order.
+ */
+export interface TransientRetryPolicy {
+  /** How long one step (run or compensation) keeps retrying transient faults in one drive, in ms. */
+  readonly deadlineMs: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** How long a parked saga rests before recovery may claim it again, in ms. */
+  readonly parkMs: number;
+}
+
+/**
+ * 10 s: longer than a pool's connection wait (5 s) and a burst of "too many clients", shorter than
+ * the gateway's patience with the shopper's poll; then 2 s of rest so a database that is short of
+ * connections gets them back before the saga asks again.
+ */
+export const DEFAULT_TRANSIENT_RETRY: TransientRetryPolicy = { deadlineMs: 10_000, baseDelayMs: 50, maxDelayMs: 1_000, parkMs: 2_000 };
+
 export const SAGA_LIMITS = {
   steps: 64,
   nameChars: 100,
@@ -167,6 +191,8 @@ export interface SagaStep<I, R = unknown> {
   onSignal?(ctx: SignalContext<I>): Promise<unknown>;
   readonly retry?: Partial<SagaRetryPolicy>;
   readonly compensateRetry?: Partial<SagaRetryPolicy>;
+  /** How this step's run and compensation ride out transient faults (default DEFAULT_TRANSIENT_RETRY). */
+  readonly transient?: Partial<TransientRetryPolicy>;
 }
 
 export interface SagaDefinition<I> {
@@ -256,8 +282,15 @@ export function retryPolicy(defaults: SagaRetryPolicy, override: Partial<SagaRet
   return policy;
 }
 
+export function transientPolicy(override: Partial<TransientRetryPolicy> | undefined): TransientRetryPolicy {
+  const policy = { ...DEFAULT_TRANSIENT_RETRY, ...override };
+  if (!(policy.deadlineMs >= 0) || !(policy.parkMs >= 0)) throw new Error('transient deadlineMs and parkMs must be >= 0');
+  if (policy.baseDelayMs < 0 || policy.maxDelayMs < policy.baseDelayMs) throw new Error('transient retry delays must satisfy 0 <= base <= max');
+  return policy;
+}
+
 /** Exponential backoff with "equal jitter": half fixed, half random, so retries spread out. */
-export function backoffDelay(policy: SagaRetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(policy: Pick<SagaRetryPolicy, 'baseDelayMs' | 'maxDelayMs'>, attempt: number, random: () => number = Math.random): number {
   const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return exponential / 2 + random() * (exponential / 2);
 }

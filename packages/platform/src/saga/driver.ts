@@ -10,6 +10,7 @@ import {
   WaitRequest,
   backoffDelay,
   retryPolicy,
+  transientPolicy,
   type SagaDefinition,
   type SagaFailure,
   type SagaOutcome,
@@ -21,6 +22,8 @@ import { finish, settle } from './ending.js';
 import { FENCED, SagaLeaseLost, type Drive, type SagaLogWriter } from './log-writer.js';
 import { assert, stepAt, stepContext } from './step-context.js';
 import { errorMessage, jsonb, outcomeOf, toJson, ts, type SagaRow, type SagaState } from './log.js';
+import { isTransientFault } from '../resilience/faults.js';
+import { SagaParked, TransientRetries, park } from './transient.js';
 
 type Step = SagaStep<unknown>;
 
@@ -35,6 +38,10 @@ export interface DriverDeps {
 /**
  * Drives one saga this instance holds the lease of, one transition per iteration, until it is
  * done, waits for a signal, or the lease is lost:
+ *
+ *   Transient faults (resilience/faults.ts) are retried until the step's deadline, then the saga
+ *   is parked: unfinished, its lease ending soon, so recovery drives it on later (transient.ts).
+ *   Only an abort (a business answer) or an unclassified error past its attempts compensates.
  *
  *   RUNNING(k):      run step k as its logging says (definition.ts `StepLogging`):
  *                      bracketed — commit STARTED(k), run, commit DONE(k) + current_step = k+1;
@@ -71,6 +78,12 @@ export class SagaDriver {
       await this.advance(drive);
       return outcomeOf(drive.row);
     } catch (err) {
+      if (err instanceof SagaParked || (!(err instanceof SagaLeaseLost) && isTransientFault(err))) {
+        // Parked by a step past its deadline, or a log write met a transient fault itself.
+        const step = err instanceof SagaParked ? drive.definition.steps.find((s) => s.name === err.step) : undefined;
+        await park(this.deps, drive, err instanceof SagaParked ? err.fault : err, transientPolicy(step?.transient).parkMs);
+        return outcomeOf(drive.row);
+      }
       if (!(err instanceof SagaLeaseLost)) throw err;
       this.logger?.warn({ sagaId: row.id }, 'saga lease lost; another instance drives it now');
       const current = await this.log.read(row.id);
@@ -125,10 +138,13 @@ export class SagaDriver {
     const signalled = logged?.status === 'WAITING';
     assert(!signalled || Object.hasOwn(drive.row.signals, step.name), 'a RUNNING saga at a waiting step has its signal');
     let attempt = logging === 'bracketed' ? (logged?.attempts ?? 0) : 0;
+    // Failures that count against policy.attempts: unclassified ones (and crashes mid-step), never transient ones.
+    let failures = attempt;
+    const transient = new TransientRetries(transientPolicy(step.transient));
     let lastError = logged?.error ?? 'no error recorded';
     for (;;) {
-      if (attempt >= policy.attempts) {
-        await this.failRun(drive, index, { kind: 'error', step: step.name, message: `gave up after ${attempt} attempts: ${lastError}` });
+      if (failures >= policy.attempts) {
+        await this.failRun(drive, index, { kind: 'error', step: step.name, message: `gave up after ${failures} attempts: ${lastError}` });
         return;
       }
       attempt += 1;
@@ -155,8 +171,18 @@ export class SagaDriver {
           return;
         }
         lastError = errorMessage(err);
-        this.logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga step failed');
-        if (attempt >= policy.attempts) continue;
+        let delay: number;
+        if (isTransientFault(err)) {
+          const next = transient.nextDelay();
+          if (next === undefined) throw new SagaParked(drive.row.id, step.name, 'run', err);
+          this.logger?.info({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga step met a transient fault; retrying');
+          delay = next;
+        } else {
+          failures += 1;
+          this.logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga step failed');
+          if (failures >= policy.attempts) continue;
+          delay = backoffDelay(policy, failures);
+        }
         const retrying = { name: step.name, phase: 'run' as const, status: 'RETRYING' as const, attempt };
         if (logging === 'bracketed') {
           await this.log.write(drive, {
@@ -166,7 +192,7 @@ export class SagaDriver {
         } else {
           this.log.observe(drive.row, false, retrying);
         }
-        await this.sleep(backoffDelay(policy, attempt));
+        await this.sleep(delay);
         continue;
       }
       if (produced instanceof WaitRequest) {

@@ -6,6 +6,8 @@ export {
   SAGA_LIMITS,
   DEFAULT_RUN_RETRY,
   DEFAULT_COMPENSATE_RETRY,
+  DEFAULT_TRANSIENT_RETRY,
+  type TransientRetryPolicy,
   type SagaStatus,
   type StepPhase,
   type StepStatus,
@@ -32,4 +34,5 @@ export {
   type SagaLogEntry,
 } from './orchestrator.js';
 export { sagaTables } from './tables.js';
+export { SagaParked } from './transient.js';
 export type { SagaState, StepRow as SagaStepRow } from './log.js';

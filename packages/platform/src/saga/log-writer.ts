@@ -72,6 +72,8 @@ export interface LogWrite {
   step?: SQL;
   /** Give the lease up (the saga waits or is done). */
   release?: boolean;
+  /** Park: keep the lease only until then (instead of renewing it), so recovery claims the saga after it. */
+  parkUntil?: Date;
   entry?: SagaLogEntry['step'];
   /** A fused step's writes: parts of this statement, and a precondition of the checkpoint. */
   fused?: FusedWrites;
@@ -123,7 +125,9 @@ export class SagaLogWriter {
       sql`status = ${change.status ?? row.status}`,
       sql`current_step = ${change.currentStep ?? row.currentStep}`,
       sql`state = ${jsonb(change.state ?? row.state)}`,
-      change.release ? sql`lease_owner = null, lease_until = null` : sql`lease_until = ${ts(this.leaseEnd(now))}`,
+      change.release
+        ? sql`lease_owner = null, lease_until = null`
+        : sql`lease_until = ${ts(change.parkUntil ?? this.leaseEnd(now))}`,
       sql`updated_at = ${ts(now)}`,
     ];
     if (change.waitUntil !== undefined) assignments.push(sql`wait_until = ${change.waitUntil ? ts(change.waitUntil) : null}`);

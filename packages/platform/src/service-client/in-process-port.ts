@@ -1,9 +1,11 @@
 import { AppError, fromProblem, toProblem } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
+import { unavailableFor } from '../resilience/faults.js';
 
 /**
  * The edge of a service's in-process port adapter: a call fails as it would over HTTP. An AppError
  * passes as it is (its code, field errors and extras are what the problem would carry); anything
+ * transient (resilience/faults.ts) becomes the 503 UNAVAILABLE an HTTP answer would carry; anything
  * else is logged by the callee, as its HTTP error handler does, and becomes the same INTERNAL
  * error the caller would rebuild from the 500 problem, with no internals leaked.
  */
@@ -18,6 +20,8 @@ export class InProcessBoundary {
       return await call();
     } catch (error) {
       if (error instanceof AppError) throw error;
+      const unavailable = unavailableFor(error, this.service);
+      if (unavailable) throw unavailable;
       this.logger.error({ err: error, service: this.service, operation }, 'unhandled error');
       throw fromProblem(toProblem(error));
     }
