@@ -13,3 +13,4 @@ export * from './hashing/index.js';
 export * from './discovery/index.js';
 export * from './locking/index.js';
 export * from './balancing/index.js';
+export * from './cache/index.js';

@@ -1,0 +1,7 @@
+export * from './policies.js';
+export * from './ttl.js';
+export * from './single-flight.js';
+export * from './l2.js';
+export * from './invalidation.js';
+export * from './cache-metrics.js';
+export * from './tiered-cache.js';
