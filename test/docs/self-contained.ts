@@ -152,10 +152,24 @@ export function documentationFiles(root: string): string[] {
   return files.sort();
 }
 
-/** Broken relative links in the repository's documentation, checked against the files on disk. */
+/**
+ * A file or folder exists for a person who clones the repository when git tracks it (or, for a
+ * folder, something in it). Outside a git work tree, the disk is all there is to ask.
+ */
+export function clonedPathExists(root: string): (path: string) => boolean {
+  if (!isGitWorkTree(root)) return (path) => existsSync(resolve(root, path));
+  const paths = new Set<string>();
+  for (const file of trackedFiles(root)) {
+    paths.add(file);
+    for (let dir = posix.dirname(file); dir !== '.'; dir = posix.dirname(dir)) paths.add(dir);
+  }
+  return (path) => paths.has(posix.normalize(path).replace(/\/$/, ''));
+}
+
+/** Broken relative links in the repository's documentation: targets missing from a clone. */
 export function brokenDocumentationLinks(root: string): { files: string[]; links: number; broken: Finding[] } {
   const files = documentationFiles(root);
-  const exists = (path: string): boolean => existsSync(resolve(root, path));
+  const exists = clonedPathExists(root);
   let links = 0;
   const broken: Finding[] = [];
   for (const file of files) {
