@@ -7,6 +7,7 @@ import {
   PostgresStorage,
   connectRedisLocks,
   createLogger,
+  fencedTransaction,
   fencingTokensTable,
   lockLeasesTable,
   postgresLocks,
@@ -108,3 +109,27 @@ export const lockAdapters: LockAdapter[] = [
     },
   },
 ];
+
+/** A fenced resource (a stand-in for the shard map): one row per resource, and a log of every write it accepted, in commit order. */
+export async function createShardMap(storage: Storage, schema: string): Promise<void> {
+  await storage.query(sql.raw(`create table ${schema}.shard_map (resource text primary key, owner text not null, token bigint not null)`));
+  await storage.query(sql.raw(`create table ${schema}.shard_map_log (seq bigserial primary key, resource text not null, token bigint not null)`));
+}
+
+export async function writeShardMap(storage: Storage, schema: string, resource: string, token: bigint, owner: string): Promise<void> {
+  await fencedTransaction(storage, { schema, resource, token }, async (tx) => {
+    await storage.query(
+      sql`insert into ${sql.identifier(schema)}.shard_map (resource, owner, token) values (${resource}, ${owner}, ${token.toString()}::bigint)
+          on conflict (resource) do update set owner = excluded.owner, token = excluded.token`,
+      tx,
+    );
+    await storage.query(sql`insert into ${sql.identifier(schema)}.shard_map_log (resource, token) values (${resource}, ${token.toString()}::bigint)`, tx);
+  });
+}
+
+export async function readShardMap(storage: Storage, schema: string, resource: string): Promise<{ owner: string; token: string } | undefined> {
+  const [row] = await storage.query<{ owner: string; token: string }>(
+    sql`select owner, token::text as token from ${sql.identifier(schema)}.shard_map where resource = ${resource}`,
+  );
+  return row;
+}
