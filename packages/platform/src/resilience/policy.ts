@@ -18,12 +18,13 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { InstanceBreaker, type BreakerState } from './breaker.js';
 import { resolveResilienceSettings, type ResilienceSettings } from './config.js';
 import type { ServiceEndpoint } from './endpoints.js';
-import { classifyFailure, countsAgainstInstance, isRetryableFailure, isTransientStatus, type FailureKind } from './failures.js';
+import { classifyFailure, countsAgainstInstance, isRetryableFailure, isTimeoutError, isTransientStatus, type FailureKind } from './failures.js';
 import { serviceCallMetrics, type ServiceCallMetrics } from './metrics.js';
 
-/** What the policy needs to know of an answer: its status (502/503/504 are transient). */
+/** What the policy needs to know of an answer: its status (502/503/504 are transient), and whether it says when to come back. */
 export interface StatusAnswer {
   readonly status: number;
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** One call, described to the policy; the policy decides where each attempt goes and whether to retry. */
@@ -67,6 +68,34 @@ class AttemptFailure extends Error {
   }
 }
 
+/**
+ * A timeout of an instance that answered other calls while this one waited: it is alive and
+ * queueing (busy), not sick. Retried like any timeout, but never held against its breaker.
+ */
+class BusyTimeout extends TaskCancelledError {
+  readonly busy = true;
+}
+
+/**
+ * Whether a failed attempt or an answer counts against the instance's breaker. Breakers are for
+ * sick instances, not busy ones (docs/operations.md, "Breakers"):
+ * - an answer 502/503/504 counts, unless it carries Retry-After: that is the instance's own
+ *   admission control or bulkhead shedding load, or a transient fault it classified (its database
+ *   short of connections) — it answered at once and says when to come back;
+ * - a transport failure counts (refused, reset), and so does a timeout — unless the instance
+ *   answered another call while this one waited (BusyTimeout).
+ */
+export function countsAgainstBreaker(outcome: { error: unknown } | { answer: StatusAnswer }): boolean {
+  if ('answer' in outcome) return isTransientStatus(outcome.answer.status) && !hasRetryAfter(outcome.answer);
+  if (outcome.error instanceof BusyTimeout) return false;
+  return countsAgainstInstance(classifyFailure(outcome.error));
+}
+
+function hasRetryAfter(answer: StatusAnswer): boolean {
+  const value = answer.headers?.['retry-after'];
+  return value !== undefined && value !== '';
+}
+
 const KIND_TEXT: Record<FailureKind, string> = {
   'not-sent': 'could not connect',
   'maybe-sent': 'connection lost',
@@ -102,6 +131,8 @@ export class ResiliencePolicy {
   private readonly writeTimeout: TimeoutPolicy;
   private readonly breakerFilter: Policy;
   private readonly breakers = new Map<string, InstanceBreaker>();
+  /** When each instance last answered anything (any status): tells a busy instance from a sick one. */
+  private readonly answeredAt = new Map<string, number>();
   private readonly metrics: ServiceCallMetrics | undefined;
   private readonly logger: Logger | undefined;
 
@@ -124,9 +155,7 @@ export class ResiliencePolicy {
     this.retry.onRetry(() => this.metrics?.retries.inc({ service }));
     this.readTimeout = timeout(this.settings.readTimeoutMs, TimeoutStrategy.Aggressive);
     this.writeTimeout = timeout(this.settings.writeTimeoutMs, TimeoutStrategy.Aggressive);
-    this.breakerFilter = handleWhen((error) => countsAgainstInstance(classifyFailure(error))).orWhenResult(
-      (value) => hasStatus(value) && isTransientStatus(value.status),
-    );
+    this.breakerFilter = handleWhen((error) => countsAgainstBreaker({ error })).orWhenResult((value) => hasStatus(value) && countsAgainstBreaker({ answer: value }));
   }
 
   async execute<R extends StatusAnswer>(call: ResilientCall<R>): Promise<R> {
@@ -139,16 +168,30 @@ export class ResiliencePolicy {
           const endpoint = this.choose(call, failedOn);
           const breaker = this.breakerFor(endpoint);
           try {
-            const answer = await breaker.policy.execute(() =>
-              deadline.execute(({ signal }) =>
-                call.send(endpoint, signal).catch((error: unknown) => {
-                  // A sender that rejects on abort can beat cockatiel's own timeout error to the
-                  // race; an abort while the attempt is still running can only be the deadline.
-                  if (signal.aborted) throw new TaskCancelledError(`Operation timed out after ${deadlineMs}ms`);
-                  throw error;
-                }),
-              ),
-            );
+            const answer = await breaker.policy.execute(async () => {
+              const startedAt = Date.now();
+              try {
+                return await deadline.execute(({ signal }) =>
+                  call.send(endpoint, signal).then(
+                    (answered) => {
+                      this.answeredAt.set(endpoint.id, Date.now());
+                      return answered;
+                    },
+                    (error: unknown) => {
+                      // A sender that rejects on abort can beat cockatiel's own timeout error to the
+                      // race; an abort while the attempt is still running can only be the deadline.
+                      if (signal.aborted) throw new TaskCancelledError(`Operation timed out after ${deadlineMs}ms`);
+                      throw error;
+                    },
+                  ),
+                );
+              } catch (error) {
+                if (isTimeoutError(error) && (this.answeredAt.get(endpoint.id) ?? 0) > startedAt) {
+                  throw new BusyTimeout(`Operation timed out after ${deadlineMs}ms while ${endpoint.id} answered other calls (busy)`);
+                }
+                throw error;
+              }
+            });
             const transient = isTransientStatus(answer.status);
             if (transient) failedOn.add(endpoint.id);
             return { answer, retry: transient && call.idempotent };
@@ -179,6 +222,7 @@ export class ResiliencePolicy {
   /** Drops the breakers of instances that are gone (discovery no longer lists them). */
   retain(instanceIds: ReadonlySet<string>): void {
     for (const id of this.breakers.keys()) if (!instanceIds.has(id)) this.breakers.delete(id);
+    for (const id of this.answeredAt.keys()) if (!instanceIds.has(id)) this.answeredAt.delete(id);
   }
 
   private choose<R extends StatusAnswer>(call: ResilientCall<R>, failedOn: ReadonlySet<string>): ServiceEndpoint {

@@ -1,6 +1,6 @@
 import { defineStep, type SagaStep } from '@agora/platform';
 import { RESERVED_REASON } from '../../../store/order-store.js';
-import { voidHeldPayments } from '../../payments.js';
+import { checkoutRefundKey, releaseOrderPayments } from '../../payments.js';
 import { CHECKOUT_LIMITS, type CheckoutDeps, type CheckoutInput, type PaymentSignal } from '../input.js';
 
 export interface AuthorizePaymentResult {
@@ -39,13 +39,14 @@ export function authorizePaymentStep({ store, services, clock }: CheckoutDeps): 
       if (signal.kind === 'cancel') {
         // An abort is not compensated ("nothing of mine is held"), but the pending authorization
         // is held: release it first, or a late approval would keep the shopper's money on hold.
-        await voidHeldPayments(services, ctx.input.orderId, ctx.idempotencyKey);
+        await releaseOrderPayments(services, ctx.input.orderId, ctx.idempotencyKey, checkoutRefundKey(ctx.input.orderId));
         return ctx.abort('CANCELLED', { reason: signal.reason });
       }
       if (signal.status === 'AUTHORIZED') return { intentId: signal.paymentId, waited: true };
       return ctx.abort('PAYMENT_DECLINED', { intentId: signal.paymentId, declineCode: signal.reason ?? signal.status.toLowerCase() });
     },
-    // Void whatever this order still holds with the provider (also an intent whose answer we never saw).
-    compensate: (ctx) => voidHeldPayments(services, ctx.input.orderId, ctx.idempotencyKey),
+    // Release whatever this order still holds with the provider (also an intent whose answer we never
+    // saw): void an authorization; refund one whose capture landed after the capture step gave up.
+    compensate: (ctx) => releaseOrderPayments(services, ctx.input.orderId, ctx.idempotencyKey, checkoutRefundKey(ctx.input.orderId)),
   });
 }

@@ -1,7 +1,7 @@
 import { isAppError, type Money } from '@agora/kernel';
 import { payment } from '@agora/contracts';
 import { defineStep, type SagaStep, type StepRef } from '@agora/platform';
-import { refundCaptured } from '../../payments.js';
+import { checkoutRefundKey, refundCaptured } from '../../payments.js';
 import type { CheckoutDeps, CheckoutInput } from '../input.js';
 import type { AuthorizePaymentResult } from './authorize-payment.js';
 
@@ -35,8 +35,9 @@ export function capturePaymentStep({ services }: CheckoutDeps, authorize: StepRe
         throw err;
       }
     },
+    // Only a capture that landed is refunded; an authorization still held is the authorize step's to void.
     compensate: async (ctx) => {
-      await refundCaptured(services, ctx.input.orderId, `${ctx.idempotencyKey}:refund`);
+      await refundCaptured(services, ctx.input.orderId, checkoutRefundKey(ctx.input.orderId));
     },
   });
 }
