@@ -26,6 +26,13 @@ export interface ShardRouter {
   shardFor(key: string): Shard;
   all(): readonly Shard[];
   readonly version: number;
+  /**
+   * Re-reads the stored map now (a caller met a shard fence: its routing may be stale); true when
+   * the map changed. Absent on routers whose map never changes.
+   */
+  refresh?(): Promise<boolean>;
+  /** Called after every map change (new shards: start their background work). Returns the unsubscribe. */
+  onChange?(listener: () => void): () => void;
 }
 
 /** The id the single shard goes by, so the shard map reads the same when more shards arrive. */
