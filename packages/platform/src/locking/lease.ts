@@ -141,7 +141,7 @@ export class LeaseLockManager implements LockManager {
 
   private hold(name: string, owner: string, token: FencingToken, leaseMs: number, sentAt: number): HeldLease {
     if (token <= 0n) throw new Error(`locking: the store returned token ${token} for "${name}"; tokens start at 1`);
-    const lease: HeldLease = new HeldLease(this.store, name, owner, token, leaseMs, sentAt, () => this.held.delete(lease));
+    const lease = new HeldLease(this.store, name, owner, token, leaseMs, sentAt, (ended) => this.held.delete(ended));
     if (lease.isHeld()) this.held.add(lease);
     else void lease.end('expired').catch((err: unknown) => this.logger.warn({ err, lock: name }, 'locking: could not give back a lease that arrived expired'));
     return lease;
@@ -170,7 +170,8 @@ class HeldLease implements HeldLock {
     readonly token: FencingToken,
     leaseMs: number,
     sentAt: number,
-    private readonly onEnd: () => void,
+    /** Told once, when the lease is lost; may be called from the constructor (a lease born expired). */
+    private readonly onEnd: (lease: HeldLease) => void,
   ) {
     this.currentLeaseMs = leaseMs;
     this.startLease(sentAt, leaseMs);
@@ -240,7 +241,7 @@ class HeldLease implements HeldLock {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.controller.abort(new LockLostError(this.name, this.token, reason));
-    this.onEnd();
+    this.onEnd(this);
   }
 
   private throwIfLost(): void {

@@ -145,6 +145,7 @@ export function resolveAcquireOptions(name: string, options: AcquireOptions): { 
 
 /** Renewal must leave room for at least one retry before the lease runs out. */
 export function resolveRenewEveryMs(options: WithLockOptions): number {
+  assertLeaseMs(options.leaseMs);
   const renewEveryMs = options.renewEveryMs ?? Math.floor(options.leaseMs / 3);
   const max = Math.floor(options.leaseMs / 2);
   assertIntegerIn('renewEveryMs', renewEveryMs, 1, max, 'at most half of leaseMs');
