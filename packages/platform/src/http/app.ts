@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError, LIMITS, newId, problemOf, toProblem, validationError, type ErrorCode, type FieldError, type Problem } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
@@ -25,11 +26,71 @@ const REQUEST_ID = /^[\w\-.:]{1,128}$/;
 /** Longest path parameter the router takes (ids are 36, SKUs 64); longer is a 400 naming the url. */
 export const ROUTE_PARAM_CHARS_MAX = 200;
 
-/** The raw HTTP answer to a request the parser refused: 400 as problem+json, and the connection closes. */
+/** Bytes of a too-large body read and thrown away before the 413, so a client still sending it reads the answer instead of EPIPE. */
+export const OVERSIZED_BODY_DRAIN_BYTES = 16 * LIMITS.bodyBytes;
+/** How long the server keeps reading a too-large body before it answers 413 anyway. */
+export const OVERSIZED_BODY_DRAIN_MS = 5_000;
+
+/** A problem written straight to a socket or a bare response, outside Fastify: with a request id, then the connection closes. */
+function rawProblem(status: number, reason: string, problem: Problem): { head: Record<string, string | number>; body: string; line: string } {
+  const body = JSON.stringify({ ...problem, status });
+  return {
+    line: `HTTP/1.1 ${status} ${reason}`,
+    head: { 'Content-Type': PROBLEM_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body), 'X-Request-Id': newId(), Connection: 'close' },
+    body,
+  };
+}
+
+/**
+ * The raw HTTP answer to a request the parser refused: problem+json with a request id (431 for
+ * headers over the size limit, else 400), and the connection closes.
+ */
 function clientErrorResponse(error: Error): string {
-  const detail = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW' ? 'The request headers are larger than the server accepts' : 'The request is not valid HTTP';
-  const body = JSON.stringify(problemOf('VALIDATION_FAILED', detail, [{ path: 'request', message: detail }]));
-  return `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  const oversized = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+  const detail = oversized ? 'The request headers are larger than the server accepts' : 'The request is not valid HTTP';
+  const answer = rawProblem(oversized ? 431 : 400, oversized ? 'Request Header Fields Too Large' : 'Bad Request', problemOf('VALIDATION_FAILED', detail, [{ path: oversized ? 'headers' : 'request', message: detail }]));
+  const head = Object.entries(answer.head).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  // The answer to a HEAD has no body, even this one (a client reading it would take the body for garbage).
+  const toHead = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  return `${answer.line}\r\n${head}\r\n${toHead ? '' : answer.body}`;
+}
+
+/** Node's own answers that would bypass Fastify (an Expect it cannot meet, CONNECT) as problems too. */
+function answerOutsideFastify(server: Server): void {
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const detail = `Expect: ${String(request.headers.expect)} cannot be met; only 100-continue is`;
+    const answer = rawProblem(417, 'Expectation Failed', problemOf('VALIDATION_FAILED', detail, [{ path: 'headers.expect', message: detail }]));
+    response.writeHead(417, answer.head).end(answer.body);
+  });
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
+    const detail = 'CONNECT is not supported';
+    const answer = rawProblem(405, 'Method Not Allowed', problemOf('VALIDATION_FAILED', detail, [{ path: 'method', message: detail }]));
+    const head = Object.entries(answer.head).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.end(`${answer.line}\r\n${head}\r\n${answer.body}`);
+  });
+}
+
+/**
+ * Reads and discards what is left of a request body, up to `maxBytes` or `maxMs`, so the answer
+ * sent after it reaches a client that writes its whole body before reading (Node's fetch does).
+ */
+function drainBody(raw: IncomingMessage, maxBytes: number, maxMs: number): Promise<void> {
+  if (raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      raw.off('data', onData).off('end', done).off('error', done).off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, maxMs);
+    raw.on('data', onData).on('end', done).on('error', done).on('close', done);
+    raw.resume();
+  });
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -82,6 +143,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     // Our onResponse hook logs what matters (failures at warn, the rest at debug).
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: ROUTE_PARAM_CHARS_MAX },
+    // Node would answer a missing Host itself (an empty 400); the onRequest hook below answers a problem.
+    http: { requireHostHeader: false },
     // The router's own refusals (bad percent-encoding, an over-long path parameter) as problems too.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
@@ -105,8 +168,13 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     return err as unknown as Error;
   });
 
+  answerOutsideFastify(app.server);
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw validationError([{ path: 'headers.host', message: 'is required in HTTP/1.1' }]);
+    }
   });
 
   // Before any route's schema: what no route may take (NUL, absurd nesting) is a 400 naming the field.
@@ -140,6 +208,13 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       return sendProblem(reply, problemOf('VALIDATION_FAILED', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors));
     }
     const framework = frameworkProblem(error);
+    if (framework?.code === 'PAYLOAD_TOO_LARGE') {
+      // Fastify refused the body without reading it: read the rest (bounded) so the client sees the 413.
+      reply.header('connection', 'close');
+      return drainBody(request.raw, OVERSIZED_BODY_DRAIN_BYTES, OVERSIZED_BODY_DRAIN_MS).then(() => {
+        sendProblem(reply, framework);
+      });
+    }
     if (framework) {
       const retryAfter = reply.getHeader('retry-after');
       return sendProblem(reply, framework, retryAfter === undefined ? undefined : Number(retryAfter));
