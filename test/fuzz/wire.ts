@@ -79,10 +79,14 @@ export interface RawAnswer {
 
 /** How long a raw exchange waits for the server to answer and close. */
 export const RAW_TIMEOUT_MS = 5_000;
+/** How long it waits for an answer before half-closing the connection (a request still incomplete is then a parse error). */
+export const RAW_GRACE_MS = 1_000;
 
 /**
- * Writes `bytes` to a fresh TCP connection and reads until the server closes it (or the first
- * complete answer when it keeps the connection open). Undefined when nothing came back.
+ * Writes `bytes` to a fresh TCP connection and reads until the server closes it or the first
+ * answer is complete. With no answer after RAW_GRACE_MS it half-closes the connection: the server
+ * then knows nothing more is coming (never earlier, as Node drops a request whose client half-closed).
+ * Undefined when nothing came back.
  */
 export function rawExchange(port: number, bytes: Buffer | string): Promise<RawAnswer | undefined> {
   return new Promise((resolve) => {
@@ -93,10 +97,14 @@ export function rawExchange(port: number, bytes: Buffer | string): Promise<RawAn
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(grace);
       socket.destroy();
       resolve(parseRawAnswer(Buffer.concat(chunks).toString('latin1')));
     };
     const timer = setTimeout(finish, RAW_TIMEOUT_MS);
+    const grace = setTimeout(() => {
+      if (chunks.length === 0 && socket.writable) socket.end();
+    }, RAW_GRACE_MS);
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       const answer = parseRawAnswer(Buffer.concat(chunks).toString('latin1'));
