@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, EnvReader, LIMITS } from '@agora/kernel';
-import { MIN_SECRET_BYTES } from '@agora/platform';
+import { MIN_SECRET_BYTES, parseShardUrls } from '@agora/platform';
 
 /** Process-wide configuration, from the environment only, validated before anything starts. */
 export interface AgoraConfig {
@@ -20,6 +20,12 @@ export interface AgoraConfig {
   /** Redis for discovery (and shared rate limits) in the cluster. */
   redisUrl: string | undefined;
   dbPoolMax: number;
+  /**
+   * The shard databases of the sharded services (`ORDER_SHARDS`, `CART_SHARDS`: comma-separated
+   * PostgreSQL URLs), seeding each one's first stored shard map; unset = the service's database
+   * is its one shard (docs/sharding.md).
+   */
+  shards: { order: string[] | undefined; cart: string[] | undefined };
   /**
    * Raw statements run as named prepared statements (`AGORA_DB_NAMED_STATEMENTS`, default on):
    * off behind a connection pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
@@ -78,6 +84,7 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
     const url = env.url(`${service.toUpperCase()}_DATABASE_URL`, ['postgres:', 'postgresql:']);
     if (url) serviceDatabaseUrls[service] = url;
   }
+  const shards = { order: parseShardUrls(env, 'order'), cart: parseShardUrls(env, 'cart') };
   const jwtSecret = env.string('AGORA_JWT_SECRET') ?? persistedSecret(dataDir, 'jwt-secret');
   if (Buffer.byteLength(jwtSecret) < MIN_SECRET_BYTES) throw new ConfigError('AGORA_JWT_SECRET', `must be at least ${MIN_SECRET_BYTES} bytes`);
   const adminEmail = env.string('AGORA_ADMIN_EMAIL');
@@ -100,6 +107,7 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
     natsSubjectPrefix: natsName(env, 'AGORA_NATS_SUBJECT_PREFIX', NATS_SUBJECT_PREFIX, 'subject prefix (dot-separated tokens of letters, digits, _ and -)'),
     redisUrl: env.url('REDIS_URL', ['redis:', 'rediss:']),
     dbPoolMax: env.int('AGORA_DB_POOL_MAX', DB_POOL_MAX_DEFAULT, { min: 1, max: DB_POOL_MAX_LIMIT }),
+    shards,
     dbNamedStatements: env.bool('AGORA_DB_NAMED_STATEMENTS', true),
     jwtSecret,
     admin: adminEmail && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,

@@ -12,7 +12,8 @@ import { murmur3 } from './hash.js';
  *   neighbours, so only ~1/(n+1) of the keys move — all of them to the new member.
  * - One point per member would give arcs of wildly different length (a member's share of keys is
  *   the length of its arcs). Many points per member average that out: a member's share deviates
- *   from its fair share by about 1/√(virtual nodes) relative, ~8% at the default 160.
+ *   from its fair share by about 1/√(virtual nodes) relative (~2.2% at the default 2,000; why that
+ *   number, and what it costs, at {@link HASH_RING_DEFAULTS}).
  * - The layout depends only on the set of (id, weight) pairs — never on the order of `add` calls
  *   — so every client that sees the same members routes every key the same way.
  *
@@ -25,10 +26,37 @@ export interface HashRingOptions {
   hash?: (key: string) => number;
 }
 
+/**
+ * Why 2,000 points per member, not ketama's 160: the goal is that with 10 members the busiest one
+ * holds at most 1.10 × the mean share of keys, whatever the members are called. A share's relative
+ * spread is ~1/√V, and the busiest of 10 sits ~1.5 spreads above the mean on average and 3-4 in a
+ * bad draw. Measured over 1,000 random sets of 10 UUID-named members (`ring.shares()`, exact):
+ *
+ *   points   median busiest/mean   p99     worst   sets over 1.10
+ *      160   1.119                 1.258   1.296   705 / 1,000   (ketama's default: fails)
+ *    1,000   1.048                 1.095   1.150     4 / 1,000
+ *    1,500   1.038                 1.076   1.100     1 / 1,000
+ *    2,000   1.034                 1.064   1.083     0 / 1,000
+ *
+ * (`node-0`..`node-9` happen to get 1.086 at 160 points: a lucky draw, not a property.)
+ * `agora bench ring` measures it on 1,000,000 keys (docs/benchmarks.md).
+ *
+ * The cost: memory and rebuild time grow linearly with the points, lookups only with their log₂.
+ * A point takes 12 bytes (4 in `points`, 8 for its slot in `owners`, which shares the id string),
+ * so 24 KB per member of weight 1 (1.9 KB at 160): 240 KB for 10 members, 2.4 MB for 100; a
+ * rebuild also holds an 8-byte sort key per point for its duration. A rebuild (only after a
+ * membership change, at the next lookup) hashes and sorts every point: ~5-30 ms for 10 members on
+ * a busy 2-core machine. A lookup is one hash and a binary search of ~15 steps instead of ~11.
+ */
 export const HASH_RING_DEFAULTS = {
-  /** ketama's 160 points per server: ~8% relative spread of shares, 2.5 KB of points per member. */
-  virtualNodes: 160,
+  virtualNodes: 2_000,
 } as const;
+
+/**
+ * A point and its member's index are packed into one float64 (point × 2^21 + index, exact below
+ * 2^53) so a rebuild sorts one typed array, not an array of objects; hence this many members at most.
+ */
+export const HASH_RING_MAX_MEMBERS = 2 ** 21;
 
 /** One member on the ring, as {@link HashRing.walk} yields it. */
 export interface RingMember<T> {
@@ -72,6 +100,7 @@ export class HashRing<T> {
   add(id: string, node: T, weight = 1): this {
     if (!(weight > 0) || !Number.isFinite(weight)) throw new RangeError(`weight of ${id} must be a positive number, got ${weight}`);
     const existing = this.members.get(id);
+    if (!existing && this.members.size >= HASH_RING_MAX_MEMBERS) throw new RangeError(`a ring holds at most ${HASH_RING_MAX_MEMBERS} members`);
     this.members.set(id, { id, node, weight });
     // Replacing only the value keeps the layout: points depend on id and weight alone.
     if (existing?.weight !== weight) this.changed();
@@ -173,16 +202,30 @@ export class HashRing<T> {
   private rebuildIfStale(): void {
     if (!this.dirty) return;
     this.dirty = false;
-    const entries: { point: number; owner: string }[] = [];
-    for (const member of this.members.values()) {
+    // Members in id order: ties (two members hashing a point to the same value) then go to the
+    // smaller id, so the layout is the same whatever order members were added in.
+    const members = this.entries();
+    let total = 0;
+    const counts = members.map((member) => {
       const count = Math.max(1, Math.round(this.virtualNodes * member.weight));
-      for (let i = 0; i < count; i++) entries.push({ point: this.hash(`${member.id}#${i}`) >>> 0, owner: member.id });
+      total += count;
+      return count;
+    });
+    const packed = new Float64Array(total);
+    let at = 0;
+    for (let index = 0; index < members.length; index++) {
+      const id = members[index]!.id;
+      for (let i = 0; i < counts[index]!; i++) packed[at++] = (this.hash(`${id}#${i}`) >>> 0) * HASH_RING_MAX_MEMBERS + index;
     }
-    // Ties (two members hashing a point to the same value) are broken by id, so the layout is the
-    // same whatever order members were added in.
-    entries.sort((a, b) => a.point - b.point || (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
-    this.points = Uint32Array.from(entries, (e) => e.point);
-    this.owners = entries.map((e) => e.owner);
+    packed.sort();
+    this.points = new Uint32Array(total);
+    this.owners = new Array<string>(total);
+    for (let i = 0; i < total; i++) {
+      const key = packed[i]!;
+      const index = key % HASH_RING_MAX_MEMBERS;
+      this.points[i] = (key - index) / HASH_RING_MAX_MEMBERS;
+      this.owners[i] = members[index]!.id;
+    }
   }
 
   /** Binary search for the first point >= hash, wrapping to 0 past the last point. */
