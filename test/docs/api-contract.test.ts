@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EnvReader } from '@agora/kernel';
+import { ERROR_STATUS, EnvReader } from '@agora/kernel';
 import { Metrics, TokenService, createLogger, type ServiceTransport } from '@agora/platform';
 import { OPENAPI_JSON_PATH, createGateway, loadGatewayConfig } from '@agora/gateway';
-import { documentedRoutes, openApiPath, openApiRoutes, type DocumentedRoute } from './api-routes.js';
+import { documentedErrorCodes, documentedRoutes, openApiPath, openApiRoutes, type DocumentedRoute } from './api-routes.js';
 import { repositoryRoot } from './self-contained.js';
 
 const API_PAGE = join(repositoryRoot(import.meta.url), 'docs', 'api.md');
@@ -63,6 +63,17 @@ describe('reading the route tables of docs/api.md', () => {
       },
     };
     expect(openApiRoutes(document)).toEqual({ 'POST /api/v1/checkout': [201, 202], 'GET /api/v1/me': [200] });
+  });
+});
+
+describe('docs/api.md lists every error code with its status', () => {
+  it('reads the error table', () => {
+    const page = ['| status | code | when |', '|---|---|---|', '| 409 | `OUT_OF_STOCK` | short |', '| 429 | `RATE_LIMITED` | slow down |', 'text `NOT_A_ROW`'].join('\n');
+    expect(documentedErrorCodes(page)).toEqual({ OUT_OF_STOCK: 409, RATE_LIMITED: 429 });
+  });
+
+  it('matches the codes the kernel maps to statuses, one for one', () => {
+    expect(documentedErrorCodes(readFileSync(API_PAGE, 'utf8'))).toEqual({ ...ERROR_STATUS });
   });
 });
 

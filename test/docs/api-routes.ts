@@ -58,3 +58,15 @@ export function openApiRoutes(document: { paths?: Record<string, Record<string, 
   }
   return routes;
 }
+
+const ERROR_ROW = /^\|\s*(\d{3})\s*\|\s*`([A-Z_]+)`\s*\|/;
+
+/** `code → status` from the page's error table rows (`| 409 | \`OUT_OF_STOCK\` | ... |`). */
+export function documentedErrorCodes(markdown: string): Record<string, number> {
+  const codes: Record<string, number> = {};
+  for (const line of markdown.split('\n')) {
+    const match = ERROR_ROW.exec(line);
+    if (match?.[1] !== undefined && match[2] !== undefined) codes[match[2]] = Number(match[1]);
+  }
+  return codes;
+}
