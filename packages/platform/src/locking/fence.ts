@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { bigint, check, text, timestamp, type PgSchema } from 'drizzle-orm/pg-core';
 import type { Storage, Tx } from '../storage/storage.js';
 import type { FencingToken } from './lock.js';
+import { lockingTable } from './postgres.js';
 
 /**
  * The resource side of fencing: the highest token each fenced resource has accepted, as a drizzle
@@ -47,8 +48,6 @@ export class StaleFencingTokenError extends Error {
   }
 }
 
-const SCHEMA_NAME = /^[a-z][a-z0-9_]*$/;
-
 /**
  * Inside the caller's transaction: records `token` as the highest accepted by `resource`, or throws
  * {@link StaleFencingTokenError} (and the caller's transaction rolls back) when a higher one came
@@ -91,10 +90,9 @@ export async function fenceToken(storage: Storage, schema: string, resource: str
 }
 
 function fenceTable(target: FenceTarget): SQL {
-  if (!SCHEMA_NAME.test(target.schema)) throw new RangeError(`fence schema must be a lowercase identifier, got "${target.schema}"`);
   if (typeof target.resource !== 'string' || target.resource.length === 0 || target.resource.length > FENCE_LIMITS.resourceLengthMax) {
     throw new RangeError(`fence resource must be 1..${FENCE_LIMITS.resourceLengthMax} (FENCE_LIMITS.resourceLengthMax) characters, got ${JSON.stringify(String(target.resource).slice(0, 60))}`);
   }
   if (typeof target.token !== 'bigint' || target.token <= 0n) throw new RangeError(`fencing token must be a positive bigint, got ${String(target.token)}`);
-  return sql`${sql.identifier(target.schema)}.fencing_tokens`;
+  return lockingTable(target.schema, 'fencing_tokens');
 }

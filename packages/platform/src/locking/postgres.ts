@@ -34,6 +34,12 @@ export interface PostgresLocksOptions {
 
 const SCHEMA_NAME = /^[a-z][a-z0-9_]*$/;
 
+/** `<schema>.<table>` for one of the locking tables, refusing a schema that is not a plain identifier. */
+export function lockingTable(schema: string, table: 'lock_leases' | 'fencing_tokens'): SQL {
+  if (!SCHEMA_NAME.test(schema)) throw new RangeError(`locking schema must be a lowercase identifier, got "${schema}"`);
+  return sql`${sql.identifier(schema)}.${sql.identifier(table)}`;
+}
+
 /**
  * Leases as rows, on PostgreSQL or PGlite. Not an advisory lock: a session lock has no expiry, so
  * a paused holder whose connection stays open would hold it forever, and a transaction pooler
@@ -46,8 +52,7 @@ export class PostgresLeaseStore implements LeaseStore {
   private readonly table: SQL;
 
   constructor(private readonly options: Pick<PostgresLocksOptions, 'storage' | 'schema'>) {
-    if (!SCHEMA_NAME.test(options.schema)) throw new RangeError(`lock schema must be a lowercase identifier, got "${options.schema}"`);
-    this.table = sql`${sql.identifier(options.schema)}.lock_leases`;
+    this.table = lockingTable(options.schema, 'lock_leases');
   }
 
   async take(name: string, owner: string, leaseMs: number): Promise<FencingToken | undefined> {
