@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, ServiceClient, SingleShardRouter, type RunningService, type ServiceDeps, type ServiceModule, type ShardRouter } from '@agora/platform';
+import { createHttpApp, openServiceShards, ServiceClient, type RunningService, type ServiceDeps, type ServiceModule, type ShardRouter } from '@agora/platform';
 import { CartService } from './app/cart-service.js';
 import { CatalogClient, CatalogPortLookup } from './app/catalog.js';
 import { registerCartRoutes } from './http/routes.js';
@@ -18,7 +18,7 @@ const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
  * applied. `cartModule` uses one shard, `deps.storage`; `deps.storage` is not used otherwise.
  */
 export async function createCartService(deps: ServiceDeps, router: ShardRouter): Promise<RunningService> {
-  const store = new CartStore(router);
+  const store = new CartStore(router, (wait) => deps.logger.info(wait, 'cart change waits for a shard move of its shopper'));
   // In one process the catalog's own port; in the cluster, HTTP through the service client.
   const catalog = deps.ports?.catalog ? new CatalogPortLookup(deps.ports.catalog) : new CatalogClient(new ServiceClient('catalog', deps.transport));
   const carts = new CartService(store, catalog, deps.clock);
@@ -55,11 +55,22 @@ export async function createCartService(deps: ServiceDeps, router: ShardRouter):
 export const cartModule: ServiceModule = {
   name: CART_SERVICE,
   migrationsFolder: CART_MIGRATIONS,
-  // One shard today; a later issue brings the hash ring and only this line changes.
-  create: (deps) => createCartService(deps, new SingleShardRouter(deps.storage)),
+  // Carts live on the shard the stored map gives their shopper (CART_SHARDS seeds it; docs/sharding.md).
+  async create(deps) {
+    const router = await openServiceShards(deps, CART_SERVICE, CART_MIGRATIONS);
+    const service = await createCartService(deps, router);
+    return {
+      ...service,
+      async stop() {
+        await service.stop();
+        await router.close();
+      },
+    };
+  },
 };
 
 export { CartStore } from './store/cart-store.js';
+export { CART_SHARDED_DATA } from './store/shard-data.js';
 export { InProcessCartPort } from './port.js';
 export { priceCart, DEFAULT_CURRENCY, type CartLine } from './domain/cart.js';
 export type { CatalogLookup } from './app/catalog.js';

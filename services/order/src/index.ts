@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type PaymentSettled } from '@agora/contracts/events';
-import { OutboxRelay, SAGA_DEFAULTS, SingleShardRouter, createHttpApp, type ServiceModule } from '@agora/platform';
+import { OutboxRelay, SAGA_DEFAULTS, createHttpApp, openServiceShards, type ServiceModule } from '@agora/platform';
 import { Collaborators } from './app/clients.js';
 import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, parseKillPoint } from './app/faults.js';
 import { Orders } from './app/orders.js';
@@ -32,7 +32,8 @@ export const orderModule: ServiceModule = {
   migrationsFolder: ORDER_MIGRATIONS,
   async create(deps) {
     const app = createHttpApp({ name: 'order', logger: deps.logger, metrics: deps.metrics });
-    const router = new SingleShardRouter(deps.storage);
+    // Orders live on the shard the stored map gives their shopper (ORDER_SHARDS seeds it; docs/sharding.md).
+    const router = await openServiceShards(deps, 'order', ORDER_MIGRATIONS);
     const instance = `order-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const leaseMs = deps.env.int(ORDER_ENV.sagaLease, SAGA_DEFAULTS.leaseMs, { min: 100, max: 3_600_000 });
     const killAt = parseKillPoint(deps.env.string(ORDER_ENV.faultKillAt));
@@ -46,7 +47,19 @@ export const orderModule: ServiceModule = {
       deps.logger.warn({ [ORDER_ENV.faultKillAt]: killAt.text }, 'TEST-ONLY fault injection is on: this process kills itself when the saga log reaches that point');
     }
     registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics));
-    const relays = router.all().map((shard) => new OutboxRelay({ storage: shard.storage, schema: ORDERS_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics }));
+    // One outbox relay per shard, and one more for each shard a map change adds.
+    const relays = new Map<string, OutboxRelay>();
+    let relaying = false;
+    const syncRelays = (): void => {
+      for (const shard of router.all()) {
+        if (relays.has(shard.id)) continue;
+        const relay = new OutboxRelay({ storage: shard.storage, schema: ORDERS_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics });
+        relays.set(shard.id, relay);
+        if (relaying) relay.start();
+      }
+    };
+    syncRelays();
+    const unsubscribe = router.onChange(syncRelays);
     let subscription: { stop(): Promise<void> } | undefined;
     return {
       name: 'order',
@@ -66,14 +79,17 @@ export const orderModule: ServiceModule = {
             });
           },
         });
-        for (const relay of relays) relay.start();
+        relaying = true;
+        for (const relay of relays.values()) relay.start();
         await orders.startBackground(deps.env.int(ORDER_ENV.recoveryInterval, ORDER_DEFAULTS.sagaRecoveryIntervalMs, { min: 100, max: 3_600_000 }));
       },
       async stop() {
         await subscription?.stop();
         await orders.stopBackground();
-        await Promise.all(relays.map((r) => r.stop()));
+        unsubscribe();
+        await Promise.all([...relays.values()].map((r) => r.stop()));
         await app.close();
+        await router.close();
       },
     };
   },
@@ -82,3 +98,4 @@ export const orderModule: ServiceModule = {
 export { Orders, type OrdersOptions } from './app/orders.js';
 export { FAULT_KILL_VARIABLE, parseKillPoint, assertKillPointExists, matchesKillPoint, killAtObserver, type KillPoint } from './app/faults.js';
 export { OrderStore, ORDERS_SCHEMA } from './store/order-store.js';
+export { ORDER_SHARDED_DATA } from './store/shard-data.js';

@@ -1,6 +1,6 @@
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
 import { AppError, LIMITS, notFound } from '@agora/kernel';
-import { PG_CHECK_VIOLATION, pgConstraint, pgErrorCode, type ShardRouter, type Storage } from '@agora/platform';
+import { PG_CHECK_VIOLATION, onKeyShard, pgConstraint, pgErrorCode, type FenceWait, type ShardRouter, type Storage } from '@agora/platform';
 import { mergedQuantity, tooManyLines, totalPerSku, type CartLine } from '../domain/cart.js';
 import { CART_LINE_COUNT_CHECK, cartLines } from './schema.js';
 
@@ -50,7 +50,11 @@ function assertQuantity(quantity: number, min: number): void {
  * the per-line maximum by the upsert's WHERE, the line maximum by `carts.line_count`'s CHECK.
  */
 export class CartStore {
-  constructor(private readonly router: ShardRouter) {}
+  constructor(
+    private readonly router: ShardRouter,
+    /** Told when a change waited for a shard move of its shopper (it retries, bounded: SHARD_RETRY_LIMITS). */
+    private readonly onFenceWait?: (wait: FenceWait) => void,
+  ) {}
 
   private storageFor(userId: string): Storage {
     return this.router.shardFor(userId).storage;
@@ -225,7 +229,8 @@ export class CartStore {
   }
 
   private async change<Extra extends object = object>(userId: string, statement: SQL): Promise<OutcomeRow & Extra> {
-    const [row] = await this.storageFor(userId).query<OutcomeRow & Extra>(statement);
+    // A change refused by a shard fence changed nothing: it runs again where the map now says.
+    const [row] = await onKeyShard(this.router, userId, (shard) => shard.storage.query<OutcomeRow & Extra>(statement), this.onFenceWait);
     if (!row || !Array.isArray(row.lines)) throw new Error('a cart change statement answered no outcome row');
     return row;
   }

@@ -2,10 +2,13 @@ import { AppError, isAppError, newId, notFound, validationError, type Clock } fr
 import type { CheckoutBody, Order, OrderStatus } from '@agora/contracts/order';
 import {
   SagaOrchestrator,
+  mergeShardPages,
+  onKeyShard,
   type Caller,
   type Logger,
   type SagaDefinition,
   type SagaOrchestratorOptions,
+  type Shard,
   type ShardRouter,
   type Storage,
 } from '@agora/platform';
@@ -52,70 +55,83 @@ function decodeCursor(cursor: string): string {
 
 /**
  * The order use cases. Orders are keyed by user and reached through the shard router, so no
- * query assumes that all orders sit in one database: admin listings fan out and merge.
+ * query assumes that all orders sit in one database: admin listings fan out and merge. Each shard
+ * has its own store and saga orchestrator (recovery runs per shard), built when the router first
+ * names the shard — a shard added online gets its machinery at once.
  */
 export class Orders {
   private readonly shards = new Map<string, OrderShard>();
   private readonly checkouts: Checkout;
+  private readonly answers = new FreshAnswers();
+  private recoveryIntervalMs: number | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly router: ShardRouter,
     private readonly services: Collaborators,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    owner: string,
-    options: OrdersOptions = {},
+    private readonly owner: string,
+    private readonly options: OrdersOptions = {},
   ) {
-    const { leaseMs, onLog } = options;
-    const answers = new FreshAnswers();
-    this.checkouts = new Checkout(services, logger, answers, clock);
-    for (const shard of router.all()) {
-      const store = new OrderStore(shard.storage, clock);
-      const orchestrator = new SagaOrchestrator({
-        storage: shard.storage,
-        schema: ORDERS_SCHEMA,
-        logger,
-        clock,
-        owner: `${owner}:${shard.id}`,
-        ...(leaseMs === undefined ? {} : { leaseMs }),
-        ...(onLog === undefined ? {} : { onLog }),
-      });
-      const checkout = checkoutSaga({ store, services, clock, answers }, logger);
-      const cancel = cancelSaga(store, services, clock);
-      orchestrator.register(checkout);
-      orchestrator.register(cancel);
-      this.shards.set(shard.id, {
-        id: shard.id,
-        storage: shard.storage,
-        store,
-        orchestrator,
-        checkout,
-        cancel,
-      });
-    }
+    this.checkouts = new Checkout(services, logger, this.answers, clock);
+    for (const shard of router.all()) this.machinery(shard);
   }
 
   all(): OrderShard[] {
-    return [...this.shards.values()];
+    return this.router.all().map((shard) => this.machinery(shard));
+  }
+
+  private machinery(shard: Shard): OrderShard {
+    const known = this.shards.get(shard.id);
+    if (known?.storage === shard.storage) return known;
+    const { leaseMs, onLog } = this.options;
+    const store = new OrderStore(shard.storage, this.clock);
+    const orchestrator = new SagaOrchestrator({
+      storage: shard.storage,
+      schema: ORDERS_SCHEMA,
+      logger: this.logger,
+      clock: this.clock,
+      owner: `${this.owner}:${shard.id}`,
+      ...(leaseMs === undefined ? {} : { leaseMs }),
+      ...(onLog === undefined ? {} : { onLog }),
+    });
+    const checkout = checkoutSaga({ store, services: this.services, clock: this.clock, answers: this.answers }, this.logger);
+    const cancel = cancelSaga(store, this.services, this.clock);
+    orchestrator.register(checkout);
+    orchestrator.register(cancel);
+    const made: OrderShard = { id: shard.id, storage: shard.storage, store, orchestrator, checkout, cancel };
+    this.shards.set(shard.id, made);
+    return made;
   }
 
   private shardOf(userId: string): OrderShard {
-    const shard = this.shards.get(this.router.shardFor(userId).id);
-    if (!shard) throw new Error(`no order shard for ${userId}`);
-    return shard;
+    return this.machinery(this.router.shardFor(userId));
   }
 
-  /** Finds an order by id alone (admins, payment events): asks every shard. */
+  /** Runs a write of `userId`'s orders on their shard, again while a move of theirs fences it (bounded). */
+  private onUserShard<T>(userId: string, work: (shard: OrderShard) => Promise<T>): Promise<T> {
+    return onKeyShard(this.router, userId, (shard) => work(this.machinery(shard)), (wait) => {
+      this.logger.info(wait, 'order write waits for a shard move of its shopper');
+    });
+  }
+
+  /** `read` on the user's shard; when it finds nothing and the map was stale, once more on the new owner. */
+  private async onOwner<T>(userId: string, read: (shard: OrderShard) => Promise<T | undefined>): Promise<T | undefined> {
+    const found = await read(this.shardOf(userId));
+    if (found !== undefined || !(await this.router.refresh?.())) return found;
+    return read(this.shardOf(userId));
+  }
+
+  /** Finds an order by id alone (admins, payment events): asks every shard; the owner's copy wins during a move. */
   private async locate(orderId: string): Promise<{ shard: OrderShard; order: Order } | undefined> {
-    for (const shard of this.shards.values()) {
-      const order = await shard.store.get(orderId);
-      if (order) return { shard, order };
-    }
-    return undefined;
+    const found = await Promise.all(this.all().map(async (shard) => ({ shard, order: await shard.store.get(orderId) })));
+    const hits = found.filter((f): f is { shard: OrderShard; order: Order } => f.order !== undefined);
+    return hits.find((h) => this.router.shardFor(h.order.userId).id === h.shard.id) ?? hits[0];
   }
 
   checkout(caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
-    return this.checkouts.run(this.shardOf(caller.userId), caller, idempotencyKey, body, requestId);
+    return this.onUserShard(caller.userId, (shard) => this.checkouts.run(shard, caller, idempotencyKey, body, requestId));
   }
 
   async get(caller: Caller, orderId: string): Promise<Order> {
@@ -124,7 +140,7 @@ export class Orders {
       if (!found) throw notFound('Order');
       return found.order;
     }
-    const order = await this.shardOf(caller.userId).store.get(orderId);
+    const order = await this.onOwner(caller.userId, (shard) => shard.store.get(orderId));
     // Another user's order is "not found": its existence is not revealed.
     if (!order || order.userId !== caller.userId) throw notFound('Order');
     return order;
@@ -132,7 +148,8 @@ export class Orders {
 
   async list(caller: Caller, limit: number, cursor?: string): Promise<{ items: Order[]; nextCursor: string | null }> {
     const beforeId = cursor ? decodeCursor(cursor) : undefined;
-    const items = await this.shardOf(caller.userId).store.page({ userId: caller.userId, limit: limit + 1, ...(beforeId ? { beforeId } : {}) });
+    const query = { userId: caller.userId, limit: limit + 1, ...(beforeId ? { beforeId } : {}) };
+    const items = (await this.onOwner(caller.userId, async (shard) => nonEmpty(await shard.store.page(query)))) ?? [];
     return pageOf(items, limit);
   }
 
@@ -140,10 +157,19 @@ export class Orders {
   async listAll(status: OrderStatus | undefined, limit: number, cursor?: string): Promise<{ items: Order[]; nextCursor: string | null }> {
     const beforeId = cursor ? decodeCursor(cursor) : undefined;
     const pages = await Promise.all(
-      this.all().map((shard) => shard.store.page({ limit: limit + 1, ...(status ? { status } : {}), ...(beforeId ? { beforeId } : {}) })),
+      this.all().map(async (shard) => {
+        const rows = await shard.store.page({ limit: limit + 1, ...(status ? { status } : {}), ...(beforeId ? { beforeId } : {}) });
+        return { shard: shard.id, rows, full: rows.length > limit };
+      }),
     );
-    const merged = pages.flat().sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    return pageOf(merged, limit);
+    // A row held by a shard that does not own its shopper is a copy a move has not cleaned up yet.
+    const merged = mergeShardPages(
+      pages.map((p) => ({ rows: p.rows.map((order) => ({ order, shard: p.shard })), full: p.full })),
+      limit,
+      (row) => row.order.id,
+      (row) => this.router.shardFor(row.order.userId).id === row.shard,
+    );
+    return { items: merged.items.map((row) => row.order), nextCursor: merged.nextCursor ? encodeCursor(merged.nextCursor) : null };
   }
 
   /**
@@ -152,24 +178,24 @@ export class Orders {
    */
   async cancel(caller: Caller, orderId: string): Promise<Order> {
     const order = await this.get(caller, orderId);
-    const shard = caller.role === 'admin' ? (await this.locate(orderId))?.shard : this.shardOf(caller.userId);
-    if (!shard) throw notFound('Order');
     if (order.status === 'CANCELLED') return order;
     if (!isCancellable(order.status)) throw new AppError('CONFLICT', `an order that is ${order.status} cannot be cancelled`, { extras: { order } });
-    if (order.status === 'CONFIRMED') {
-      const claimed = await shard.store.claimCancellation(orderId, newId());
-      if (!claimed) throw notFound('Order');
-      await shard.orchestrator.start(shard.cancel, claimed, { orderId, reason: caller.role === 'admin' ? 'cancelled by an operator' : 'cancelled by the shopper' });
-    } else {
-      const outcome = await shard.orchestrator.outcome(orderId);
-      if (outcome?.status !== 'WAITING') throw new AppError('CONFLICT', 'the checkout of this order is still running; try again in a moment', { extras: { order } });
-      const signal: PaymentSignal = { kind: 'cancel', reason: 'cancelled by the shopper' };
-      await shard.orchestrator.resume(orderId, 'authorizePayment', signal);
-    }
-    const after = await shard.store.get(orderId);
-    if (!after) throw notFound('Order');
-    if (after.status !== 'CANCELLED') throw new AppError('CONFLICT', `the order could not be cancelled (it is ${after.status})`, { extras: { order: after } });
-    return after;
+    return this.onUserShard(order.userId, async (shard) => {
+      if (order.status === 'CONFIRMED') {
+        const claimed = await shard.store.claimCancellation(orderId, newId());
+        if (!claimed) throw notFound('Order');
+        await shard.orchestrator.start(shard.cancel, claimed, { orderId, reason: caller.role === 'admin' ? 'cancelled by an operator' : 'cancelled by the shopper' });
+      } else {
+        const outcome = await shard.orchestrator.outcome(orderId);
+        if (outcome?.status !== 'WAITING') throw new AppError('CONFLICT', 'the checkout of this order is still running; try again in a moment', { extras: { order } });
+        const signal: PaymentSignal = { kind: 'cancel', reason: 'cancelled by the shopper' };
+        await shard.orchestrator.resume(orderId, 'authorizePayment', signal);
+      }
+      const after = await shard.store.get(orderId);
+      if (!after) throw notFound('Order');
+      if (after.status !== 'CANCELLED') throw new AppError('CONFLICT', `the order could not be cancelled (it is ${after.status})`, { extras: { order: after } });
+      return after;
+    });
   }
 
   /**
@@ -199,16 +225,40 @@ export class Orders {
     }
   }
 
+  /** Recovery on every shard, and on each shard a map change adds, until `stopBackground`. */
   async startBackground(recoveryIntervalMs: number): Promise<void> {
-    for (const shard of this.shards.values()) {
+    this.recoveryIntervalMs = recoveryIntervalMs;
+    this.unsubscribe ??= this.router.onChange?.(() => {
+      this.recoverAll().catch((err: unknown) => this.logger.error({ err }, 'starting saga recovery on a new shard failed; the next map change retries'));
+    });
+    await this.recoverAll();
+  }
+
+  private readonly recovering = new Set<OrderShard>();
+
+  private async recoverAll(): Promise<void> {
+    const interval = this.recoveryIntervalMs;
+    if (interval === undefined) return;
+    for (const shard of this.all()) {
+      if (this.recovering.has(shard)) continue;
+      this.recovering.add(shard);
       await shard.orchestrator.recover();
-      shard.orchestrator.startRecoveryLoop(recoveryIntervalMs);
+      shard.orchestrator.startRecoveryLoop(interval);
     }
   }
 
   async stopBackground(): Promise<void> {
-    await Promise.all(this.all().map((s) => s.orchestrator.stop()));
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.recoveryIntervalMs = undefined;
+    await Promise.all([...this.shards.values()].map((s) => s.orchestrator.stop()));
+    this.recovering.clear();
   }
+}
+
+/** Undefined for an empty list, so a stale router looks again on the new owner. */
+function nonEmpty<T>(items: T[]): T[] | undefined {
+  return items.length > 0 ? items : undefined;
 }
 
 function pageOf(items: Order[], limit: number): { items: Order[]; nextCursor: string | null } {
