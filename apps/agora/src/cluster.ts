@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { connectRedisRegistry, parseDiscoveryKeyPrefix, type Logger } from '@agora/platform';
+import { CONNECTION_BUDGET, connectRedisRegistry, parseDiscoveryKeyPrefix, poolMaxWithinBudget, readConnectionLimits, type Logger } from '@agora/platform';
 import { persistedSecret, type AgoraConfig } from './config.js';
 import { SERVICE_MODULES } from './compose.js';
 import { requireBackends } from './backends.js';
@@ -14,6 +14,8 @@ export interface ClusterOptions {
   gateways: number;
   /** Restart a process that exits on its own (default on). */
   restart: boolean;
+  /** Connections per service process's pool (`Cluster.poolMax`); unset: each child's AGORA_DB_POOL_MAX or default. */
+  poolMax?: number;
 }
 
 export interface ClusterMember {
@@ -47,6 +49,28 @@ export class Cluster {
     await requireBackends({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, natsUrl: config.natsUrl });
   }
 
+  /**
+   * Each service process's pool size, from the server's connection budget: max_connections minus
+   * its reserved connections and a margin, divided by the processes that keep a pool (every
+   * replica of every service; gateways have none). An AGORA_DB_POOL_MAX set by the operator wins,
+   * with a warning when the pools it makes would not fit (behind PgBouncer they may: docs/operations.md).
+   */
+  static async poolMax(config: AgoraConfig, replicas: number, logger: Logger, env: Record<string, string | undefined> = process.env): Promise<number | undefined> {
+    if (!config.databaseUrl) return undefined;
+    const limits = await readConnectionLimits(config.databaseUrl);
+    const pools = SERVICE_MODULES.length * replicas;
+    if (env.AGORA_DB_POOL_MAX !== undefined) {
+      const budget = limits.maxConnections - limits.reservedConnections - CONNECTION_BUDGET.marginConnections;
+      if (config.dbPoolMax * pools > budget) {
+        logger.warn({ pools, poolMax: config.dbPoolMax, budget, maxConnections: limits.maxConnections }, 'AGORA_DB_POOL_MAX x processes exceeds the server connection budget');
+      }
+      return undefined;
+    }
+    const { poolMax, budget } = poolMaxWithinBudget(limits, pools);
+    logger.info({ pools, poolMax, budget, maxConnections: limits.maxConnections, reserved: limits.reservedConnections }, 'connection budget divided among the service processes');
+    return poolMax;
+  }
+
   /** The environment every child shares: the same secrets, so tokens and webhooks verify anywhere. */
   private childEnv(extra: Record<string, string>): Record<string, string | undefined> {
     return {
@@ -66,7 +90,9 @@ export class Cluster {
     }
     for (const module of SERVICE_MODULES) {
       for (let r = 0; r < this.options.replicas; r++) {
-        this.spawnMember(module.name, r, { AGORA_SERVICE_PORT: '0', AGORA_INSTANCE_ID: `${module.name}-${r + 1}` });
+        const extra: Record<string, string> = { AGORA_SERVICE_PORT: '0', AGORA_INSTANCE_ID: `${module.name}-${r + 1}` };
+        if (this.options.poolMax !== undefined) extra.AGORA_DB_POOL_MAX = String(this.options.poolMax);
+        this.spawnMember(module.name, r, extra);
       }
     }
   }

@@ -32,6 +32,9 @@ usage:
                                    reads through a cluster of its own while one of 3 catalog
                                    instances is SIGKILLed and one SIGTERMed: errors, detection
                                    time, p99 before/during/after
+  agora bench ring [--json] [--nodes N] [--keys K]
+                                   balance, keys moved on a join and lookups/s of the hash
+                                   ring, rendezvous and jump hashing (in process)
   agora nginx-config --listen [HOST:]PORT --gateways [HOST:]PORT,...
                                    prints deploy/nginx/agora.conf.template filled in
 
@@ -100,7 +103,8 @@ async function runCluster(config: AgoraConfig, options: { replicas: number; gate
     if (config.seedDemoData) await seedDemoData(config, storages, logger);
     return credentials;
   });
-  const cluster = new Cluster(config, options, logger);
+  const poolMax = await Cluster.poolMax(config, options.replicas, logger);
+  const cluster = new Cluster(config, { ...options, ...(poolMax === undefined ? {} : { poolMax }) }, logger);
   cluster.start();
   let stopping = false;
   const stop = async (signal: string) => {

@@ -109,3 +109,58 @@ class StatementNames {
 
 /** Distinct prepared statements per process (and so per connection): the hot paths use a few dozen. */
 const PREPARED_STATEMENTS_MAX = 2_000;
+
+/**
+ * A cluster's share of one PostgreSQL server's connections. Every process keeps a pool, and the
+ * pools together must stay under `max_connections` minus what the server reserves for superusers
+ * (and, from PostgreSQL 16, for `pg_use_reserved_connections`) — past it the server answers
+ * "sorry, too many clients already" (53300) to whoever connects next. `agora cluster` reads the
+ * server's limits and gives each process `floor(budget / processes)` (docs/operations.md).
+ */
+export const CONNECTION_BUDGET = {
+  /**
+   * Kept out of every pool: psql sessions, `agora migrate` or `agora admin` run beside a live
+   * cluster, test suites, a monitoring agent, and each process's own migration connection at start.
+   */
+  marginConnections: 10,
+  /** The least a pool needs: a transaction and a background loop (an outbox relay, recovery) at once. */
+  minPoolMax: 2,
+} as const;
+
+export interface ServerConnectionLimits {
+  maxConnections: number;
+  /** superuser_reserved_connections + reserved_connections (16+): never available to an ordinary role. */
+  reservedConnections: number;
+}
+
+/** The server's connection limits, read over one short-lived connection. */
+export async function readConnectionLimits(url: string): Promise<ServerConnectionLimits> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ max: number; reserved: number }>(
+      `select current_setting('max_connections')::int as max,
+              current_setting('superuser_reserved_connections')::int
+                + coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int as reserved`,
+    );
+    const [row] = rows;
+    if (!row) throw new Error('the server did not report its connection limits');
+    return { maxConnections: Number(row.max), reservedConnections: Number(row.reserved) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Each of `pools` pools' size within the server's budget; throws when even the smallest pools do not fit. */
+export function poolMaxWithinBudget(limits: ServerConnectionLimits, pools: number, marginConnections: number = CONNECTION_BUDGET.marginConnections): { poolMax: number; budget: number } {
+  if (!Number.isSafeInteger(pools) || pools < 1) throw new Error(`pools must be an integer >= 1, got ${pools}`);
+  const budget = limits.maxConnections - limits.reservedConnections - marginConnections;
+  const poolMax = Math.floor(budget / pools);
+  if (poolMax < CONNECTION_BUDGET.minPoolMax) {
+    throw new Error(
+      `PostgreSQL allows ${limits.maxConnections} connections (${limits.reservedConnections} reserved, ${marginConnections} kept as margin): ` +
+        `${budget} for ${pools} pools is fewer than ${CONNECTION_BUDGET.minPoolMax} each; raise max_connections, run fewer processes, or put PgBouncer in front (docs/operations.md)`,
+    );
+  }
+  return { poolMax, budget };
+}
