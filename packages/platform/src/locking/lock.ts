@@ -20,7 +20,9 @@ export interface LockManager {
   /**
    * Takes the lock, waiting up to `waitMs` while another holder has it. Rejects with
    * {@link LockUnavailableError} when the wait is over, with the signal's reason when `signal`
-   * aborts, and with a RangeError naming the limit for a bad name or option.
+   * aborts, and with a RangeError naming the limit for a bad name or option. A store that fails
+   * (unreachable, timed out) rejects with its own error at once: the wait is for a holder, not for
+   * an outage, and the caller's own retry policy decides about those.
    */
   acquire(name: string, options: AcquireOptions): Promise<HeldLock>;
   /** One attempt: the lock, or undefined when another holder has it. For "whoever gets it runs the job". */
