@@ -13,6 +13,7 @@ function counting(store: CatalogStore): { repository: CatalogRepository; reads: 
   const repository: CatalogRepository = {
     list: (filter) => store.list(filter),
     get: (id) => store.get(id),
+    getMany: (ids) => store.getMany(ids),
     insert: (product) => store.insert(product),
     update: (id, changes) => store.update(id, changes),
     variantsBySku: (skus) => {

@@ -30,6 +30,8 @@ export class CatalogService {
     private readonly repository: CatalogRepository,
     private readonly clock: Clock,
     variantCache: VariantCacheOptions = {},
+    /** Told the ids a write touched once it committed or failed (the storefront caches drop them). */
+    private readonly afterWrite: (ids: string[]) => Promise<void> = async () => undefined,
   ) {
     this.variants = new VariantCache(clock, variantCache);
   }
@@ -68,6 +70,7 @@ export class CatalogService {
     } finally {
       // A lookup may have cached this product's SKUs as unknown.
       this.variants.invalidate();
+      await this.afterWrite([product.id]);
     }
     return toCatalogProduct(product);
   }
@@ -89,6 +92,7 @@ export class CatalogService {
       product = await this.repository.update(id.toLowerCase(), changes);
     } finally {
       this.variants.invalidate();
+      await this.afterWrite([id.toLowerCase()]);
     }
     if (!product) throw notFound(`Product ${id}`);
     return toCatalogProduct(product);

@@ -28,10 +28,21 @@ export interface ProductChanges extends Partial<ProductFields> {
 export interface CatalogRepository {
   list(filter: ProductFilter): Promise<ProductData[]>;
   get(id: string): Promise<ProductData | undefined>;
+  /** The products with these ids that exist, in no particular order. */
+  getMany(ids: readonly string[]): Promise<ProductData[]>;
   /** Throws CONFLICT naming the SKU when one is taken by another product. */
   insert(product: ProductData): Promise<void>;
   /** Undefined when there is no such product. Throws CONFLICT like `insert`. */
   update(id: string, changes: ProductChanges): Promise<ProductData | undefined>;
   variantsBySku(skus: readonly string[]): Promise<VariantWithProduct[]>;
   categories(): Promise<CategoryCount[]>;
+}
+
+/**
+ * Live stock per SKU (inventory's `available`), for the storefront reads the catalog caches. A
+ * failure is thrown: the caller serves the product without availability and caches nothing.
+ */
+export interface AvailabilitySource {
+  /** `available` per SKU asked for; a SKU inventory does not know is absent. */
+  levels(skus: readonly string[]): Promise<Map<string, number>>;
 }

@@ -1,7 +1,25 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemSchema, catalog } from '@agora/contracts';
 import { requireAdmin, type HttpApp } from '@agora/platform';
 import type { CatalogService } from '../app/catalog-service.js';
+import type { StorefrontReads } from '../app/storefront-reads.js';
+
+/**
+ * A caller that sends `x-agora-include: availability` (the gateway) gets products as shoppers see
+ * them, each variant with inventory's `available`, from the storefront cache; others get the
+ * catalog's own product. A product inventory could not enrich comes without `available`.
+ */
+export const INCLUDE_HEADER = 'x-agora-include';
+const AVAILABILITY = 'availability';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Fastify types `send` by the route's response schema; JSON text skips that serializer (a string
+ * with a JSON content type is sent as it is), so the text is typed through `never` here only.
+ */
+function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type(JSON_TYPE).send(text as never);
+}
 
 const problems = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema };
 
@@ -15,11 +33,15 @@ const adminOnly = async (request: FastifyRequest): Promise<void> => {
  * `/api/v1/admin/products...` here, checks the token and sets the caller headers; other services
  * (cart, checkout) call `/products/by-sku` directly.
  */
-export function registerCatalogRoutes(app: HttpApp, service: CatalogService): void {
+export function registerCatalogRoutes(app: HttpApp, service: CatalogService, storefront: StorefrontReads): void {
+  // The storefront answers are JSON text already: sent as they are, past the serializer.
   app.get(
     '/products',
     { schema: { querystring: catalog.ProductQuery, response: { 200: catalog.CatalogProductPage, 400: ProblemSchema } } },
-    async (request) => service.list(request.query),
+    async (request, reply) => {
+      if (request.headers[INCLUDE_HEADER] !== AVAILABILITY) return service.list(request.query);
+      return sendJsonText(reply, await storefront.page(request.query));
+    },
   );
 
   // A static segment wins over `/products/:id` in Fastify's router, whatever the order here.
@@ -32,7 +54,10 @@ export function registerCatalogRoutes(app: HttpApp, service: CatalogService): vo
   app.get(
     '/products/:id',
     { schema: { params: catalog.ProductIdParams, response: { 200: catalog.CatalogProduct, 400: ProblemSchema, 404: ProblemSchema } } },
-    async (request) => service.get(request.params.id),
+    async (request, reply) => {
+      if (request.headers[INCLUDE_HEADER] !== AVAILABILITY) return service.get(request.params.id);
+      return sendJsonText(reply, await storefront.product(request.params.id));
+    },
   );
 
   app.post(

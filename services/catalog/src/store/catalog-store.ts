@@ -64,6 +64,12 @@ export class CatalogStore implements CatalogRepository {
     return (await this.withVariants(executor, rows))[0];
   }
 
+  async getMany(ids: readonly string[]): Promise<ProductData[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.storage.db.select(productColumns).from(products).where(inArray(products.id, [...ids]));
+    return this.withVariants(this.storage.db, rows);
+  }
+
   async insert(product: ProductData): Promise<void> {
     await this.write(async (tx) => {
       await this.assertSkusFree(tx, product.variants, undefined);

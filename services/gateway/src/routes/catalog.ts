@@ -16,6 +16,16 @@ function productQueryString(query: catalog.ProductQuery): string {
 }
 
 /**
+ * Asks catalog for products as shoppers see them: with `available`, from catalog's storefront cache
+ * (docs/caching.md). A product catalog could not enrich comes without it and is enriched here.
+ */
+const WITH_AVAILABILITY = { 'x-agora-include': 'availability' } as const;
+
+function carriesAvailability(products: readonly catalog.CatalogProduct[]): products is catalog.Product[] {
+  return products.every((p) => p.variants.every((v) => typeof (v as { available?: unknown }).available === 'number'));
+}
+
+/**
  * Products come from catalog and their `available` from inventory (one batch call per page);
  * categories pass straight through. Admin writes answer the product enriched the same way.
  */
@@ -32,10 +42,10 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
       },
     },
     async (request, reply) => {
-      const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products${productQueryString(request.query)}`, idempotent: true });
+      const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products${productQueryString(request.query)}`, idempotent: true, headers: WITH_AVAILABILITY });
       if (!isSuccess(response)) return relay(reply, 'catalog', response);
       const page = asCatalogPage(response.body);
-      const items = await availability.enrich(request, reply, page.items);
+      const items = carriesAvailability(page.items) ? page.items : await availability.enrich(request, reply, page.items);
       return reply.code(response.status).send({ ...page, items });
     },
   );
@@ -52,9 +62,10 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
       },
     },
     async (request, reply) => {
-      const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products/${encodeURIComponent(request.params.id)}`, idempotent: true });
+      const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products/${encodeURIComponent(request.params.id)}`, idempotent: true, headers: WITH_AVAILABILITY });
       if (!isSuccess(response)) return relay(reply, 'catalog', response);
-      const product = await availability.enrichOne(request, reply, asCatalogProduct(response.body));
+      const found = asCatalogProduct(response.body);
+      const product = carriesAvailability([found]) ? found : await availability.enrichOne(request, reply, found);
       return reply.code(response.status).send(product);
     },
   );

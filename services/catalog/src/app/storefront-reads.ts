@@ -1,0 +1,126 @@
+import { LIMITS, notFound, type AppError } from '@agora/kernel';
+import type { catalog } from '@agora/contracts';
+import type { Logger, TieredCache } from '@agora/platform';
+import type { ProductData } from '../domain/product.js';
+import { toCatalogProduct, type CatalogService } from './catalog-service.js';
+import type { AvailabilitySource, CatalogRepository } from './ports.js';
+
+/** The caches of the storefront reads: products by id, and pages as lists of ids by query. */
+export interface StorefrontCaches {
+  products: TieredCache;
+  pages: TieredCache;
+}
+
+/** A page as cached: its product ids in order and the cursor; the products come from their own entries. */
+interface PageEntry {
+  ids: string[];
+  nextCursor: string | null;
+}
+
+/** Thrown by a product load when inventory did not answer: the product is served, but not cached. */
+class WithoutAvailability extends Error {
+  constructor(readonly products: ReadonlyMap<string, string>) {
+    super('product read without live availability');
+  }
+}
+
+/**
+ * What a shopper reads, as JSON text ready to send: a product with each variant's `available`, and
+ * pages of them. Behind the tiered cache when it is on (docs/caching.md), straight from the
+ * database and inventory when it is off. A product whose availability inventory could not give is
+ * answered without `available` (the gateway then asks inventory itself, or serves the read degraded)
+ * and never cached.
+ */
+export class StorefrontReads {
+  constructor(
+    private readonly repository: CatalogRepository,
+    private readonly service: CatalogService,
+    private readonly availability: AvailabilitySource,
+    private readonly caches: StorefrontCaches | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The product's JSON; NOT_FOUND when there is none. */
+  async product(id: string): Promise<string> {
+    const key = id.toLowerCase();
+    const found = await this.productsById([key]);
+    const json = found.get(key);
+    if (json === undefined) throw notFound(`Product ${id}`);
+    return json;
+  }
+
+  /** A page's JSON (`{ items, nextCursor }`), the items in the page's order. */
+  async page(query: catalog.ProductQuery): Promise<string> {
+    const normalized = { q: query.q?.trim() ?? '', category: query.category?.trim() ?? '', limit: query.limit ?? LIMITS.pageSizeDefault, cursor: query.cursor ?? '' };
+    const key = JSON.stringify([normalized.q, normalized.category, normalized.limit, normalized.cursor]);
+    const loadPage = async (): Promise<string> => {
+      const page = await this.service.list(query);
+      const entry: PageEntry = { ids: page.items.map((p) => p.id), nextCursor: page.nextCursor };
+      return JSON.stringify(entry);
+    };
+    const text = this.caches === undefined ? await loadPage() : await this.caches.pages.get(key, loadPage);
+    if (text === undefined) throw new Error('a page load answered nothing');
+    const entry = JSON.parse(text) as PageEntry;
+    const products = await this.productsById(entry.ids);
+    // A product gone since the page was cached is left out (the page's generation moves on the next write).
+    const items = entry.ids.flatMap((id) => products.get(id) ?? []);
+    return `{"items":[${items.join(',')}],"nextCursor":${JSON.stringify(entry.nextCursor)}}`;
+  }
+
+  /** After a write to these products committed (or failed): their entries and every page go. */
+  async catalogChanged(ids: readonly string[]): Promise<void> {
+    if (this.caches === undefined) return;
+    await Promise.all([this.caches.products.invalidate(ids), this.caches.pages.invalidateAll()]);
+  }
+
+  /** After inventory reports new levels for these SKUs: the products holding them go. */
+  async stockChanged(skus: readonly string[]): Promise<void> {
+    if (this.caches === undefined || skus.length === 0) return;
+    const variants = await this.repository.variantsBySku(skus);
+    await this.caches.products.invalidate([...new Set(variants.map((v) => v.productId))]);
+  }
+
+  private async productsById(ids: readonly string[]): Promise<Map<string, string | undefined>> {
+    if (ids.length === 0) return new Map();
+    try {
+      if (this.caches === undefined) return await this.load(ids);
+      return await this.caches.products.getMany(ids, (missing) => this.load(missing));
+    } catch (err) {
+      if (!(err instanceof WithoutAvailability)) throw err;
+      // Served as read, cached nowhere: the next read asks inventory again.
+      const found = new Map<string, string | undefined>(err.products);
+      if (found.size < ids.length && this.caches !== undefined) {
+        // Others of the ids came from the cache; read them again (they are there now or load afresh).
+        for (const [id, json] of await this.caches.products.getMany(ids.filter((id) => !found.has(id)), (missing) => this.loadAnyway(missing))) found.set(id, json);
+      }
+      return found;
+    }
+  }
+
+  /** Products as JSON with availability; throws WithoutAvailability (carrying them) when inventory fails. */
+  private async load(ids: readonly string[]): Promise<Map<string, string>> {
+    const products = await this.repository.getMany(ids);
+    let levels: Map<string, number>;
+    try {
+      levels = await this.availability.levels(products.flatMap((p) => p.variants.map((v) => v.sku)));
+    } catch (err) {
+      this.logger.warn({ err: (err as AppError | Error).message, dependency: 'inventory' }, 'product read without live availability');
+      throw new WithoutAvailability(new Map(products.map((p) => [p.id, JSON.stringify(toCatalogProduct(p))])));
+    }
+    return new Map(products.map((p) => [p.id, JSON.stringify(withAvailability(p, levels))]));
+  }
+
+  private async loadAnyway(ids: readonly string[]): Promise<Map<string, string>> {
+    try {
+      return await this.load(ids);
+    } catch (err) {
+      if (err instanceof WithoutAvailability) return new Map(err.products);
+      throw err;
+    }
+  }
+}
+
+function withAvailability(product: ProductData, levels: ReadonlyMap<string, number>): catalog.Product {
+  const base = toCatalogProduct(product);
+  return { ...base, variants: base.variants.map((v) => ({ ...v, available: levels.get(v.sku) ?? 0 })) };
+}
