@@ -7,7 +7,8 @@ import type { Storage } from '@agora/platform';
 
 export interface InvariantInput {
   inventory: Storage;
-  orders: Storage;
+  /** The order database, or every order shard (an order must be on exactly one). */
+  orders: Storage | readonly Storage[];
   payment: Storage;
   /** On hand per SKU before the scenario; only these SKUs are checked for conservation. */
   initialStock: ReadonlyMap<string, number>;
@@ -69,17 +70,21 @@ interface IntentRow {
  */
 export async function checkInvariants(input: InvariantInput): Promise<InvariantReport> {
   const violations: string[] = [];
-  const orders = await readOrders(input.orders);
+  const shards: readonly Storage[] = Array.isArray(input.orders) ? input.orders : [input.orders as Storage];
+  const perShard = await Promise.all(shards.map(readOrders));
+  const orders = perShard.flat();
   const byId = new Map(orders.map((o) => [o.id, o]));
+  // Sharding: an order lives on one shard; a copy on a second is a move that duplicated it.
+  if (byId.size !== orders.length) violations.push(`${orders.length - byId.size} order(s) on more than one shard`);
   const ordersByStatus: Record<string, number> = {};
   for (const order of orders) ordersByStatus[order.status] = (ordersByStatus[order.status] ?? 0) + 1;
 
   violations.push(...statusViolations(ordersByStatus, input.allowInFlight ?? false));
-  const stock = await stockViolations(input, byId);
+  const stock = await stockViolations(input, shards, byId);
   violations.push(...stock.violations);
-  const money = await moneyViolations(input.payment, orders);
+  const money = await moneyViolations(input.payment, [...byId.values()]);
   violations.push(...money.violations);
-  violations.push(...(await outboxViolations(input.orders, orders)));
+  violations.push(...(await outboxViolations(shards, [...byId.values()])));
 
   return {
     violations,
@@ -111,15 +116,22 @@ function statusViolations(ordersByStatus: Record<string, number>, allowInFlight:
   return violations;
 }
 
-async function stockViolations(input: InvariantInput, orders: ReadonlyMap<string, OrderRow>): Promise<{ violations: string[]; committedBySku: Record<string, number> }> {
+async function stockViolations(
+  input: InvariantInput,
+  shards: readonly Storage[],
+  orders: ReadonlyMap<string, OrderRow>,
+): Promise<{ violations: string[]; committedBySku: Record<string, number> }> {
   const totals = await inventoryTotals(input.inventory);
   const violations = inventoryViolations(totals);
   const onHand = new Map(totals.map((t) => [t.sku, t.onHand]));
 
-  const committedRows = await input.orders.query<{ sku: string; units: number }>(sql`
-    select l.sku, sum(l.quantity)::int as units from orders.order_lines l join orders.orders o on o.id = l.order_id
-    where o.status = 'CONFIRMED' group by l.sku`);
-  const committedBySku = Object.fromEntries(committedRows.map((r) => [r.sku, r.units]));
+  const committedBySku: Record<string, number> = {};
+  for (const shard of shards) {
+    const committedRows = await shard.query<{ sku: string; units: number }>(sql`
+      select l.sku, sum(l.quantity)::int as units from orders.order_lines l join orders.orders o on o.id = l.order_id
+      where o.status = 'CONFIRMED' group by l.sku`);
+    for (const r of committedRows) committedBySku[r.sku] = (committedBySku[r.sku] ?? 0) + r.units;
+  }
   for (const [sku, initial] of input.initialStock) {
     const expected = initial - (committedBySku[sku] ?? 0);
     const actual = onHand.get(sku);
@@ -166,10 +178,14 @@ async function moneyViolations(
   return { violations, captured: totals.captured, refunded: totals.refunded, confirmedTotal };
 }
 
-async function outboxViolations(storage: Storage, orders: readonly OrderRow[]): Promise<string[]> {
-  const rows = await storage.query<{ key: string; type: string }>(sql`
-    select distinct key, type from orders.outbox where type in (${EVENT_TYPES.OrderConfirmed}, ${EVENT_TYPES.OrderCancelled})`);
-  const facts = new Set(rows.map((r) => `${r.type} ${r.key}`));
+/** Facts stay on the shard that published them when their order moves: any shard's outbox counts. */
+async function outboxViolations(shards: readonly Storage[], orders: readonly OrderRow[]): Promise<string[]> {
+  const facts = new Set<string>();
+  for (const storage of shards) {
+    const rows = await storage.query<{ key: string; type: string }>(sql`
+      select distinct key, type from orders.outbox where type in (${EVENT_TYPES.OrderConfirmed}, ${EVENT_TYPES.OrderCancelled})`);
+    for (const r of rows) facts.add(`${r.type} ${r.key}`);
+  }
   const violations: string[] = [];
   for (const order of orders) {
     if (!order.recent) continue;
