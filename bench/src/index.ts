@@ -5,6 +5,7 @@ import { CHECKOUT_BENCH_LIMITS, runCheckoutBench } from './checkout.js';
 import { FAILOVER_BENCH_LIMITS, formatFailoverTable, runFailoverBench, writeFailoverResult } from './failover.js';
 import type { NodeLauncher } from './child.js';
 import { RESULTS_DIR, formatCheckoutTable, writeResult } from './report.js';
+import { RING_BENCH_LIMITS, formatRingTable, runRingBench } from './ring.js';
 
 export { runCheckoutBench, CHECKOUT_BENCH_LIMITS, type CheckoutBenchOptions, type CheckoutReport } from './checkout.js';
 export { runBaseline, type BaselineResult } from './baseline.js';
@@ -26,6 +27,7 @@ export {
 } from './failover.js';
 export { ProcessCluster, PROCESS_CLUSTER_LIMITS, baseEnvironment, type ClusterAdmin, type ClusterMember, type ClusterView, type ProcessClusterOptions } from './process-cluster.js';
 export { LoopbackClient } from './http.js';
+export { runRingBench, formatRingTable, RING_BENCH_LIMITS, type RingBenchOptions, type RingReport, type SchemeFigures } from './ring.js';
 
 export const BENCH_USAGE = `usage: agora bench checkout [--json] [--buyers N] [--duration S] [--warmup S] [--baseline-duration S]
                             [--skus K] [--keep-database] [--cpu-prof] [--count-sql]
@@ -49,7 +51,15 @@ export const BENCH_USAGE = `usage: agora bench checkout [--json] [--buyers N] [-
   SIGKILL, --term-after S later (default 3) catalog-2 is stopped with SIGTERM, and once both are
   settled --after S (default 5) more. Prints requests, client-visible errors, the time until the
   gateway saw catalog-1 down and p99 before / during / after. --json: the last stdout line is
-  { scenario, requests, clientErrors, detectionMs, p99MsBefore, p99MsDuring, p99MsAfter, ... }.`;
+  { scenario, requests, clientErrors, detectionMs, p99MsBefore, p99MsDuring, p99MsAfter, ... }.
+
+       agora bench ring [--json] [--nodes N] [--keys K]
+
+  In this process, no server: K keys (default 1,000,000) over N nodes (default 10) with the hash
+  ring, rendezvous and jump hashing; then node N joins. Prints each scheme's balance (busiest ÷
+  mean keys), the share of keys moved (and any moved elsewhere than to the newcomer) and
+  lookups/s. --json: the last stdout line is
+  { scenario: 'ring', nodes, keys, ring: { maxOverMean, movedFraction, ... }, rendezvous, jump }.`;
 
 /** What the CLI hands over: how to run its own entry point (the bench never imports the CLI). */
 export interface BenchContext {
@@ -85,6 +95,8 @@ function parseBenchArgs(argv: readonly string[]) {
       before: { type: 'string' },
       'term-after': { type: 'string' },
       after: { type: 'string' },
+      nodes: { type: 'string' },
+      keys: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -103,6 +115,16 @@ export async function runBenchCommand(argv: readonly string[], context: BenchCon
   const { values, positionals } = parsed;
   if (values.help) {
     context.stdout(`${BENCH_USAGE}\n`);
+    return 0;
+  }
+  if (positionals[0] === 'ring' && positionals.length === 1) {
+    const report = runRingBench({
+      nodes: intOption('nodes', values.nodes, 10, 1, RING_BENCH_LIMITS.nodesMax),
+      keys: intOption('keys', values.keys, 1_000_000, 1, RING_BENCH_LIMITS.keysMax),
+      progress: (line) => context.stderr(`bench: ${line}\n`),
+    });
+    context.stdout(`\n${formatRingTable(report)}\n`);
+    if (values.json) context.stdout(`${JSON.stringify(report)}\n`);
     return 0;
   }
   if (positionals[0] === 'failover' && positionals.length === 1) {

@@ -5,6 +5,10 @@ import { describe, expect, it } from 'vitest';
 const MAIN = fileURLToPath(new URL('../../apps/agora/src/main.ts', import.meta.url));
 
 const REPORT_KEYS = ['scenario', 'checkoutsPerSec', 'p50Ms', 'p99Ms', 'errors', 'baselineReqPerSec'] as const;
+/** The small ring run: 4,000 keys over 4 nodes, then a fifth. */
+const RING_SMOKE_MAX_OVER_MEAN = 1.15;
+/** Moved share within this of the ideal 1/5 (its sampling spread at 4,000 keys is ~0.6 points). */
+const RING_SMOKE_MOVED_TOLERANCE = 0.04;
 
 /** `agora bench checkout --json` as a user runs it; resolves with its exit code and output. */
 function runBench(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -46,4 +50,25 @@ describe('agora bench checkout (smoke, embedded storage)', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('usage: agora bench checkout');
   });
+});
+
+describe('agora bench ring (smoke, in process)', () => {
+  it('a small run ends with one JSON line, consistent schemes moving keys only to the newcomer', async () => {
+    const nodes = 4;
+    const { code, stdout, stderr } = await runBench(['ring', '--json', '--nodes', String(nodes), '--keys', '4000'], { ...process.env });
+    expect(code, stderr).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    const report = JSON.parse(lines[lines.length - 1] ?? '') as Record<string, unknown>;
+    expect(report).toMatchObject({ scenario: 'ring', nodes, keys: 4000 });
+    for (const scheme of ['ring', 'rendezvous', 'jump']) {
+      const figures = report[scheme] as { maxOverMean: number; movedFraction: number; movedElsewhere: number; lookupsPerSec: number };
+      // 4,000 keys over 4 nodes: a node's count spreads ~3.5% (sampling, and the ring's own), so 1.15 is >4σ.
+      expect(figures.maxOverMean, scheme).toBeGreaterThanOrEqual(1);
+      expect(figures.maxOverMean, scheme).toBeLessThan(RING_SMOKE_MAX_OVER_MEAN);
+      expect(Math.abs(figures.movedFraction - 1 / (nodes + 1)), scheme).toBeLessThan(RING_SMOKE_MOVED_TOLERANCE);
+      expect(figures.movedElsewhere, scheme).toBe(0);
+      expect(figures.lookupsPerSec, scheme).toBeGreaterThan(0);
+    }
+    expect(stdout).toContain('lookups/s');
+  }, 60_000);
 });
