@@ -36,15 +36,20 @@ export class PostgresStorage implements Storage {
   }
 
   async migrate(service: string, migrationsFolder: string): Promise<void> {
-    // A dedicated connection holds one advisory lock for all migrations: instances (and services)
-    // starting together take turns, so even `create schema if not exists` never races.
+    // One transaction-scoped advisory lock for all migrations: instances (and services) starting
+    // together take turns, so even `create schema if not exists` never races. Transaction-scoped,
+    // not a session lock, so it also holds through PgBouncer in transaction pooling (a session lock
+    // would stay behind on whichever server connection took it). drizzle's migrator opens its own
+    // transaction inside ours (PostgreSQL warns and carries on) and its COMMIT ends both, lock included.
     const client = new pg.Client({ connectionString: this.options.url });
     await client.connect();
     try {
-      await client.query('select pg_advisory_lock($1)', [advisoryKey('agora:migrate')]);
+      await client.query('begin');
+      await client.query('select pg_advisory_xact_lock($1)', [advisoryKey('agora:migrate')]);
       await migrate(drizzle({ client }), migrationConfig(service, migrationsFolder));
     } finally {
-      await client.query('select pg_advisory_unlock_all()').catch(() => undefined);
+      // Ended already by the migrator's COMMIT or ROLLBACK; this only matters if it failed before its own.
+      await client.query('rollback').catch(() => undefined);
       await client.end();
     }
   }
