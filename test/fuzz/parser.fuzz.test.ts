@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '@agora/kernel';
+import { OVERSIZED_BODY_DRAIN_BYTES } from '@agora/platform';
 import { fuzzSeed, openWorld, postgresVariant, type FuzzWorld } from './fixture.js';
 import { answerFault, rawExchange, type RawAnswer } from './wire.js';
 
@@ -12,6 +13,8 @@ import { answerFault, rawExchange, type RawAnswer } from './wire.js';
 
 /** Bytes of headers Node's parser takes (its default maxHeaderSize); past it the answer is 431. */
 const HEADER_BYTES_MAX = 16 * 1024;
+/** A too-large body the server must read (and drop) before it answers: within what it drains. */
+const OVERSIZED_WRITE_BYTES = OVERSIZED_BODY_DRAIN_BYTES / 2;
 /** Mutated requests sent by the property (each gets an answer in well under a second). */
 const MUTATIONS = 300;
 
@@ -19,7 +22,7 @@ const CRLF = '\r\n';
 const request = (head: string, body = ''): string => `${head}${CRLF}${CRLF}${body}`;
 
 /** Hand-written malformed requests, each with the status it must get. */
-const CRAFTED: readonly { name: string; bytes: string | Buffer; status: number | 'any4xx'; head?: boolean }[] = [
+const CRAFTED: readonly { name: string; bytes: string | Buffer; status: number | 'any4xx'; head?: boolean; whole?: boolean }[] = [
   { name: 'bad request line', bytes: request('GARBAGE'), status: 400 },
   { name: 'header without a colon', bytes: request('GET /api/v1/products HTTP/1.1\r\nHost: x\r\nNoColonHere'), status: 400 },
   { name: 'Content-Length with Transfer-Encoding', bytes: request('POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked', '0\r\n\r\n'), status: 400 },
@@ -49,6 +52,13 @@ const CRAFTED: readonly { name: string; bytes: string | Buffer; status: number |
     bytes: request(`POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${2 * LIMITS.bodyBytes}`, ' '.repeat(2 * LIMITS.bodyBytes)),
     status: 413,
   },
+  {
+    // Larger than the socket buffers take at once: had the server closed without reading, the writer would get EPIPE.
+    name: `a body of ${OVERSIZED_WRITE_BYTES / LIMITS.bodyBytes} MiB written whole, with no EPIPE`,
+    bytes: request(`POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${OVERSIZED_WRITE_BYTES}`, ' '.repeat(OVERSIZED_WRITE_BYTES)),
+    status: 413,
+    whole: true,
+  },
 ];
 
 function rawFault(method: string, answer: RawAnswer | undefined): string | undefined {
@@ -72,6 +82,7 @@ describe.runIf(await postgresVariant.available())('the HTTP parser at the TCP le
       if (crafted.status === 'any4xx') expect(answer?.status).toBeGreaterThanOrEqual(400);
       else expect(answer?.status, answer?.raw.slice(0, 500)).toBe(crafted.status);
       if (crafted.head) expect(answer?.text).toBe('');
+      if (crafted.whole) expect(answer?.socketError).toBeUndefined();
     });
   }
 

@@ -205,3 +205,68 @@ export const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * REJECTED) by design, so they do not count here.
  */
 export const REFUSALS = new Set([400, 401, 403, 404, 405, 406, 411, 413, 414, 415, 417, 422, 429, 431]);
+
+/** A route of a service's own Fastify app. */
+export interface ServiceRoute {
+  method: string;
+  /** Fastify form: `/reservations/:id/commit`. */
+  path: string;
+}
+
+/** The routes of a Fastify app, read from its printRoutes() tree (so a new service route is fuzzed without a line here). */
+export function routesOfTree(tree: string): ServiceRoute[] {
+  const routes: ServiceRoute[] = [];
+  const segments: string[] = [];
+  for (const line of tree.split('\n')) {
+    const match = /^(.*?)(?:├── |└── )(\S+)(?: \(([^)]*)\))?/.exec(line);
+    if (!match) continue;
+    const depth = Math.round((match[1] ?? '').length / 4);
+    segments.length = depth;
+    segments[depth] = match[2] ?? '';
+    for (const method of (match[3] ?? '').split(',').map((m) => m.trim())) {
+      if (method !== '' && method !== 'HEAD') routes.push({ method, path: segments.join('') });
+    }
+  }
+  return routes;
+}
+
+/** Body keys the services' own routes read, to get past "unknown property" into their logic. */
+const SERVICE_BODY_KEYS = ['sku', 'skus', 'quantity', 'onHand', 'lines', 'id', 'ids', 'orderId', 'userId', 'items', 'name', 'variants', 'reservationId', 'ttlSeconds', 'amount', '__proto__'];
+
+/** Requests straight to a service port: its routes, with caller headers real, spoofed or absent. */
+export function serviceCase(service: string, route: ServiceRoute, pool: ValuePool, callerIds: readonly string[]): fc.Arbitrary<FuzzCase> {
+  const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1] as string);
+  const valueFor = (name: string): fc.Arbitrary<string> => {
+    const known = (pool[name] ?? pool.id ?? []) as string[];
+    return fc.oneof(
+      { weight: 4, arbitrary: known.length > 0 ? fc.constantFrom(...known).map(encodeSegment) : fc.uuid() },
+      { weight: 3, arbitrary: hostileString.map(encodeSegment) },
+      { weight: 1, arbitrary: fc.constantFrom(...RAW_SEGMENTS) },
+    );
+  };
+  const body = fc.oneof(
+    { weight: 5, arbitrary: fc.dictionary(fc.constantFrom(...SERVICE_BODY_KEYS), fc.oneof(anyJsonValue, fc.constantFrom(...((pool.sku ?? []) as string[])), fc.integer({ min: 1, max: 5 })), { maxKeys: 4 }).map(toJsonText) },
+    { weight: 1, arbitrary: fc.constantFrom(...MALFORMED_BODIES) },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+  );
+  return fc
+    .record({
+      method: fc.oneof({ weight: 9, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }),
+      values: fc.tuple(...names.map(valueFor)),
+      query: fc.subarray([...STRAY_QUERY, 'skus=a,b', `skus=${encodeSegment(((pool.sku ?? []) as string[]).join(','))}`], { maxLength: 2 }),
+      userId: fc.option(fc.oneof(fc.constantFrom(...callerIds), hostileHeaderValue), { nil: undefined }),
+      role: fc.option(fc.constantFrom('admin', 'customer', 'root', ''), { nil: undefined }),
+      odd: oddHeaders,
+      body,
+      type: contentType,
+    })
+    .map(({ method, values, query, userId, role, odd, body: text, type }) => {
+      let i = 0;
+      const path = route.path.replace(/:(\w+)/g, () => values[i++] ?? '');
+      const headers: Record<string, string> = { ...odd };
+      if (userId !== undefined) headers['x-agora-user-id'] = userId;
+      if (role !== undefined) headers['x-agora-user-role'] = role;
+      if (text !== undefined && type !== undefined) headers['content-type'] = type;
+      return { target: `service:${service} ${route.method} ${route.path}`, request: { method, path: `${path}${query.length > 0 ? `?${query.join('&')}` : ''}`, headers, ...(text === undefined ? {} : { body: text }) } };
+    });
+}

@@ -75,6 +75,8 @@ export interface RawAnswer {
   text: string;
   /** Everything the server wrote, for failure messages. */
   raw: string;
+  /** The socket's error, if any (EPIPE: the server stopped reading before the request was written). */
+  socketError?: string;
 }
 
 /** How long a raw exchange waits for the server to answer and close. */
@@ -93,13 +95,15 @@ export function rawExchange(port: number, bytes: Buffer | string): Promise<RawAn
     const socket = net.connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
     let settled = false;
+    let socketError: string | undefined;
     const finish = (): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       clearTimeout(grace);
       socket.destroy();
-      resolve(parseRawAnswer(Buffer.concat(chunks).toString('latin1')));
+      const answer = parseRawAnswer(Buffer.concat(chunks).toString('latin1'));
+      resolve(answer && socketError !== undefined ? { ...answer, socketError } : answer);
     };
     const timer = setTimeout(finish, RAW_TIMEOUT_MS);
     const grace = setTimeout(() => {
@@ -112,7 +116,10 @@ export function rawExchange(port: number, bytes: Buffer | string): Promise<RawAn
     });
     socket.on('end', finish);
     socket.on('close', finish);
-    socket.on('error', finish);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      socketError = err.code ?? err.message;
+      finish();
+    });
     socket.write(bytes);
   });
 }
