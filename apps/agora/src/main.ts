@@ -12,14 +12,20 @@ import { BackendsUnavailable } from './backends.js';
 import { Cluster } from './cluster.js';
 import { RUNNABLE, runService } from './service-runner.js';
 import { renderNginxConfig } from './nginx.js';
+import { SHARD_CLI_LIMITS, ensureShardDatabases, runShardsCommand, type ShardedService } from './shards.js';
 
 const USAGE = `agora — the Agora e-commerce platform
 
 usage:
   agora start                      every service, the gateway and the web app in one process
-  agora cluster [--replicas N] [--gateways G] [--no-restart]
+  agora cluster [--replicas N] [--gateways G] [--no-restart] [--order-shards N] [--cart-shards N]
                                    G gateways (first on PORT) and N processes per service on
-                                   PostgreSQL/Redis/NATS from DATABASE_URL, REDIS_URL, NATS_URL
+                                   PostgreSQL/Redis/NATS from DATABASE_URL, REDIS_URL, NATS_URL;
+                                   --order-shards/--cart-shards: orders/carts on N databases
+                                   <database>_<service>_s0.. (created when missing)
+  agora shards list|add URL|remove ID|rebalance [--service order,cart] [--weight W] [--weights s0=2,s1=1]
+                                   the shard maps, and online moves of shoppers between shards
+                                   (docs/sharding.md)
   agora service NAME               one service (or a gateway) as its own process, for containers
   agora migrate                    apply every service's migrations
   agora seed                       load the demo catalog and stock (only into an empty catalog)
@@ -94,9 +100,15 @@ async function start(config: AgoraConfig): Promise<void> {
 /** Every process compiles its TypeScript at start: on 2 cores, 13 processes take a while. */
 const CLUSTER_READY_TIMEOUT_MS = 180_000;
 
-async function runCluster(config: AgoraConfig, options: { replicas: number; gateways: number; restart: boolean }): Promise<void> {
+async function runCluster(config: AgoraConfig, options: { replicas: number; gateways: number; restart: boolean; shards: Partial<Record<ShardedService, number>> }): Promise<void> {
   const logger = createLogger('cluster', config.logLevel);
   await Cluster.checkBackends(config);
+  // --order-shards / --cart-shards: the databases, then <SERVICE>_SHARDS for every member.
+  const shardEnv: Record<string, string> = {};
+  for (const [service, count] of Object.entries(options.shards) as [ShardedService, number][]) {
+    if (config.shards[service]) throw new ConfigError(`--${service}-shards`, `${service.toUpperCase()}_SHARDS is set already; use one or the other`);
+    shardEnv[`${service.toUpperCase()}_SHARDS`] = (await ensureShardDatabases(config.databaseUrl ?? '', service, count)).join(',');
+  }
   // Schema and demo data once, here, before any child starts.
   const admin = await withStorages(config, async (storages) => {
     const credentials = await ensureAdminUser(config, storages);
@@ -104,7 +116,9 @@ async function runCluster(config: AgoraConfig, options: { replicas: number; gate
     return credentials;
   });
   const poolMax = await Cluster.poolMax(config, options.replicas, logger);
-  const cluster = new Cluster(config, { ...options, ...(poolMax === undefined ? {} : { poolMax }) }, logger);
+  // Shard pools come on top of each process's main pool: half of it each, unless the operator chose.
+  if (Object.keys(shardEnv).length > 0 && !process.env.AGORA_SHARD_POOL_MAX) shardEnv.AGORA_SHARD_POOL_MAX = String(Math.max(2, Math.floor((poolMax ?? config.dbPoolMax) / 2)));
+  const cluster = new Cluster(config, { ...options, ...(poolMax === undefined ? {} : { poolMax }) }, logger, { ...process.env, ...shardEnv });
   cluster.start();
   let stopping = false;
   const stop = async (signal: string) => {
@@ -184,18 +198,34 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'cluster': {
       const { values } = parseArgs({
         args: [...rest],
-        options: { replicas: { type: 'string', default: '2' }, gateways: { type: 'string', default: '1' }, 'no-restart': { type: 'boolean', default: false } },
+        options: {
+          replicas: { type: 'string', default: '2' },
+          gateways: { type: 'string', default: '1' },
+          'no-restart': { type: 'boolean', default: false },
+          'order-shards': { type: 'string' },
+          'cart-shards': { type: 'string' },
+        },
       });
+      const shards: Partial<Record<ShardedService, number>> = {};
+      for (const service of ['order', 'cart'] as const) {
+        const raw = values[`${service}-shards`];
+        if (raw === undefined) continue;
+        const count = Number(raw);
+        if (!Number.isInteger(count) || count < 1 || count > SHARD_CLI_LIMITS.clusterShardsMax) throw new ConfigError(`--${service}-shards`, `must be 1..${SHARD_CLI_LIMITS.clusterShardsMax}, got ${raw}`);
+        shards[service] = count;
+      }
       const replicas = Number(values.replicas);
       const gateways = Number(values.gateways);
       if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) throw new ConfigError('--replicas', `must be 1..16, got ${values.replicas}`);
       if (!Number.isInteger(gateways) || gateways < 1 || gateways > 8) throw new ConfigError('--gateways', `must be 1..8, got ${values.gateways}`);
-      await runCluster(config, { replicas, gateways, restart: !values['no-restart'] });
+      await runCluster(config, { replicas, gateways, restart: !values['no-restart'], shards });
       return -1;
     }
     case 'start':
       await start(config);
       return -1;
+    case 'shards':
+      return runShardsCommand(config, rest);
     case 'migrate':
       await withStorages(config, async () => undefined);
       process.stdout.write(`migrations applied (${storageLabel(config)})\n`);
