@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { NodeLauncher } from './child.js';
 import { LoopbackClient } from './http.js';
@@ -161,7 +162,9 @@ export class ProcessCluster {
    * is stopped and the error carries the members' output.
    */
   static async start(options: ProcessClusterOptions): Promise<ProcessCluster> {
-    const cluster = new ProcessCluster(options);
+    // Every member signs and verifies its calls with one secret: the owner's, or one for this cluster.
+    const secret = options.env.AGORA_INTERNAL_SECRET ?? randomBytes(48).toString('base64url');
+    const cluster = new ProcessCluster({ ...options, env: { ...options.env, AGORA_INTERNAL_SECRET: secret } });
     try {
       await cluster.setUp();
       cluster.spawnAll();

@@ -1,7 +1,7 @@
 import { EnvReader, systemClock } from '@agora/kernel';
 import type { ServicePorts } from '@agora/contracts';
 import { InMemoryEventBus, InProcessTransport, Metrics, TokenService, createLogger, httpPorts, type RunningService, type ServiceModule } from '@agora/platform';
-import { pgliteBackend, postgresBackend } from '@agora/platform/testing';
+import { assertingForTests, guardForTests, pgliteBackend, postgresBackend } from '@agora/platform/testing';
 import { catalogModule, seedDemoCatalog } from '@agora/catalog';
 import { inventoryModule, StockStore } from '@agora/inventory';
 import { cartModule } from '@agora/cart';
@@ -19,8 +19,9 @@ export const SCARCE = 1;
 export interface PortSystem {
   /** The ports over the services' application objects. */
   inProcess: ServicePorts;
-  /** The ports over the services' HTTP routes (Fastify inject through InProcessTransport). */
+  /** The ports over the services' HTTP routes (Fastify inject through InProcessTransport), asserted as the order service. */
   http: ServicePorts;
+  /** To the services' guarded routes, without caller assertions (ServiceRequest.caller is not sent). */
   transport: InProcessTransport;
   /** SKUs in the catalog: `plenty` has PLENTY units on hand, `scarce` SCARCE. */
   skus: { plenty: string; scarce: string };
@@ -54,12 +55,13 @@ export async function startPortSystem(): Promise<PortSystem> {
         metrics: new Metrics(),
         clock: systemClock,
         env,
-        transport,
+        transport: assertingForTests(transport, module.name),
         tokens: new TokenService('ports-test-secret-ports-test-secret-0123456789'),
         bus,
         ports: { ...ports },
       });
       services.push(service);
+      guardForTests(service.app, module.name);
       transport.register(module.name, service.app);
       collectPorts(ports, service);
     }
@@ -73,7 +75,7 @@ export async function startPortSystem(): Promise<PortSystem> {
     ]);
     const { inventory, payment, cart, catalog } = ports;
     if (!inventory || !payment || !cart || !catalog) throw new Error(`a callee offers no in-process port: ${Object.keys(ports).join(', ')}`);
-    return { inProcess: { inventory, payment, cart, catalog }, http: httpPorts(transport), transport, skus: { plenty, scarce }, stop };
+    return { inProcess: { inventory, payment, cart, catalog }, http: httpPorts(assertingForTests(transport, 'order')), transport, skus: { plenty, scarce }, stop };
   } catch (error) {
     await stop();
     throw error;

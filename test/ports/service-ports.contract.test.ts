@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, newId } from '@agora/kernel';
 import type { ServicePorts, inventory, payment } from '@agora/contracts';
-import { callerHeaders } from '@agora/platform';
+import { assertingForTests } from '@agora/platform/testing';
 import { SCARCE, startPortSystem, type PortSystem } from './port-system.js';
 
 /*
@@ -39,7 +39,7 @@ function authorizeBody(token: string, overrides: Partial<payment.AuthorizeBody> 
 
 /** Puts a line in a user's cart through the cart's public route (what the gateway forwards). */
 async function addToCart(userId: string, sku: string, quantity: number): Promise<void> {
-  const response = await system.transport.request('cart', { method: 'POST', path: '/cart/items', body: { sku, quantity }, headers: callerHeaders({ userId, role: 'customer' }) });
+  const response = await assertingForTests(system.transport, 'gateway').request('cart', { method: 'POST', path: '/cart/items', body: { sku, quantity }, caller: { userId, role: 'customer' } });
   expect(response.status).toBe(200);
 }
 

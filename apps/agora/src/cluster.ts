@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CONNECTION_BUDGET, connectRedisRegistry, parseDiscoveryKeyPrefix, poolMaxWithinBudget, readConnectionLimits, type Logger } from '@agora/platform';
@@ -37,13 +38,17 @@ const STOP_GRACE_MS = 15_000;
 export class Cluster {
   readonly members: ClusterMember[] = [];
   private stopping = false;
+  /** The caller-assertion secret every member shares (docs/security.md): the operator's, or one for this cluster's life. */
+  private readonly internalSecret: string;
 
   constructor(
     private readonly config: AgoraConfig,
     private readonly options: ClusterOptions,
     private readonly logger: Logger,
     private readonly env: Record<string, string | undefined> = process.env,
-  ) {}
+  ) {
+    this.internalSecret = config.internalSecret ?? randomBytes(48).toString('base64url');
+  }
 
   static async checkBackends(config: AgoraConfig): Promise<void> {
     await requireBackends({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, natsUrl: config.natsUrl });
@@ -76,6 +81,7 @@ export class Cluster {
     return {
       ...this.env,
       AGORA_JWT_SECRET: this.config.jwtSecret,
+      AGORA_INTERNAL_SECRET: this.internalSecret,
       AGORA_PAYMENT_WEBHOOK_SECRET: this.env.AGORA_PAYMENT_WEBHOOK_SECRET ?? persistedSecret(this.config.dataDir, 'payment-webhook-secret'),
       AGORA_SEED: 'off',
       // A member whose supervisor died (even by SIGKILL) drains and exits instead of living on.

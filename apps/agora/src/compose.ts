@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvReader, systemClock, type Clock } from '@agora/kernel';
 import { PORT_NAMES, type ServicePorts } from '@agora/contracts';
 import {
+  AssertingTransport,
+  CallerAssertionSigner,
+  CallerAssertionVerifier,
   InMemoryEventBus,
   InProcessTransport,
   connectNatsEventBus,
@@ -13,6 +17,7 @@ import {
   PostgresStorage,
   TokenService,
   createLogger,
+  guardServiceRoutes,
   type HttpApp,
   type Logger,
   type ReadinessCheck,
@@ -147,6 +152,10 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
   const tokens = new TokenService(config.jwtSecret);
   const storages = new StorageSet(config, options.storage);
   const transport = new InProcessTransport();
+  // Calls through `transport` carry caller assertions like the cluster's (docs/security.md); the
+  // secret lives as long as this process unless AGORA_INTERNAL_SECRET names one.
+  const internalSecret = config.internalSecret ?? randomBytes(48).toString('base64url');
+  const signer = new CallerAssertionSigner(internalSecret);
   const services: RunningService[] = [];
   // Service to service calls go straight to the callee's application object (SERVICE_MODULES is
   // in dependency order); the gateway still reaches every service through `transport`.
@@ -171,11 +180,12 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
         metrics,
         clock: options.clock ?? systemClock,
         env,
-        transport,
+        transport: new AssertingTransport(transport, signer, module.name),
         tokens,
         bus,
         ports: { ...ports },
       });
+      guardServiceRoutes(service.app, new CallerAssertionVerifier(internalSecret, module.name));
       transport.register(module.name, service.app);
       collectPorts(ports, service);
       services.push(service);
@@ -187,7 +197,7 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
     const webRoot = options.webRoot === undefined ? builtWebApp() : options.webRoot || undefined;
     if (webRoot === undefined && options.webRoot === undefined) logger.warn(`the web app is not built (${WEB_APP_DIST} has no index.html): only the API is served; run npm run build -w @agora/web`);
     const gateway = await createGateway({
-      transport,
+      transport: new AssertingTransport(transport, signer, 'gateway'),
       tokens,
       logger: logger.child({ service: 'gateway' }),
       metrics,

@@ -7,7 +7,6 @@ import {
   parseBalancingConfig,
   parseDiscoveryConfig,
   resilienceSettingsFromEnv,
-  CALLER_ID_HEADER,
   type BalancingConfig,
   type DiscoveryConfig,
   type Logger,
@@ -44,7 +43,7 @@ export class ClusterClient {
       pool: httpPoolSettingsFromEnv(env),
       metrics,
       logger,
-      affinityKey: (_service, request) => request.headers?.[CALLER_ID_HEADER],
+      affinityKey: (_service, request) => request.caller?.userId,
     });
   }
 

@@ -1,13 +1,17 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { EnvReader, LIMITS, newId, systemClock } from '@agora/kernel';
+import { ConfigError, EnvReader, LIMITS, newId, systemClock } from '@agora/kernel';
 import {
+  AssertingTransport,
+  CallerAssertionSigner,
+  CallerAssertionVerifier,
   Metrics,
   PostgresStorage,
   TokenService,
   connectNatsEventBus,
   connectRedisRegistry,
   createLogger,
+  guardServiceRoutes,
   parseDiscoveryKeyPrefix,
   registerOperationalRoutes,
   type HttpApp,
@@ -25,6 +29,29 @@ export const RUNNABLE = ['gateway', ...SERVICE_MODULES.map((m) => m.name)] as co
 
 const VERSION = process.env.npm_package_version ?? '0.1.0';
 
+/** Addresses meaning "every interface": a service never listens on one. */
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '']);
+
+/**
+ * The one address a service both listens on and registers in discovery (docs/security.md):
+ * AGORA_ADVERTISE_HOST when set (callers on other machines need a routable address), else HOST
+ * unless it is a wildcard, else loopback. Its routes answer only callers holding an assertion.
+ */
+export function serviceAddress(host: string, env: EnvReader): string {
+  const advertised = env.string('AGORA_ADVERTISE_HOST');
+  if (advertised === undefined) return WILDCARD_HOSTS.has(host) ? '127.0.0.1' : host;
+  if (WILDCARD_HOSTS.has(advertised)) throw new ConfigError('AGORA_ADVERTISE_HOST', 'must be an address callers can reach, not a wildcard');
+  return advertised;
+}
+
+/** The cluster secret of `agora service`: without it no call could be signed or verified. */
+export function requireInternalSecret(config: AgoraConfig): string {
+  if (config.internalSecret === undefined) {
+    throw new ConfigError('AGORA_INTERNAL_SECRET', 'is required by agora service: every process of a cluster signs and verifies its calls with this shared secret (agora cluster generates one for its members; see docs/security.md)');
+  }
+  return config.internalSecret;
+}
+
 /**
  * `agora service NAME`: one service (or a gateway) as its own process on real PostgreSQL, Redis
  * and NATS. It registers itself in discovery and heartbeats; it reaches other services through
@@ -34,14 +61,20 @@ const VERSION = process.env.npm_package_version ?? '0.1.0';
  */
 export async function runService(name: string, config: AgoraConfig, envVars: Record<string, string | undefined> = process.env): Promise<void> {
   if (!(RUNNABLE as readonly string[]).includes(name)) throw new Error(`unknown service "${name}"; one of: ${RUNNABLE.join(', ')}`);
-  await requireBackends({ databaseUrl: config.databaseUrl ?? config.serviceDatabaseUrls[name], redisUrl: config.redisUrl, natsUrl: config.natsUrl });
+  const internalSecret = requireInternalSecret(config);
   const env = new EnvReader(envVars);
+  const isGateway = name === 'gateway';
+  // A gateway is the public edge (HOST); a service listens only where it is advertised.
+  const advertisedHost = isGateway ? env.string('AGORA_ADVERTISE_HOST', WILDCARD_HOSTS.has(config.host) ? '127.0.0.1' : config.host) : serviceAddress(config.host, env);
+  await requireBackends({ databaseUrl: config.databaseUrl ?? config.serviceDatabaseUrls[name], redisUrl: config.redisUrl, natsUrl: config.natsUrl });
   const instanceId = env.string('AGORA_INSTANCE_ID') ?? `${name}-${newId()}`;
   const logger = createLogger(name, config.logLevel).child({ instance: instanceId });
   const metrics = new Metrics();
   const tokens = new TokenService(config.jwtSecret);
   const registry = await connectRedisRegistry({ url: config.redisUrl ?? '', logger, name: instanceId, keyPrefix: parseDiscoveryKeyPrefix(env) });
   const client = await ClusterClient.connect(registry, envVars, metrics, logger);
+  // Every call this process makes carries an assertion signed as `name`.
+  const transport = new AssertingTransport(client.transport, new CallerAssertionSigner(internalSecret), name);
   const bus = await connectNatsEventBus({
     url: config.natsUrl ?? '',
     logger,
@@ -69,7 +102,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
 
   if (name === 'gateway') {
     app = await createGateway({
-      transport: client.transport,
+      transport,
       tokens,
       logger,
       metrics,
@@ -89,17 +122,17 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
     if (module.migrationsFolder) await storage.migrate(module.name, module.migrationsFolder);
     const opened = storage;
     // No `ports`: in the cluster every collaborator is reached over HTTP (httpPorts over the transport).
-    service = await module.create({ storage: opened, logger, metrics, clock: systemClock, env, transport: client.transport, tokens, bus });
+    service = await module.create({ storage: opened, logger, metrics, clock: systemClock, env, transport, tokens, bus });
     readiness.push(...service.readiness);
     app = service.app;
+    guardServiceRoutes(app, new CallerAssertionVerifier(internalSecret, name));
     registerOperationalRoutes(app, () => readiness, metrics, () => draining);
   }
 
   const port = name === 'gateway' ? config.port : env.int('AGORA_SERVICE_PORT', 0, { min: 0, max: 65535 });
-  await app.listen({ port, host: config.host });
+  await app.listen({ port, host: isGateway ? config.host : advertisedHost });
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
-  const advertisedHost = env.string('AGORA_ADVERTISE_HOST', config.host === '0.0.0.0' ? '127.0.0.1' : config.host);
   let registration: Registration | undefined;
   if (name !== 'gateway') {
     registration = await registry.register(

@@ -5,14 +5,14 @@ import {
   InProcessTransport,
   Metrics,
   TokenService,
-  callerHeaders,
   createHttpApp,
   createLogger,
   SingleShardRouter,
+  type Caller,
   type HttpApp,
   type RunningService,
   type Storage, InMemoryEventBus } from '@agora/platform';
-import { testBackends } from '@agora/platform/testing';
+import { guardForTests, injectAs, testBackends, type AssertedInjectOptions } from '@agora/platform/testing';
 import { CHECKED_OUT_RETENTION_MS, CartStore, cartModule } from '../src/index.js';
 
 interface CartBody {
@@ -44,13 +44,15 @@ function fakeCatalog(): { app: HttpApp; variants: Map<string, catalog.SkuVariant
 }
 
 let userCounter = 0;
-const newUser = (): Record<string, string> => callerHeaders({ userId: newId(), role: 'customer' });
+const newUser = (): Caller => ({ userId: newId(), role: 'customer' });
 const sku = (tag: string): string => `C-${tag}-${++userCounter}`;
 
 for (const backend of testBackends) {
   describe.runIf(await backend.available())(`cart on ${backend.kind}`, () => {
     let service: RunningService;
     let app: HttpApp;
+    /** A request as the gateway sends it: with a caller assertion for `options.caller` (none: anonymous). */
+    const send = (options: AssertedInjectOptions) => injectAs(app, 'cart', options);
     let storage: Storage;
     let release: () => Promise<void>;
     const shop = fakeCatalog();
@@ -80,6 +82,7 @@ for (const backend of testBackends) {
       });
       await service.start();
       app = service.app;
+      guardForTests(app, 'cart');
     });
     afterAll(async () => {
       await service.stop();
@@ -87,16 +90,16 @@ for (const backend of testBackends) {
       await release();
     });
 
-    const get = async (user: Record<string, string>): Promise<CartBody> => {
-      const res = await app.inject({ method: 'GET', url: '/cart', headers: user });
+    const get = async (user: Caller): Promise<CartBody> => {
+      const res = await send({ method: 'GET', url: '/cart', caller: user });
       expect(res.statusCode).toBe(200);
       return res.json();
     };
-    const add = (user: Record<string, string>, code: unknown, quantity: unknown) =>
-      app.inject({ method: 'POST', url: '/cart/items', headers: user, payload: { sku: code, quantity } });
-    const patch = (user: Record<string, string>, code: string, quantity: unknown) =>
-      app.inject({ method: 'PATCH', url: `/cart/items/${code}`, headers: user, payload: { quantity } });
-    const remove = (user: Record<string, string>, code: string) => app.inject({ method: 'DELETE', url: `/cart/items/${code}`, headers: user });
+    const add = (user: Caller, code: unknown, quantity: unknown) =>
+      send({ method: 'POST', url: '/cart/items', caller: user, payload: { sku: code, quantity } });
+    const patch = (user: Caller, code: string, quantity: unknown) =>
+      send({ method: 'PATCH', url: `/cart/items/${code}`, caller: user, payload: { quantity } });
+    const remove = (user: Caller, code: string) => send({ method: 'DELETE', url: `/cart/items/${code}`, caller: user });
     const quantities = (cart: CartBody): Record<string, number> => Object.fromEntries(cart.items.map((i) => [i.sku, i.quantity]));
 
     it('an empty cart has a zero USD subtotal and needs no catalog call', async () => {
@@ -106,9 +109,9 @@ for (const backend of testBackends) {
     });
 
     it('needs a caller, before looking at the body', async () => {
-      expect((await app.inject({ method: 'GET', url: '/cart' })).statusCode).toBe(401);
-      expect((await app.inject({ method: 'POST', url: '/cart/items', payload: { quantity: 'x' } })).statusCode).toBe(401);
-      expect((await app.inject({ method: 'GET', url: '/cart', headers: callerHeaders({ userId: 'not-a-user', role: 'customer' }) })).statusCode).toBe(401);
+      expect((await send({ method: 'GET', url: '/cart' })).statusCode).toBe(401);
+      expect((await send({ method: 'POST', url: '/cart/items', payload: { quantity: 'x' } })).statusCode).toBe(401);
+      expect((await send({ method: 'GET', url: '/cart', caller: { userId: 'not-a-user', role: 'customer' } })).statusCode).toBe(401);
     });
 
     it('adds, merges and prices lines from the catalog', async () => {
@@ -141,7 +144,7 @@ for (const backend of testBackends) {
         expect(res.statusCode, String(quantity)).toBe(400);
         expect((res.json() as ProblemBody).errors?.[0]?.path).toBe('quantity');
       }
-      const noSku = await app.inject({ method: 'POST', url: '/cart/items', headers: user, payload: { quantity: 1 } });
+      const noSku = await send({ method: 'POST', url: '/cart/items', caller: user, payload: { quantity: 1 } });
       expect((noSku.json() as ProblemBody).errors?.[0]?.path).toBe('sku');
       expect((await add(user, a, 99)).statusCode).toBe(200);
       const over = await add(user, a, 1);
@@ -224,7 +227,7 @@ for (const backend of testBackends) {
         { sku: a, quantity: 3 },
         { sku: b, quantity: 2 },
       ];
-      const done = await app.inject({ method: 'POST', url: '/cart/checked-out', headers: user, payload: { orderId, lines } });
+      const done = await send({ method: 'POST', url: '/cart/checked-out', caller: user, payload: { orderId, lines } });
       expect(done.statusCode).toBe(200);
       expect(done.json()).toEqual({
         orderId,
@@ -235,14 +238,14 @@ for (const backend of testBackends) {
         ]),
       });
       expect(quantities(await get(user))).toEqual({ [b]: 1, [c]: 1 });
-      const retry = await app.inject({ method: 'POST', url: '/cart/checked-out', headers: user, payload: { orderId, lines } });
+      const retry = await send({ method: 'POST', url: '/cart/checked-out', caller: user, payload: { orderId, lines } });
       expect(retry.statusCode).toBe(200);
       expect(retry.json()).toMatchObject({ orderId, applied: false });
       expect(quantities(await get(user))).toEqual({ [b]: 1, [c]: 1 });
-      const rawLines = await app.inject({ method: 'GET', url: '/cart/lines', headers: user });
+      const rawLines = await send({ method: 'GET', url: '/cart/lines', caller: user });
       expect(rawLines.json()).toEqual({ lines: expect.arrayContaining([{ sku: b, quantity: 1 }, { sku: c, quantity: 1 }]) });
       // A checkout for a user with no cart is recorded all the same.
-      expect((await app.inject({ method: 'POST', url: '/cart/checked-out', headers: newUser(), payload: { orderId: newId(), lines } })).json()).toMatchObject({
+      expect((await send({ method: 'POST', url: '/cart/checked-out', caller: newUser(), payload: { orderId: newId(), lines } })).json()).toMatchObject({
         applied: true,
         lines: [],
       });
@@ -253,7 +256,7 @@ for (const backend of testBackends) {
       const a = offer(sku('prune'));
       const orderId = newId();
       const checkedOut = () =>
-        app.inject({ method: 'POST', url: '/cart/checked-out', headers: user, payload: { orderId, lines: [{ sku: a, quantity: 1 }] } });
+        send({ method: 'POST', url: '/cart/checked-out', caller: user, payload: { orderId, lines: [{ sku: a, quantity: 1 }] } });
       expect((await checkedOut()).json()).toMatchObject({ applied: true });
       const store = new CartStore(new SingleShardRouter(storage));
       expect(await store.pruneCheckedOut(new Date(clock.now().getTime() - CHECKED_OUT_RETENTION_MS))).toBe(0);
@@ -269,7 +272,7 @@ for (const backend of testBackends) {
       expect((await get(bob)).items).toEqual([]);
       expect((await patch(bob, a, 1)).statusCode).toBe(404);
       await remove(bob, a);
-      await app.inject({ method: 'POST', url: '/cart/checked-out', headers: bob, payload: { orderId: newId(), lines: [{ sku: a, quantity: 5 }] } });
+      await send({ method: 'POST', url: '/cart/checked-out', caller: bob, payload: { orderId: newId(), lines: [{ sku: a, quantity: 5 }] } });
       expect(quantities(await get(alice))).toEqual({ [a]: 5 });
     });
 

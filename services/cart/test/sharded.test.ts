@@ -6,15 +6,15 @@ import {
   InProcessTransport,
   Metrics,
   TokenService,
-  callerHeaders,
   createHttpApp,
   createLogger,
+  type Caller,
   type HttpApp,
   type RunningService,
   type Shard,
   type ShardRouter,
   type Storage, InMemoryEventBus } from '@agora/platform';
-import { postgresBackend } from '@agora/platform/testing';
+import { guardForTests, injectAs, postgresBackend } from '@agora/platform/testing';
 import { CART_MIGRATIONS, createCartService } from '../src/index.js';
 
 /** Two shards split by the last hex digit of the user id: enough to prove no query escapes the router. */
@@ -69,6 +69,7 @@ describe.runIf(await postgresBackend.available())('cart over two shards on postg
       ]),
     );
     app = service.app;
+    guardForTests(app, 'cart');
   });
   afterAll(async () => {
     await service.stop();
@@ -86,13 +87,13 @@ describe.runIf(await postgresBackend.available())('cart over two shards on postg
     const even = userEndingIn('2');
     const odd = userEndingIn('3');
     for (const userId of [even, odd]) {
-      const headers = callerHeaders({ userId, role: 'customer' });
-      expect((await app.inject({ method: 'POST', url: '/cart/items', headers, payload: { sku: 'S-1', quantity: 2 } })).statusCode).toBe(200);
-      expect((await app.inject({ method: 'POST', url: '/cart/items', headers, payload: { sku: 'S-2', quantity: 1 } })).statusCode).toBe(200);
-      expect((await app.inject({ method: 'PATCH', url: '/cart/items/S-1', headers, payload: { quantity: 5 } })).statusCode).toBe(200);
-      const done = await app.inject({ method: 'POST', url: '/cart/checked-out', headers, payload: { orderId: newId(), lines: [{ sku: 'S-2', quantity: 1 }] } });
+      const caller: Caller = { userId, role: 'customer' };
+      expect((await injectAs(app, 'cart', { method: 'POST', url: '/cart/items', caller, payload: { sku: 'S-1', quantity: 2 } })).statusCode).toBe(200);
+      expect((await injectAs(app, 'cart', { method: 'POST', url: '/cart/items', caller, payload: { sku: 'S-2', quantity: 1 } })).statusCode).toBe(200);
+      expect((await injectAs(app, 'cart', { method: 'PATCH', url: '/cart/items/S-1', caller, payload: { quantity: 5 } })).statusCode).toBe(200);
+      const done = await injectAs(app, 'cart', { method: 'POST', url: '/cart/checked-out', caller, payload: { orderId: newId(), lines: [{ sku: 'S-2', quantity: 1 }] } });
       expect(done.json()).toMatchObject({ applied: true, lines: [{ sku: 'S-1', quantity: 5 }] });
-      const cart = await app.inject({ method: 'GET', url: '/cart', headers });
+      const cart = await injectAs(app, 'cart', { method: 'GET', url: '/cart', caller });
       expect(cart.json()).toMatchObject({ itemCount: 5, items: [{ sku: 'S-1', quantity: 5 }] });
     }
     const [s0, s1] = opened.map((o) => o.storage);

@@ -1,7 +1,6 @@
-import type { InjectOptions } from 'fastify';
 import { EnvReader, ManualClock } from '@agora/kernel';
-import { InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type HttpApp, type ReadinessCheck, type Role, type Storage, InMemoryEventBus } from '@agora/platform';
-import type { TestBackend } from '@agora/platform/testing';
+import { InProcessTransport, Metrics, TokenService, createLogger, type Caller, type HttpApp, type ReadinessCheck, type Storage, InMemoryEventBus } from '@agora/platform';
+import { guardForTests, injectAs, type AssertedInjectOptions, type TestBackend } from '@agora/platform/testing';
 import { catalogModule } from '../src/index.js';
 
 export interface CatalogHarness {
@@ -12,7 +11,7 @@ export interface CatalogHarness {
   release(): Promise<void>;
 }
 
-/** A migrated, empty catalog on `backend`, driven through `app.inject` like the gateway does. */
+/** A migrated, empty catalog on `backend`, guarded as in production and driven through `call` like the gateway does. */
 export async function openCatalog(backend: TestBackend): Promise<CatalogHarness> {
   const opened = await backend.open();
   const folder = catalogModule.migrationsFolder;
@@ -29,6 +28,7 @@ export async function openCatalog(backend: TestBackend): Promise<CatalogHarness>
     tokens: new TokenService('test-secret-that-is-at-least-32-bytes-long'),
     bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
   });
+  guardForTests(running.app, 'catalog');
   await running.app.ready();
   return {
     storage: opened.storage,
@@ -42,12 +42,8 @@ export async function openCatalog(backend: TestBackend): Promise<CatalogHarness>
   };
 }
 
-export const ADMIN = callerHeaders({ userId: '0190c0de-0000-7000-8000-000000000001', role: 'admin' });
-export const CUSTOMER = callerHeaders({ userId: '0190c0de-0000-7000-8000-000000000002', role: 'customer' });
-
-export function as(role: Role | undefined): Record<string, string> {
-  return role === 'admin' ? ADMIN : role === 'customer' ? CUSTOMER : {};
-}
+export const ADMIN: Caller = { userId: '0190c0de-0000-7000-8000-000000000001', role: 'admin' };
+export const CUSTOMER: Caller = { userId: '0190c0de-0000-7000-8000-000000000002', role: 'customer' };
 
 export interface Reply<T> {
   status: number;
@@ -55,8 +51,9 @@ export interface Reply<T> {
   contentType: string;
 }
 
-export async function call<T = Record<string, unknown>>(app: HttpApp, options: InjectOptions): Promise<Reply<T>> {
-  const response = await app.inject(options);
+/** A request as the gateway sends it: with a caller assertion for `options.caller` (none: anonymous). */
+export async function call<T = Record<string, unknown>>(app: HttpApp, options: AssertedInjectOptions): Promise<Reply<T>> {
+  const response = await injectAs(app, 'catalog', options);
   const contentType = String(response.headers['content-type'] ?? '');
   const body = (contentType.includes('json') && response.body.length > 0 ? JSON.parse(response.body) : response.body) as T;
   return { status: response.statusCode, body, contentType };

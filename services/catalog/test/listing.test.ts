@@ -19,7 +19,7 @@ for (const backend of testBackends) {
       const reply = await call<catalog.CatalogProduct>(h.app, {
         method: 'POST',
         url: '/products',
-        headers: ADMIN,
+        caller: ADMIN,
         payload: { name, description, category, variants: [{ sku: uniqueSku(), title: 'One', price: { amount: 500, currency: 'USD' } }] },
       });
       if (reply.status !== 201) throw new Error(`create failed: ${reply.status} ${JSON.stringify(reply.body)}`);
@@ -273,7 +273,7 @@ for (const backend of testBackends) {
         const reply = await call<catalog.CatalogProduct>(h.app, {
           method: 'PATCH',
           url: `/products/${product.id}`,
-          headers: ADMIN,
+          caller: ADMIN,
           payload: { name: 'Gruffalo Mug' },
         });
         expect(reply.status).toBe(200);
@@ -283,7 +283,7 @@ for (const backend of testBackends) {
 
     it('ignores unknown body fields but still needs one known one', async () => {
       const product = await createProduct('Odd Mug', 'For coffee', 'kitchen');
-      const reply = await call<ProblemBody>(h.app, { method: 'PATCH', url: `/products/${product.id}`, headers: ADMIN, payload: { colour: 'red' } });
+      const reply = await call<ProblemBody>(h.app, { method: 'PATCH', url: `/products/${product.id}`, caller: ADMIN, payload: { colour: 'red' } });
       expect(reply.status).toBe(400);
       expect(reply.body.errors?.[0]?.path).toBe('body');
     });

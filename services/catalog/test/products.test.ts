@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackends } from '@agora/platform/testing';
 import { newId } from '@agora/kernel';
 import type { catalog } from '@agora/contracts';
+import type { Caller } from '@agora/platform';
 import { ADMIN, CUSTOMER, call, openCatalog, productBody, uniqueSku, type CatalogHarness, type ProblemBody } from './harness.js';
 
 type Product = catalog.CatalogProduct;
@@ -17,10 +18,11 @@ for (const backend of testBackends) {
       await h?.release();
     });
 
-    const create = (body: Record<string, unknown>, headers: Record<string, string> = ADMIN) =>
-      call<Product & ProblemBody>(h.app, { method: 'POST', url: '/products', headers, payload: body });
-    const patch = (id: string, body: unknown, headers: Record<string, string> = ADMIN) =>
-      call<Product & ProblemBody>(h.app, { method: 'PATCH', url: `/products/${id}`, headers, payload: body as Record<string, unknown> });
+    /** `null`: an anonymous caller. */
+    const create = (body: Record<string, unknown>, caller: Caller | null = ADMIN) =>
+      call<Product & ProblemBody>(h.app, { method: 'POST', url: '/products', caller: caller ?? undefined, payload: body });
+    const patch = (id: string, body: unknown, caller: Caller | null = ADMIN) =>
+      call<Product & ProblemBody>(h.app, { method: 'PATCH', url: `/products/${id}`, caller: caller ?? undefined, payload: body as Record<string, unknown> });
     const get = (id: string) => call<Product & ProblemBody>(h.app, { method: 'GET', url: `/products/${id}` });
 
     describe('create and read', () => {
@@ -112,7 +114,8 @@ for (const backend of testBackends) {
         const reply = await call<ProblemBody>(h.app, {
           method: 'POST',
           url: '/products',
-          headers: { ...ADMIN, 'content-type': 'application/json' },
+          caller: ADMIN,
+          headers: { 'content-type': 'application/json' },
           payload: '{"name": ',
         });
         expect(reply.status).toBe(400);
@@ -174,7 +177,7 @@ for (const backend of testBackends) {
     describe('who may write', () => {
       it('no caller → 401, customer → 403, before the body is even looked at', async () => {
         for (const body of [productBody(), { nonsense: true }]) {
-          const anonymous = await create(body, {});
+          const anonymous = await create(body, null);
           expect(anonymous.status).toBe(401);
           expect(anonymous.body.code).toBe('UNAUTHENTICATED');
           const customer = await create(body, CUSTOMER);
@@ -182,7 +185,7 @@ for (const backend of testBackends) {
           expect(customer.body.code).toBe('FORBIDDEN');
         }
         const existing = await create(productBody());
-        expect((await patch(existing.body.id, { name: 'Hacked' }, {})).status).toBe(401);
+        expect((await patch(existing.body.id, { name: 'Hacked' }, null)).status).toBe(401);
         expect((await patch(existing.body.id, { name: 'Hacked' }, CUSTOMER)).status).toBe(403);
         expect((await get(existing.body.id)).body.name).toBe('Test Lamp');
       });

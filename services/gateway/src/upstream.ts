@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isProblem } from '@agora/kernel';
-import { PROBLEM_CONTENT_TYPE, ServiceClient, callerHeaders } from '@agora/platform';
+import { PROBLEM_CONTENT_TYPE, ServiceClient } from '@agora/platform';
 import type { ServiceRequest, ServiceResponse, ServiceTransport } from '@agora/platform';
 import { callerOf } from './auth.js';
 
@@ -20,7 +20,8 @@ export function isSuccess(response: ServiceResponse): boolean {
 /**
  * The gateway's one way to a service: a ServiceClient per service over whatever transport the
  * composition root gave it (in-process today, HTTP with balancing in the cluster). Every call
- * carries the request id, the idempotency key, and the caller proven by the token — never a
+ * carries the request id, the idempotency key, and the caller proven by the token — as the
+ * request's `caller`, which the transport's caller assertion names (docs/security.md) — never a
  * header the client sent in the internal namespace.
  */
 export class Upstream {
@@ -37,7 +38,7 @@ export class Upstream {
   async call(request: FastifyRequest, service: ServiceName, call: ServiceRequest): Promise<ServiceResponse> {
     const client = this.clients.get(service);
     if (!client) throw new Error(`gateway has no client for service ${service}`);
-    const headers: Record<string, string> = { ...callerHeaders(callerOf(request)) };
+    const headers: Record<string, string> = {};
     const idempotencyKey = request.headers[IDEMPOTENCY_HEADER];
     if (typeof idempotencyKey === 'string') headers[IDEMPOTENCY_HEADER] = idempotencyKey;
 
@@ -46,7 +47,7 @@ export class Upstream {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
-      return await Promise.race([client.raw({ ...call, headers: { ...call.headers, ...headers } }, { requestId: request.id }), timeout]);
+      return await Promise.race([client.raw({ ...call, caller: callerOf(request), headers: { ...call.headers, ...headers } }, { requestId: request.id }), timeout]);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       request.log.warn({ service, method: call.method, path: call.path, err: reason }, 'service call failed');

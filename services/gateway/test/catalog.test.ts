@@ -159,7 +159,7 @@ describe('admin product writes', () => {
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ id: ID_1, variants: [{ sku: 'TEE-M', available: 0 }] });
     const [call] = gw.transport.callsTo('catalog');
-    expect(call).toMatchObject({ method: 'POST', path: '/products', body, headers: { 'idempotency-key': 'create-1', 'x-agora-user-role': 'admin' } });
+    expect(call).toMatchObject({ method: 'POST', path: '/products', body, headers: { 'idempotency-key': 'create-1' }, caller: { role: 'admin' } });
   });
 
   it('passes a catalog conflict through', async () => {

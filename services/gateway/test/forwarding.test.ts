@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CALLER_ID_HEADER, CALLER_ROLE_HEADER } from '@agora/platform';
 import type { ServiceResponse } from '@agora/platform';
 import { ADMIN_ID, CUSTOMER_ID, bearer, buildGateway, json, problem, type TestGateway } from './fakes.js';
 
@@ -77,7 +76,7 @@ describe('relaying to services', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual(USER);
     const [call] = gw.transport.callsTo('identity');
-    expect(call?.headers).toMatchObject({ [CALLER_ID_HEADER]: CUSTOMER_ID, [CALLER_ROLE_HEADER]: 'customer' });
+    expect(call?.caller).toEqual({ userId: CUSTOMER_ID, role: 'customer' });
   });
 
   it('passes categories through', async () => {
@@ -109,7 +108,7 @@ describe('relaying to services', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual(level);
     const [call] = gw.transport.callsTo('inventory');
-    expect(call).toMatchObject({ method: 'PUT', body: { onHand: 10 }, headers: { [CALLER_ID_HEADER]: ADMIN_ID, [CALLER_ROLE_HEADER]: 'admin' } });
+    expect(call).toMatchObject({ method: 'PUT', body: { onHand: 10 }, caller: { userId: ADMIN_ID, role: 'admin' } });
   });
 
   it('validates bodies at the edge and names the field', async () => {

@@ -1,5 +1,7 @@
 import { EnvReader, ManualClock } from '@agora/kernel';
-import { InMemoryEventBus, InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type Caller, type RunningService, type Storage } from '@agora/platform';
+import type { LightMyRequestResponse } from 'fastify';
+import { InMemoryEventBus, InProcessTransport, Metrics, TokenService, createLogger, type RunningService, type Storage } from '@agora/platform';
+import { guardForTests, injectAs, type AssertedInjectOptions } from '@agora/platform/testing';
 import { identityModule } from '../src/index.js';
 
 export const TOKEN_SECRET = 'identity-test-secret-that-is-long-enough-0123456789';
@@ -8,9 +10,11 @@ export interface Harness {
   service: RunningService;
   tokens: TokenService;
   clock: ManualClock;
+  /** A request as the gateway sends it: with a caller assertion for `options.caller` (none: anonymous). */
+  send(options: AssertedInjectOptions): Promise<LightMyRequestResponse>;
 }
 
-/** The service as `agora start` builds it, over a storage the identity migrations ran on. */
+/** The service as `agora start` builds it (its routes guarded), over a storage the identity migrations ran on. */
 export async function startIdentity(storage: Storage, clock = new ManualClock()): Promise<Harness> {
   const tokens = new TokenService(TOKEN_SECRET);
   const service = await identityModule.create({
@@ -23,11 +27,10 @@ export async function startIdentity(storage: Storage, clock = new ManualClock())
     tokens,
     bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
   });
+  guardForTests(service.app, 'identity');
   await service.start();
-  return { service, tokens, clock };
+  return { service, tokens, clock, send: (options) => injectAs(service.app, 'identity', options) };
 }
-
-export const asCaller = (caller: Caller): Record<string, string> => callerHeaders(caller);
 
 let counter = 0;
 /** A fresh, unique e-mail per call, so tests in one suite never collide. */

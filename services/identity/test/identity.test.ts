@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { LIMITS, isAppError, newId } from '@agora/kernel';
-import { MIGRATIONS_SCHEMA, type Storage } from '@agora/platform';
+import { MIGRATIONS_SCHEMA, type Caller, type Storage } from '@agora/platform';
 import { testBackends } from '@agora/platform/testing';
 import { createAdmin, createUser, ensureAdmin, hasAdmin, identityModule, migrationsFolder } from '../src/index.js';
 import { SqlUserRepository } from '../src/store/users.js';
-import { asCaller, startIdentity, uniqueEmail, type Harness, type ProblemBody } from './helpers.js';
+import { startIdentity, uniqueEmail, type Harness, type ProblemBody } from './helpers.js';
 
 interface UserBody {
   id: string;
@@ -30,9 +30,9 @@ for (const backend of testBackends) {
     let release: () => Promise<void>;
     let harness: Harness;
 
-    const app = () => harness.service.app;
-    const register = (body: unknown) => app().inject({ method: 'POST', url: '/auth/register', payload: body as object });
-    const login = (body: unknown) => app().inject({ method: 'POST', url: '/auth/login', payload: body as object });
+    const send: Harness['send'] = (options) => harness.send(options);
+    const register = (body: unknown) => send({ method: 'POST', url: '/auth/register', payload: body as object });
+    const login = (body: unknown) => send({ method: 'POST', url: '/auth/login', payload: body as object });
     const registered = async (tag: string, name = 'Ann Lee'): Promise<AuthBody> => {
       const response = await register({ email: uniqueEmail(tag), password: PASSWORD, name });
       expect(response.statusCode).toBe(201);
@@ -83,11 +83,11 @@ for (const backend of testBackends) {
       expect(session.user).toEqual(body.user);
       expect((await harness.tokens.verify(session.token)).sub).toBe(body.user.id);
 
-      const caller = asCaller({ userId: body.user.id, role: 'customer' });
-      const me = await app().inject({ method: 'GET', url: '/me', headers: caller });
+      const caller: Caller = { userId: body.user.id, role: 'customer' };
+      const me = await send({ method: 'GET', url: '/me', caller: caller });
       expect(me.statusCode).toBe(200);
       expect(me.json()).toEqual(body.user);
-      const byId = await app().inject({ method: 'GET', url: `/users/${body.user.id}`, headers: caller });
+      const byId = await send({ method: 'GET', url: `/users/${body.user.id}`, caller: caller });
       expect(byId.statusCode).toBe(200);
       expect(byId.json()).toEqual(body.user);
     });
@@ -165,7 +165,7 @@ for (const backend of testBackends) {
       ];
       for (const c of cases) {
         it(`${c.what} → 400 naming ${c.path}`, async () => {
-          const response = await app().inject({ method: 'POST', url: c.url, payload: JSON.stringify(c.body), headers: { 'content-type': 'application/json' } });
+          const response = await send({ method: 'POST', url: c.url, payload: JSON.stringify(c.body), headers: { 'content-type': 'application/json' } });
           expect(response.statusCode).toBe(400);
           const problem = response.json<ProblemBody>();
           expect(problem.code).toBe('VALIDATION_FAILED');
@@ -174,9 +174,9 @@ for (const backend of testBackends) {
       }
 
       it('bad JSON and an empty body are 400s too', async () => {
-        const bad = await app().inject({ method: 'POST', url: '/auth/login', payload: '{"email":', headers: { 'content-type': 'application/json' } });
+        const bad = await send({ method: 'POST', url: '/auth/login', payload: '{"email":', headers: { 'content-type': 'application/json' } });
         expect(bad.statusCode).toBe(400);
-        const empty = await app().inject({ method: 'POST', url: '/auth/register' });
+        const empty = await send({ method: 'POST', url: '/auth/register' });
         expect(empty.statusCode).toBeGreaterThanOrEqual(400);
         expect(empty.statusCode).toBeLessThan(500);
       });
@@ -186,9 +186,9 @@ for (const backend of testBackends) {
       const other = await startIdentity(storage, harness.clock);
       try {
         const { user } = await registered('lock');
-        const instances = [harness.service.app, other.service.app];
+        const instances = [harness, other];
         const attempt = (i: number, password: string) =>
-          instances[i % 2]!.inject({ method: 'POST', url: '/auth/login', payload: { email: user.email.toUpperCase(), password } });
+          instances[i % 2]!.send({ method: 'POST', url: '/auth/login', payload: { email: user.email.toUpperCase(), password } });
 
         for (let i = 0; i < LIMITS.loginFailuresPerWindow; i++) expect((await attempt(i, `wrong password ${i}`)).statusCode).toBe(401);
 
@@ -226,42 +226,42 @@ for (const backend of testBackends) {
     it('shows another user as 404 to a customer, 200 to an admin, 401 to nobody', async () => {
       const ann = await registered('ann');
       const bob = await registered('bob', 'Bob');
-      const annCaller = asCaller({ userId: ann.user.id, role: 'customer' });
+      const annCaller: Caller = { userId: ann.user.id, role: 'customer' };
 
-      const hidden = await app().inject({ method: 'GET', url: `/users/${bob.user.id}`, headers: annCaller });
+      const hidden = await send({ method: 'GET', url: `/users/${bob.user.id}`, caller: annCaller });
       expect(hidden.statusCode).toBe(404);
       expect(hidden.json<ProblemBody>().code).toBe('NOT_FOUND');
-      const missing = await app().inject({ method: 'GET', url: '/users/01900000-0000-7000-8000-000000000000', headers: annCaller });
+      const missing = await send({ method: 'GET', url: '/users/01900000-0000-7000-8000-000000000000', caller: annCaller });
       expect(missing.json()).toEqual(hidden.json());
 
-      const admin = asCaller({ userId: ann.user.id, role: 'admin' });
-      const seen = await app().inject({ method: 'GET', url: `/users/${bob.user.id}`, headers: admin });
+      const admin: Caller = { userId: ann.user.id, role: 'admin' };
+      const seen = await send({ method: 'GET', url: `/users/${bob.user.id}`, caller: admin });
       expect(seen.statusCode).toBe(200);
       expect(seen.json()).toEqual(bob.user);
-      expect((await app().inject({ method: 'GET', url: '/users/01900000-0000-7000-8000-000000000000', headers: admin })).statusCode).toBe(404);
+      expect((await send({ method: 'GET', url: '/users/01900000-0000-7000-8000-000000000000', caller: admin })).statusCode).toBe(404);
 
       for (const url of [`/users/${bob.user.id}`, '/users/not-a-uuid', '/me', '/users']) {
-        const anonymous = await app().inject({ method: 'GET', url });
+        const anonymous = await send({ method: 'GET', url });
         expect(anonymous.statusCode, url).toBe(401);
         expect(anonymous.json<ProblemBody>().code).toBe('UNAUTHENTICATED');
       }
-      const badId = await app().inject({ method: 'GET', url: '/users/not-a-uuid', headers: annCaller });
+      const badId = await send({ method: 'GET', url: '/users/not-a-uuid', caller: annCaller });
       expect(badId.statusCode).toBe(400);
       expect(badId.json<ProblemBody>().errors?.[0]?.path).toBe('id');
     });
 
     it('lists users for admins only, page by page', async () => {
       const ids = [(await registered('list')).user.id, (await registered('list')).user.id, (await registered('list')).user.id];
-      const customer = asCaller({ userId: ids[0]!, role: 'customer' });
-      expect((await app().inject({ method: 'GET', url: '/users', headers: customer })).statusCode).toBe(403);
+      const customer: Caller = { userId: ids[0]!, role: 'customer' };
+      expect((await send({ method: 'GET', url: '/users', caller: customer })).statusCode).toBe(403);
 
-      const admin = asCaller({ userId: ids[0]!, role: 'admin' });
+      const admin: Caller = { userId: ids[0]!, role: 'admin' };
       const seen: string[] = [];
       let cursor: string | null = null;
       let pages = 0;
       do {
         const query: string = cursor === null ? '?limit=2' : `?limit=2&cursor=${encodeURIComponent(cursor)}`;
-        const response = await app().inject({ method: 'GET', url: `/users${query}`, headers: admin });
+        const response = await send({ method: 'GET', url: `/users${query}`, caller: admin });
         expect(response.statusCode).toBe(200);
         const page = response.json<PageBody>();
         expect(page.items.length).toBeLessThanOrEqual(2);
@@ -273,11 +273,11 @@ for (const backend of testBackends) {
       expect(seen).toEqual([...seen].sort());
       for (const id of ids) expect(seen).toContain(id);
 
-      const defaults = (await app().inject({ method: 'GET', url: '/users', headers: admin })).json<PageBody>();
+      const defaults = (await send({ method: 'GET', url: '/users', caller: admin })).json<PageBody>();
       expect(defaults.items.length).toBe(Math.min(seen.length, LIMITS.pageSizeDefault));
 
       for (const [query, path] of [['?limit=0', 'limit'], ['?limit=101', 'limit'], ['?limit=abc', 'limit'], ['?cursor=garbage', 'cursor']] as const) {
-        const response = await app().inject({ method: 'GET', url: `/users${query}`, headers: admin });
+        const response = await send({ method: 'GET', url: `/users${query}`, caller: admin });
         expect(response.statusCode, query).toBe(400);
         expect(response.json<ProblemBody>().errors?.map((e) => e.path)).toContain(path);
       }
@@ -304,7 +304,7 @@ for (const backend of testBackends) {
       expect((await login({ email: customer.user.email, password: PASSWORD })).statusCode).toBe(401);
       const session = await login({ email: customer.user.email, password: 'brand new password' });
       expect(session.json<AuthBody>().user.role).toBe('admin');
-      const list = await app().inject({ method: 'GET', url: '/users?limit=1', headers: asCaller({ userId: customer.user.id, role: 'admin' }) });
+      const list = await send({ method: 'GET', url: '/users?limit=1', caller: { userId: customer.user.id, role: 'admin' } });
       expect(list.statusCode).toBe(200);
     });
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvReader, ManualClock, newId } from '@agora/kernel';
-import { InProcessTransport, Metrics, TokenService, callerHeaders, createLogger, type HttpApp, type RunningService, type Storage, InMemoryEventBus } from '@agora/platform';
-import { testBackends } from '@agora/platform/testing';
+import { InProcessTransport, Metrics, TokenService, createLogger, type Caller, type HttpApp, type RunningService, type Storage, InMemoryEventBus } from '@agora/platform';
+import { guardForTests, injectAs, testBackends, type AssertedInjectOptions } from '@agora/platform/testing';
 import { ReservationSweeper, inventoryModule, inventoryTotals, inventoryViolations } from '../src/index.js';
 
-const admin = callerHeaders({ userId: '01900000-0000-7000-8000-000000000001', role: 'admin' });
+const ADMIN: Caller = { userId: '01900000-0000-7000-8000-000000000001', role: 'admin' };
 
 interface ReservationBody {
   reservationId: string;
@@ -27,6 +27,8 @@ for (const backend of testBackends) {
   describe.runIf(await backend.available())(`inventory reservations on ${backend.kind}`, () => {
     let service: RunningService;
     let app: HttpApp;
+    /** A request as the gateway or the order service sends it: with a caller assertion (for `caller`, if any). */
+    const send = (options: AssertedInjectOptions) => injectAs(app, 'inventory', options);
     let storage: Storage;
     let release: () => Promise<void>;
     const clock = new ManualClock();
@@ -48,6 +50,7 @@ for (const backend of testBackends) {
         bus: new InMemoryEventBus({ logger: createLogger('bus', 'silent') }),
       });
       app = service.app;
+      guardForTests(app, 'inventory');
     });
     afterAll(async () => {
       await service.stop();
@@ -55,15 +58,15 @@ for (const backend of testBackends) {
     });
 
     const setStock = async (sku: string, onHand: number): Promise<void> => {
-      const res = await app.inject({ method: 'PUT', url: `/inventory/${sku}`, headers: admin, payload: { onHand } });
+      const res = await send({ method: 'PUT', url: `/inventory/${sku}`, caller: ADMIN, payload: { onHand } });
       expect(res.statusCode).toBe(200);
     };
     const level = async (sku: string): Promise<{ onHand: number; reserved: number; available: number }> =>
-      (await app.inject({ method: 'GET', url: `/inventory/${sku}/level`, headers: admin })).json();
+      (await send({ method: 'GET', url: `/inventory/${sku}/level`, caller: ADMIN })).json();
     const reserve = (reservationId: string, lines: { sku: string; quantity: number }[], ttlSeconds = 600) =>
-      app.inject({ method: 'POST', url: '/reservations', payload: { reservationId, lines, ttlSeconds } });
-    const act = (id: string, action: 'commit' | 'release' | 'restock') => app.inject({ method: 'POST', url: `/reservations/${id}/${action}` });
-    const statusOf = async (id: string): Promise<string> => ((await app.inject({ method: 'GET', url: `/reservations/${id}` })).json() as ReservationBody).status;
+      send({ method: 'POST', url: '/reservations', payload: { reservationId, lines, ttlSeconds } });
+    const act = (id: string, action: 'commit' | 'release' | 'restock') => send({ method: 'POST', url: `/reservations/${id}/${action}` });
+    const statusOf = async (id: string): Promise<string> => ((await send({ method: 'GET', url: `/reservations/${id}` })).json() as ReservationBody).status;
     const expectInvariants = async (): Promise<void> => {
       const totals = await inventoryTotals(storage);
       expect(inventoryViolations(totals)).toEqual([]);
@@ -88,7 +91,7 @@ for (const backend of testBackends) {
       expect(replay.json()).toEqual(body);
       expect(await level(a)).toMatchObject({ onHand: 10, reserved: 3, available: 7 });
       expect(await level(b)).toMatchObject({ onHand: 10, reserved: 2, available: 8 });
-      expect((await app.inject({ method: 'GET', url: `/reservations/${id}` })).json()).toEqual(body);
+      expect((await send({ method: 'GET', url: `/reservations/${id}` })).json()).toEqual(body);
 
       const other = await reserve(id, [{ sku: a, quantity: 4 }]);
       expect(other.statusCode).toBe(422);
@@ -142,11 +145,11 @@ for (const backend of testBackends) {
         [{ reservationId: newId(), lines: [{ sku, quantity: 1 }, { sku, quantity: 2 }], ttlSeconds: 60 }, 'lines[1].sku'],
       ];
       for (const [payload, path] of cases) {
-        const res = await app.inject({ method: 'POST', url: '/reservations', payload: payload as object });
+        const res = await send({ method: 'POST', url: '/reservations', payload: payload as object });
         expect(res.statusCode, JSON.stringify(payload)).toBe(400);
         expect((res.json() as ProblemBody).errors?.map((e) => e.path)).toContain(path);
       }
-      expect((await app.inject({ method: 'POST', url: '/reservations/nope/commit' })).statusCode).toBe(400);
+      expect((await send({ method: 'POST', url: '/reservations/nope/commit' })).statusCode).toBe(400);
     });
 
     it('commits, restocks, and answers replays as no-ops and wrong moves as 409', async () => {
@@ -202,7 +205,7 @@ for (const backend of testBackends) {
 
     it('404s an unknown id, except release, which records it so a late reserve is refused', async () => {
       const id = newId();
-      expect((await app.inject({ method: 'GET', url: `/reservations/${id}` })).statusCode).toBe(404);
+      expect((await send({ method: 'GET', url: `/reservations/${id}` })).statusCode).toBe(404);
       expect((await act(id, 'commit')).statusCode).toBe(404);
       expect((await act(id, 'restock')).statusCode).toBe(404);
       const released = await act(id, 'release');

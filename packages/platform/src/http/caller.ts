@@ -1,13 +1,13 @@
 import type { FastifyRequest } from 'fastify';
-import { AppError, isUuid } from '@agora/kernel';
+import { AppError } from '@agora/kernel';
+import type { HttpApp } from './app.js';
+import { CALLER_ASSERTION_HEADER, type CallerAssertionVerifier, type VerifiedCall } from './caller-assertion.js';
 
 /**
- * Who is calling, as the gateway established it from the bearer token. The gateway strips these
- * headers from outside requests and sets them after verifying the token; services trust them
- * because only the gateway and other services reach them.
+ * Who is calling a service. A service takes it from one thing only: the caller assertion of the
+ * request, verified by `guardServiceRoutes` (docs/security.md). No header naming a user or a role
+ * is read; a request that reached a guarded route without a valid assertion was already refused.
  */
-export const CALLER_ID_HEADER = 'x-agora-user-id';
-export const CALLER_ROLE_HEADER = 'x-agora-user-role';
 
 export type Role = 'customer' | 'admin';
 
@@ -16,13 +16,41 @@ export interface Caller {
   role: Role;
 }
 
-/** The caller, undefined when none is named; a caller id that is not a user id (a UUID) is no user: 401, never a store's 500. */
+const verifiedCalls = new WeakMap<FastifyRequest, VerifiedCall>();
+
+/** Routes anyone who can reach the port may call: health, readiness and metrics. */
+function isOperational(request: FastifyRequest): boolean {
+  const config: unknown = request.routeOptions.config;
+  return typeof config === 'object' && config !== null && 'operational' in config && config.operational === true;
+}
+
+/**
+ * Makes `app` (a service's routes) answer only callers holding an assertion addressed to it:
+ * every route except the operational ones verifies the request's assertion before anything else.
+ * None → 401; a value that is not a token → 400 naming the header; forged, expired, for another
+ * service → 401. The composition root calls this on every service app it serves.
+ */
+export function guardServiceRoutes(app: HttpApp, verifier: CallerAssertionVerifier): void {
+  app.addHook('onRequest', async (request) => {
+    if (isOperational(request)) return;
+    const assertion = request.headers[CALLER_ASSERTION_HEADER];
+    if (assertion === undefined) throw new AppError('UNAUTHENTICATED', `A caller assertion (${CALLER_ASSERTION_HEADER}) is required`);
+    if (typeof assertion !== 'string') {
+      const message = 'must be sent once';
+      throw new AppError('VALIDATION_FAILED', `${CALLER_ASSERTION_HEADER}: ${message}`, { errors: [{ path: `headers.${CALLER_ASSERTION_HEADER}`, message }] });
+    }
+    verifiedCalls.set(request, await verifier.verify(assertion));
+  });
+}
+
+/** The verified call, undefined when the request carried no verified assertion (an unguarded app). */
+export function verifiedCallOf(request: FastifyRequest): VerifiedCall | undefined {
+  return verifiedCalls.get(request);
+}
+
+/** The user the verified assertion names, undefined when it names none (or there is none). */
 export function callerOf(request: FastifyRequest): Caller | undefined {
-  const userId = request.headers[CALLER_ID_HEADER];
-  const role = request.headers[CALLER_ROLE_HEADER];
-  if (userId === undefined || userId === '') return undefined;
-  if (typeof userId !== 'string' || !isUuid(userId)) throw new AppError('UNAUTHENTICATED', 'The caller is not a user: its id is not a UUID');
-  return { userId, role: role === 'admin' ? 'admin' : 'customer' };
+  return verifiedCalls.get(request)?.caller;
 }
 
 export function requireCaller(request: FastifyRequest): Caller {
@@ -35,8 +63,4 @@ export function requireAdmin(request: FastifyRequest): Caller {
   const caller = requireCaller(request);
   if (caller.role !== 'admin') throw new AppError('FORBIDDEN', 'This operation needs the admin role');
   return caller;
-}
-
-export function callerHeaders(caller: Caller | undefined): Record<string, string> {
-  return caller ? { [CALLER_ID_HEADER]: caller.userId, [CALLER_ROLE_HEADER]: caller.role } : {};
 }

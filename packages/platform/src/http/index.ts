@@ -2,3 +2,4 @@ export * from './app.js';
 export * from './health.js';
 export * from './validation.js';
 export * from './caller.js';
+export * from './caller-assertion.js';

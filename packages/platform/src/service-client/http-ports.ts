@@ -1,6 +1,5 @@
 import type { Money } from '@agora/kernel';
 import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, ServicePorts, cart, catalog, inventory, payment } from '@agora/contracts';
-import { callerHeaders } from '../http/caller.js';
 import { ServiceClient } from './client.js';
 import type { ServiceTransport } from './transport.js';
 
@@ -65,7 +64,7 @@ export class HttpPaymentPort implements PaymentPort {
   }
 }
 
-/** The cart's routes take the user from the caller headers the gateway would set. */
+/** The cart's routes take the user from the caller assertion, which names the cart's owner (ServiceRequest.caller). */
 export class HttpCartPort implements CartPort {
   private readonly client: ServiceClient;
 
@@ -75,13 +74,13 @@ export class HttpCartPort implements CartPort {
 
   lines(userId: string, options: PortCallOptions = {}): Promise<cart.CartLines> {
     return this.client.call(
-      { method: 'GET', path: '/cart/lines', headers: callerHeaders({ userId, role: 'customer' }), idempotent: true },
+      { method: 'GET', path: '/cart/lines', caller: { userId, role: 'customer' }, idempotent: true },
       options.requestId ? { requestId: options.requestId } : {},
     );
   }
 
   checkedOut(userId: string, body: cart.CheckedOutBody): Promise<cart.CheckedOutResult> {
-    return this.client.call({ method: 'POST', path: '/cart/checked-out', body, headers: callerHeaders({ userId, role: 'customer' }) });
+    return this.client.call({ method: 'POST', path: '/cart/checked-out', body, caller: { userId, role: 'customer' } });
   }
 }
 

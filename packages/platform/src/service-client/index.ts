@@ -4,3 +4,4 @@ export * from './client.js';
 export * from './http.js';
 export * from './http-ports.js';
 export * from './in-process-port.js';
+export * from './asserting.js';

@@ -1,3 +1,5 @@
+import type { Caller } from '../http/caller.js';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface ServiceRequest {
@@ -8,6 +10,11 @@ export interface ServiceRequest {
   /** A body sent byte for byte (signed webhooks); takes the place of `body`. */
   rawBody?: string;
   headers?: Record<string, string>;
+  /**
+   * The signed-in user the call is made for, if any: the transport's caller assertion names it
+   * (AssertingTransport). Never sent as a header of its own; a service reads no such header.
+   */
+  caller?: Caller;
   /** Idempotent calls may be retried by transports that retry (GETs always are). */
   idempotent?: boolean;
 }

@@ -2,3 +2,4 @@ export * from './backends.js';
 export * from './nats.js';
 export * from './redis.js';
 export * from './ports.js';
+export * from './callers.js';
