@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, EnvReader } from '@agora/kernel';
+import { ConfigError, EnvReader, LIMITS } from '@agora/kernel';
 import { CHECKOUT_BENCH_LIMITS, runCheckoutBench } from './checkout.js';
 import { FAILOVER_BENCH_LIMITS, formatFailoverTable, runFailoverBench, writeFailoverResult } from './failover.js';
 import type { NodeLauncher } from './child.js';
 import { RESULTS_DIR, formatCheckoutTable, writeResult } from './report.js';
 import { RING_BENCH_LIMITS, formatRingTable, runRingBench } from './ring.js';
+import { CACHE_BENCH_LIMITS, formatCacheTable, runCacheBench } from './cache.js';
 
 export { runCheckoutBench, CHECKOUT_BENCH_LIMITS, type CheckoutBenchOptions, type CheckoutReport } from './checkout.js';
 export { runBaseline, type BaselineResult } from './baseline.js';
@@ -28,6 +29,7 @@ export {
 export { ProcessCluster, PROCESS_CLUSTER_LIMITS, baseEnvironment, type ClusterAdmin, type ClusterMember, type ClusterView, type ProcessClusterOptions } from './process-cluster.js';
 export { LoopbackClient } from './http.js';
 export { runRingBench, formatRingTable, RING_BENCH_LIMITS, type RingBenchOptions, type RingReport, type SchemeFigures } from './ring.js';
+export { runCacheBench, formatCacheTable, replayPolicies, zipfSampler, CACHE_BENCH_LIMITS, type CacheBenchOptions, type CacheReport } from './cache.js';
 
 export const BENCH_USAGE = `usage: agora bench checkout [--json] [--buyers N] [--duration S] [--warmup S] [--baseline-duration S]
                             [--skus K] [--keep-database] [--cpu-prof] [--count-sql]
@@ -59,7 +61,18 @@ export const BENCH_USAGE = `usage: agora bench checkout [--json] [--buyers N] [-
   ring, rendezvous and jump hashing; then node N joins. Prints each scheme's balance (busiest ÷
   mean keys), the share of keys moved (and any moved elsewhere than to the newcomer) and
   lookups/s. --json: the last stdout line is
-  { scenario: 'ring', nodes, keys, ring: { maxOverMean, movedFraction, ... }, rendezvous, jump }.`;
+  { scenario: 'ring', nodes, keys, ring: { maxOverMean, movedFraction, ... }, rendezvous, jump }.
+
+       agora bench cache [--json] [--clients N] [--duration S] [--warmup S] [--baseline-duration S]
+                         [--products P] [--entries E] [--zipf X]
+
+  \`agora start\` in a child process on a fresh catalog of P demo products (default 1,200), twice:
+  with the storefront cache (L1 of E entries, default 10% of P and at least 20) and with
+  AGORA_CATALOG_CACHE=off. N clients (default 32) read products by id with Zipf popularity (exponent X, default 1), then
+  the first catalog page; prints req/s of each against the same run's bare-Fastify baseline, the
+  server's L1 hit ratio, and LRU/LFU/FIFO hit ratios replaying the same Zipf stream. --json: the
+  last stdout line is { scenario: 'cache', reqPerSecCached, reqPerSecUncached, hitRatio: { lru,
+  lfu, fifo }, baselineReqPerSec, pageReqPerSecCached, ... }.`;
 
 /** What the CLI hands over: how to run its own entry point (the bench never imports the CLI). */
 export interface BenchContext {
@@ -97,6 +110,9 @@ function parseBenchArgs(argv: readonly string[]) {
       after: { type: 'string' },
       nodes: { type: 'string' },
       keys: { type: 'string' },
+      products: { type: 'string' },
+      entries: { type: 'string' },
+      zipf: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -115,6 +131,30 @@ export async function runBenchCommand(argv: readonly string[], context: BenchCon
   const { values, positionals } = parsed;
   if (values.help) {
     context.stdout(`${BENCH_USAGE}\n`);
+    return 0;
+  }
+  if (positionals[0] === 'cache' && positionals.length === 1) {
+    const products = intOption('products', values.products, 1_200, 1, CACHE_BENCH_LIMITS.productsMax);
+    const zipf = values.zipf === undefined ? 1 : Number(values.zipf);
+    if (!Number.isFinite(zipf) || zipf <= 0 || zipf > CACHE_BENCH_LIMITS.zipfExponentMax) {
+      throw new ConfigError('--zipf', `must be a number in (0, ${CACHE_BENCH_LIMITS.zipfExponentMax}], got "${values.zipf}"`);
+    }
+    const report = await runCacheBench({
+      clients: intOption('clients', values.clients, 32, 1, CACHE_BENCH_LIMITS.clientsMax),
+      durationS: intOption('duration', values.duration, 10, 1, CACHE_BENCH_LIMITS.durationSMax),
+      warmupS: intOption('warmup', values.warmup, 2, 0, CACHE_BENCH_LIMITS.durationSMax),
+      baselineS: intOption('baseline-duration', values['baseline-duration'], 5, 1, CACHE_BENCH_LIMITS.durationSMax),
+      products,
+      // A tenth of the catalog, but never less than a page: a page's products must fit in L1 together.
+      cacheEntries: intOption('entries', values.entries, Math.max(LIMITS.pageSizeDefault, Math.round(products / 10)), 1, CACHE_BENCH_LIMITS.productsMax),
+      zipfExponent: zipf,
+      env: context.env,
+      launcher: context.launcher,
+      agoraMain: context.agoraMain,
+      progress: (line) => context.stderr(`bench: ${line}\n`),
+    });
+    context.stdout(`\n${formatCacheTable(report)}\n`);
+    if (values.json) context.stdout(`${JSON.stringify(report)}\n`);
     return 0;
   }
   if (positionals[0] === 'ring' && positionals.length === 1) {

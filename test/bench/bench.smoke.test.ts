@@ -45,6 +45,18 @@ describe('agora bench checkout (smoke, embedded storage)', () => {
     expect(stdout).toContain('checkouts/s');
   }, 180_000);
 
+  it('runs a tiny cache benchmark (cache on and off, policies replayed) ending with one JSON line', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of Object.keys(env)) if (name === 'DATABASE_URL' || name.endsWith('_DATABASE_URL') || name === 'REDIS_URL' || name === 'NATS_URL') delete env[name];
+    const args = ['cache', '--json', '--clients', '2', '--duration', '1', '--warmup', '0', '--baseline-duration', '1', '--products', '30'];
+    const { code, stdout, stderr } = await runBench(args, env);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout.trimEnd().split('\n').at(-1) ?? '') as Record<string, unknown>;
+    expect(report).toMatchObject({ scenario: 'cache', errors: 0, products: 30, storage: 'embedded' });
+    for (const key of ['reqPerSecCached', 'reqPerSecUncached', 'baselineReqPerSec', 'pageReqPerSecCached']) expect(report[key], key).toBeGreaterThan(0);
+    for (const policy of ['lru', 'lfu', 'fifo']) expect((report.hitRatio as Record<string, number>)[policy], policy).toBeGreaterThan(0);
+  }, 240_000);
+
   it('refuses an unknown scenario with usage', async () => {
     const { code, stderr } = await runBench(['teleport'], { ...process.env });
     expect(code).toBe(2);

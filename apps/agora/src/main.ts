@@ -41,6 +41,9 @@ usage:
   agora bench ring [--json] [--nodes N] [--keys K]
                                    balance, keys moved on a join and lookups/s of the hash
                                    ring, rendezvous and jump hashing (in process)
+  agora bench cache [--json] [--clients N] [--products P]
+                                   Zipf product reads and the first page through \`agora start\`
+                                   with and without the catalog cache, LRU/LFU/FIFO hit ratios
   agora nginx-config --listen [HOST:]PORT --gateways [HOST:]PORT,...
                                    prints deploy/nginx/agora.conf.template filled in
 
