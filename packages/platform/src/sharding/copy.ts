@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Storage } from '../storage/storage.js';
-import { textArray, type ShardedData } from './fence.js';
+import { COPY_SETTING, textArray, type ShardedData } from './fence.js';
 
 export const COPY_LIMITS = {
   /** Keys per copy round: one read per table on the source, one transaction on the target. */
@@ -24,6 +24,7 @@ export async function copyKeys(source: Storage, target: Storage, data: ShardedDa
       tables.push({ table: moved.table, rows: row?.rows ?? [] });
     }
     await target.transaction(async (tx) => {
+      await target.query(sql`select set_config(${COPY_SETTING}, 'on', true)`, tx);
       for (const moved of [...data.moved].reverse()) await target.query(sql`delete from ${sql.raw(moved.table)} t where ${moved.rowsOf(batch)}`, tx);
       for (const { table, rows } of tables) {
         if (rows.length === 0) continue;

@@ -1,7 +1,7 @@
 import type { Logger } from '../telemetry/logger.js';
 import { PostgresStorage } from '../storage/postgres.js';
 import type { Storage } from '../storage/storage.js';
-import { redactUrl, type ShardMap, type ShardMember } from './map.js';
+import type { ShardMap, ShardMember } from './map.js';
 import type { ShardMapStore, StoredShardMap } from './map-store.js';
 import type { Shard, ShardRouter } from './router.js';
 import { strategyOf, type ShardStrategy } from './strategy.js';
@@ -153,9 +153,6 @@ export class MapShardRouter implements ShardRouter {
     }
     const existing = this.storages.get(member.url);
     if (existing) return existing;
-    if (this.opener.main.kind === 'pglite' && !this.opener.open) {
-      throw new Error(`shard ${member.id} of ${this.service} is a PostgreSQL database (${redactUrl(member.url)}) but this process runs on embedded PGlite; set DATABASE_URL`);
-    }
     const storage = this.opener.open?.(member.url) ?? new PostgresStorage({ url: member.url, poolMax: this.opener.poolMax ?? SHARD_ROUTER_DEFAULTS.poolMax });
     try {
       await this.opener.prepare?.(storage, member);

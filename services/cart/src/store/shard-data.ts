@@ -8,10 +8,12 @@ import type { ShardedData } from '@agora/platform';
  */
 export const CART_SHARDED_DATA: ShardedData = {
   service: 'cart',
+  // In the order the cart's statements lock them (checkedOut: applied orders, lines, cart; the
+  // others: lines, cart): a freeze locks them in this order too, so it never deadlocks with one.
   guarded: [
-    { table: 'cart.carts', keyColumn: 'user_id' },
-    { table: 'cart.cart_lines', keyColumn: 'user_id' },
     { table: 'cart.checked_out_orders', keyColumn: 'user_id' },
+    { table: 'cart.cart_lines', keyColumn: 'user_id' },
+    { table: 'cart.carts', keyColumn: 'user_id' },
   ],
   knownKey: 'exists (select 1 from cart.carts x where x.user_id = $KEY) or exists (select 1 from cart.checked_out_orders x where x.user_id = $KEY)',
   moved: [
