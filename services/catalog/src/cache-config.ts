@@ -36,10 +36,21 @@ export const CATALOG_CACHE_DEFAULTS = {
 const MAX_ENTRIES_LIMIT = 1_000_000;
 /** An hour: invalidation keeps entries right; the TTL only bounds what a lost message leaves behind. */
 const TTL_MS_LIMIT = 3_600_000;
-const PREFIX = /^[A-Za-z0-9:_-]{1,64}$/;
+/** Redis key characters, as the discovery prefix allows them, with room for `:cache`. */
+const PREFIX = /^[A-Za-z0-9_:.-]{1,160}$/;
+
+/**
+ * A cluster that has a discovery namespace of its own (several clusters share one Redis) gets a
+ * cache namespace of its own too, `<AGORA_DISCOVERY_PREFIX>:cache`: its pages must never be served
+ * to another cluster whose catalog differs. `AGORA_CACHE_PREFIX` overrides it.
+ */
+function defaultPrefix(env: EnvReader): string {
+  const discovery = env.string('AGORA_DISCOVERY_PREFIX');
+  return discovery === undefined ? CATALOG_CACHE_DEFAULTS.prefix : `${discovery}:cache`;
+}
 
 export function catalogCacheConfig(env: EnvReader): CatalogCacheConfig {
-  const prefix = env.string('AGORA_CACHE_PREFIX', CATALOG_CACHE_DEFAULTS.prefix);
+  const prefix = env.string('AGORA_CACHE_PREFIX') ?? defaultPrefix(env);
   if (!PREFIX.test(prefix)) throw new Error(`AGORA_CACHE_PREFIX must match ${PREFIX.source}, got "${prefix}"`);
   return {
     enabled: env.bool('AGORA_CATALOG_CACHE', true),
