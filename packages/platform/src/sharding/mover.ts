@@ -18,6 +18,8 @@ export const MOVE_LIMITS = {
   graceMs: 3 * SHARD_ROUTER_DEFAULTS.pollIntervalMs,
 } as const;
 
+export type MoveLimits = Record<keyof typeof MOVE_LIMITS, number>;
+
 /** A move from one map version to the next, as it ran. */
 export interface MoveReport {
   service: string;
@@ -43,7 +45,7 @@ export interface MoveOptions {
   /** Fencing token of the lock this move holds: the map write refuses it when a newer move wrote. */
   fence: bigint;
   logger: Logger;
-  limits?: Partial<typeof MOVE_LIMITS>;
+  limits?: Partial<MoveLimits>;
   /** Phases as they begin (for the CLI's progress lines and the tests). */
   onPhase?: (phase: 'copy' | 'freeze' | 'catch-up' | 'switch' | 'clean-up', detail: Record<string, unknown>) => void;
 }
@@ -63,7 +65,7 @@ type Routes = Map<string, Map<string, string[]>>;
  * 6. after `graceMs` (every instance has re-read the map) the sources reopen and their copies go.
  */
 export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
-  const limits = { ...MOVE_LIMITS, ...options.limits };
+  const limits: MoveLimits = { ...MOVE_LIMITS, ...options.limits };
   const { data, from, logger } = options;
   const started = Date.now();
   const to: ShardMap = { ...options.target, service: from.service, version: from.version + 1 };
@@ -136,7 +138,7 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
 }
 
 /** Waits until no work runs for `keys` on `storage`, or throws when `quiesceMs` passes first. */
-async function quiesce(storage: Storage, data: ShardedData, keys: readonly string[], limits: typeof MOVE_LIMITS): Promise<void> {
+async function quiesce(storage: Storage, data: ShardedData, keys: readonly string[], limits: MoveLimits): Promise<void> {
   if (keys.length === 0) return;
   const deadline = Date.now() + limits.quiesceMs;
   for (;;) {
