@@ -1,16 +1,17 @@
 import { cart } from '@agora/contracts';
-import { BEARER_SECURITY, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { BEARER_SECURITY, ok, problems, withExample } from '../schemas.js';
+import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
 import { relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
 
-const CART_RESPONSE = { 200: ok('The cart after the change, priced from the catalog', cart.Cart), ...PROBLEM_RESPONSES };
+const CART_OK = { 200: ok('The cart, priced from the catalog', cart.Cart, EXAMPLES.cart) };
 
 /** The caller's own cart: the cart service keys it by the user the token proves. */
 export const cartRoutes: RouteArea = (app, { upstream }) => {
   app.get(
     '/api/v1/cart',
-    { schema: { tags: [TAGS.cart], operationId: 'getCart', summary: "The caller's cart", security: BEARER_SECURITY, response: CART_RESPONSE }, config: { access: 'user' } },
+    { schema: { tags: [TAGS.cart], operationId: 'getCart', summary: "The caller's cart", security: BEARER_SECURITY, response: { ...CART_OK, ...problems() } }, config: { access: 'user' } },
     async (request, reply) => relay(reply, 'cart', await upstream.call(request, 'cart', { method: 'GET', path: '/cart', idempotent: true })),
   );
 
@@ -22,8 +23,8 @@ export const cartRoutes: RouteArea = (app, { upstream }) => {
         operationId: 'addCartItem',
         summary: 'Add a SKU (merges with an existing line; quantity 1..99; at most 100 lines)',
         security: BEARER_SECURITY,
-        body: cart.AddItemBody,
-        response: CART_RESPONSE,
+        body: withExample(cart.AddItemBody, EXAMPLES.addItem),
+        response: { ...CART_OK, ...problems('NOT_FOUND', 'CONFLICT') },
       },
       config: { access: 'user' },
     },
@@ -39,8 +40,8 @@ export const cartRoutes: RouteArea = (app, { upstream }) => {
         summary: 'Set the quantity of a line (0 removes it)',
         security: BEARER_SECURITY,
         params: cart.ItemParams,
-        body: cart.UpdateItemBody,
-        response: CART_RESPONSE,
+        body: withExample(cart.UpdateItemBody, EXAMPLES.updateItem),
+        response: { ...CART_OK, ...problems('NOT_FOUND', 'CONFLICT') },
       },
       config: { access: 'user' },
     },
@@ -51,7 +52,7 @@ export const cartRoutes: RouteArea = (app, { upstream }) => {
   app.delete(
     '/api/v1/cart/items/:sku',
     {
-      schema: { tags: [TAGS.cart], operationId: 'removeCartItem', summary: 'Remove a line', security: BEARER_SECURITY, params: cart.ItemParams, response: CART_RESPONSE },
+      schema: { tags: [TAGS.cart], operationId: 'removeCartItem', summary: 'Remove a line', security: BEARER_SECURITY, params: cart.ItemParams, response: { ...CART_OK, ...problems('NOT_FOUND', 'CONFLICT') } },
       config: { access: 'user' },
     },
     async (request, reply) =>

@@ -1,6 +1,7 @@
 import { catalog } from '@agora/contracts';
 import { asCatalogPage, asCatalogProduct } from '../availability.js';
-import { BEARER_SECURITY, IdempotencyHeaders, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { BEARER_SECURITY, IdempotencyHeaders, ok, problems, withExample } from '../schemas.js';
+import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
 import { isSuccess, relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
@@ -38,7 +39,7 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
         operationId: 'listProducts',
         summary: 'Search and browse products',
         querystring: catalog.ProductQuery,
-        response: { 200: ok('A page of products', catalog.ProductPage), ...PROBLEM_RESPONSES },
+        response: { 200: ok('A page of products', catalog.ProductPage, EXAMPLES.productPage), ...problems() },
       },
     },
     async (request, reply) => {
@@ -58,7 +59,7 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
         operationId: 'getProduct',
         summary: 'One product with the availability of each variant',
         params: catalog.ProductIdParams,
-        response: { 200: ok('The product', catalog.Product), ...PROBLEM_RESPONSES },
+        response: { 200: ok('The product', catalog.Product, EXAMPLES.product), ...problems('NOT_FOUND') },
       },
     },
     async (request, reply) => {
@@ -77,7 +78,7 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
         tags: [TAGS.catalog],
         operationId: 'listCategories',
         summary: 'Categories with their product counts',
-        response: { 200: ok('Every category with its product count', catalog.CategoryList), ...PROBLEM_RESPONSES },
+        response: { 200: ok('Every category with its product count', catalog.CategoryList, EXAMPLES.categoryList), ...problems() },
       },
     },
     async (request, reply) => {
@@ -95,8 +96,8 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
         summary: 'Add a product',
         security: BEARER_SECURITY,
         headers: IdempotencyHeaders,
-        body: catalog.CreateProductBody,
-        response: { 201: ok('The new product', catalog.Product), ...PROBLEM_RESPONSES },
+        body: withExample(catalog.CreateProductBody, EXAMPLES.createProduct),
+        response: { 201: ok('The new product', catalog.Product, EXAMPLES.product), ...problems('CONFLICT') },
       },
       config: { access: 'admin' },
     },
@@ -117,8 +118,8 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
         summary: 'Change a product (any of its fields)',
         security: BEARER_SECURITY,
         params: catalog.ProductIdParams,
-        body: catalog.UpdateProductBody,
-        response: { 200: ok('The changed product', catalog.Product), ...PROBLEM_RESPONSES },
+        body: withExample(catalog.UpdateProductBody, EXAMPLES.updateProduct),
+        response: { 200: ok('The changed product', catalog.Product, EXAMPLES.product), ...problems('NOT_FOUND', 'CONFLICT') },
       },
       config: { access: 'admin' },
     },

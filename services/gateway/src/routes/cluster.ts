@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { HttpApp } from '@agora/platform';
-import { BEARER_SECURITY, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { BEARER_SECURITY, ok, problems } from '../schemas.js';
+import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
 
 export const ClusterInstance = Type.Object({
@@ -39,7 +40,7 @@ export function registerClusterRoute(app: HttpApp, source: ClusterViewSource): v
         operationId: 'clusterView',
         summary: 'Instances per service (heartbeat age, state), breaker states, balancing strategies and the shard map',
         security: BEARER_SECURITY,
-        response: { 200: ok('The cluster as this gateway sees it', ClusterView), ...PROBLEM_RESPONSES },
+        response: { 200: ok('The cluster as this gateway sees it', ClusterView, EXAMPLES.clusterView), ...problems() },
       },
       config: { access: 'admin' },
     },

@@ -1,6 +1,7 @@
 import { identity } from '@agora/contracts';
 import { authRouteRateLimit } from '../rate-limit.js';
-import { BEARER_SECURITY, IdempotencyHeaders, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { BEARER_SECURITY, IdempotencyHeaders, ok, problems, withExample } from '../schemas.js';
+import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
 import { requireCaller } from '../auth.js';
 import { relay } from '../upstream.js';
@@ -16,8 +17,8 @@ export const identityRoutes: RouteArea = (app, { upstream, config }) => {
         operationId: 'register',
         summary: 'Create a customer account and get a token',
         headers: IdempotencyHeaders,
-        body: identity.RegisterBody,
-        response: { 201: ok('The new user and a token', identity.AuthResult), ...PROBLEM_RESPONSES },
+        body: withExample(identity.RegisterBody, EXAMPLES.registerBody),
+        response: { 201: ok('The new user and a token', identity.AuthResult, EXAMPLES.authResult), ...problems('EMAIL_TAKEN') },
       },
       config: { access: 'public', rateLimit: authRouteRateLimit(config.rateLimits) },
     },
@@ -34,8 +35,8 @@ export const identityRoutes: RouteArea = (app, { upstream, config }) => {
         tags: [TAGS.identity],
         operationId: 'login',
         summary: 'Exchange e-mail and password for a token',
-        body: identity.LoginBody,
-        response: { 200: ok('The user and a token', identity.AuthResult), ...PROBLEM_RESPONSES },
+        body: withExample(identity.LoginBody, EXAMPLES.loginBody),
+        response: { 200: ok('The user and a token', identity.AuthResult, EXAMPLES.authResult), ...problems('INVALID_CREDENTIALS') },
       },
       config: { access: 'public', rateLimit: authRouteRateLimit(config.rateLimits) },
     },
@@ -53,7 +54,7 @@ export const identityRoutes: RouteArea = (app, { upstream, config }) => {
         operationId: 'me',
         summary: 'The signed-in user',
         security: BEARER_SECURITY,
-        response: { 200: ok('The signed-in user', identity.User), ...PROBLEM_RESPONSES },
+        response: { 200: ok('The signed-in user', identity.User, EXAMPLES.user), ...problems('NOT_FOUND') },
       },
       config: { access: 'user' },
     },

@@ -1,6 +1,7 @@
 import { inventory } from '@agora/contracts';
 import { AppError } from '@agora/kernel';
-import { BEARER_SECURITY, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { BEARER_SECURITY, ok, problems, withExample } from '../schemas.js';
+import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
 import { isSuccess, relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
@@ -23,7 +24,7 @@ export const inventoryRoutes: RouteArea = (app, { upstream }) => {
         operationId: 'getAvailability',
         summary: 'Units of a SKU that can be bought now',
         params: inventory.SkuParams,
-        response: { 200: ok('Units available now', inventory.Availability), ...PROBLEM_RESPONSES },
+        response: { 200: ok('Units available now', inventory.Availability, EXAMPLES.availability), ...problems('NOT_FOUND') },
       },
     },
     async (request, reply) => {
@@ -42,8 +43,8 @@ export const inventoryRoutes: RouteArea = (app, { upstream }) => {
         summary: 'Set the units on hand of a SKU',
         security: BEARER_SECURITY,
         params: inventory.SkuParams,
-        body: inventory.SetStockBody,
-        response: { 200: ok('The stock level after the change', inventory.StockLevel), ...PROBLEM_RESPONSES },
+        body: withExample(inventory.SetStockBody, EXAMPLES.setStock),
+        response: { 200: ok('The stock level after the change', inventory.StockLevel, EXAMPLES.stockLevel), ...problems('CONFLICT') },
       },
       config: { access: 'admin' },
     },

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { IdParams } from '@agora/contracts';
 import { order } from '@agora/contracts';
-import { BEARER_SECURITY, PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { BEARER_SECURITY, ok, problems, withExample } from '../schemas.js';
+import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
 import { relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
@@ -29,8 +30,12 @@ export const orderRoutes: RouteArea = (app, { upstream }) => {
           '201 with the final order, 202 while an asynchronous payment is pending. 409 CART_EMPTY, 409 OUT_OF_STOCK (order REJECTED in the body), 402 PAYMENT_DECLINED (order PAYMENT_FAILED in the body).',
         security: BEARER_SECURITY,
         headers: RequiredIdempotencyHeaders,
-        body: order.CheckoutBody,
-        response: { 201: ok('The order, final', order.Order), 202: ok('The order, payment still pending', order.Order), ...PROBLEM_RESPONSES },
+        body: withExample(order.CheckoutBody, EXAMPLES.checkout),
+        response: {
+          201: ok('The order, final', order.Order, EXAMPLES.order),
+          202: ok('The order, payment still pending', order.Order, EXAMPLES.pendingOrder),
+          ...problems('PAYMENT_DECLINED', 'CART_EMPTY', 'OUT_OF_STOCK', 'CONFLICT', 'IDEMPOTENCY_MISMATCH'),
+        },
       },
       config: { access: 'user' },
     },
@@ -46,7 +51,7 @@ export const orderRoutes: RouteArea = (app, { upstream }) => {
         summary: "The caller's orders, newest first",
         security: BEARER_SECURITY,
         querystring: order.OrderListQuery,
-        response: { 200: ok('A page of orders', order.OrderPage), ...PROBLEM_RESPONSES },
+        response: { 200: ok('A page of orders', order.OrderPage, EXAMPLES.orderPage), ...problems() },
       },
       config: { access: 'user' },
     },
@@ -63,7 +68,7 @@ export const orderRoutes: RouteArea = (app, { upstream }) => {
         summary: 'One order with its status history (404 if it is not the caller’s; admins see all)',
         security: BEARER_SECURITY,
         params: IdParams,
-        response: { 200: ok('The order', order.Order), ...PROBLEM_RESPONSES },
+        response: { 200: ok('The order', order.Order, EXAMPLES.order), ...problems('NOT_FOUND') },
       },
       config: { access: 'user' },
     },
@@ -80,7 +85,7 @@ export const orderRoutes: RouteArea = (app, { upstream }) => {
         summary: 'Cancel an order: refund what was captured and put the stock back',
         security: BEARER_SECURITY,
         params: IdParams,
-        response: { 200: ok('The order, CANCELLED', order.Order), ...PROBLEM_RESPONSES },
+        response: { 200: ok('The order, CANCELLED', order.Order, EXAMPLES.cancelledOrder), ...problems('NOT_FOUND', 'CONFLICT') },
       },
       config: { access: 'user' },
     },
@@ -96,8 +101,12 @@ export const orderRoutes: RouteArea = (app, { upstream }) => {
         summary: 'Pay an order that is RESERVED and awaiting payment (flash-sale orders)',
         security: BEARER_SECURITY,
         params: IdParams,
-        body: order.PayBody,
-        response: { 200: ok('The order after payment', order.Order), 202: ok('Payment pending', order.Order), ...PROBLEM_RESPONSES },
+        body: withExample(order.PayBody, EXAMPLES.pay),
+        response: {
+          200: ok('The order after payment', order.Order, EXAMPLES.order),
+          202: ok('Payment pending', order.Order, EXAMPLES.pendingOrder),
+          ...problems('PAYMENT_DECLINED', 'NOT_FOUND', 'CONFLICT'),
+        },
       },
       config: { access: 'user' },
     },
@@ -114,7 +123,7 @@ export const orderRoutes: RouteArea = (app, { upstream }) => {
         summary: 'Orders of every user, newest first, optionally by status',
         security: BEARER_SECURITY,
         querystring: order.AdminOrderQuery,
-        response: { 200: ok('A page of orders', order.OrderPage), ...PROBLEM_RESPONSES },
+        response: { 200: ok('A page of orders', order.OrderPage, EXAMPLES.orderPage), ...problems() },
       },
       config: { access: 'admin' },
     },

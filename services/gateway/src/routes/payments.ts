@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
-import { PROBLEM_RESPONSES, ok } from '../schemas.js';
+import { ok, problems } from '../schemas.js';
+import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
 import { relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
@@ -22,7 +23,10 @@ export const paymentRoutes: RouteArea = (app, { upstream }) => {
           operationId: 'paymentWebhook',
           summary: 'Provider webhook (HMAC-signed with `agora-signature: t=<unix>,v1=<hex>`; 401 if the signature is bad)',
           headers: Type.Object({ [SIGNATURE_HEADER]: Type.Optional(Type.String({ maxLength: 512 })) }),
-          response: { 200: ok('Accepted (also for a duplicate delivery)', Type.Object({ received: Type.Boolean() }, { additionalProperties: true })), ...PROBLEM_RESPONSES },
+          response: {
+            200: ok('Accepted (also for a duplicate delivery)', Type.Object({ received: Type.Boolean() }, { additionalProperties: true }), EXAMPLES.webhookReceived),
+            ...problems('VALIDATION_FAILED', 'INVALID_SIGNATURE'),
+          },
         },
       },
       async (request, reply) => {

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { buildOpenApiDocument } from '../src/openapi-document.js';
+import { lintOpenApiDocument } from '../src/openapi-lint.js';
+
+/** Every status an operation answers with a body, as the document lists them. */
+interface Operation {
+  operationId: string;
+  security?: unknown[];
+  requestBody?: { content: Record<string, { example?: unknown; examples?: unknown }> };
+  responses: Record<string, { content?: Record<string, { example?: unknown; examples?: unknown }> }>;
+}
+
+/** The public operations: what a shopper can call without a token. */
+const PUBLIC_OPERATIONS = ['register', 'login', 'listProducts', 'getProduct', 'listCategories', 'getAvailability', 'paymentWebhook'];
+
+async function operations(): Promise<Operation[]> {
+  const doc = (await buildOpenApiDocument()) as { paths: Record<string, Record<string, Operation>> };
+  return Object.values(doc.paths).flatMap((methods) => Object.values(methods));
+}
+
+describe('the published OpenAPI document', () => {
+  it('passes Redocly’s recommended rules (redocly.yaml) with no error', async () => {
+    const result = await lintOpenApiDocument();
+    expect(result.output).toMatch(/validated in/);
+    expect(result.ok, result.output).toBe(true);
+  });
+
+  it('says explicitly which operations need no token, and lists specific 4xx answers beside the catch-all', async () => {
+    const ops = await operations();
+    expect(ops.filter((op) => op.security?.length === 0).map((op) => op.operationId).sort()).toEqual([...PUBLIC_OPERATIONS].sort());
+    for (const op of ops) {
+      const statuses = Object.keys(op.responses);
+      expect(statuses.filter((s) => /^4\d\d$/.test(s)).length, op.operationId).toBeGreaterThan(0);
+      expect(statuses, op.operationId).toContain('4XX');
+      expect(statuses.includes('401'), op.operationId).toBe(op.security?.length !== 0 || op.operationId === 'login' || op.operationId === 'paymentWebhook');
+    }
+  });
+
+  it('has an example for every request and response body', async () => {
+    for (const op of await operations()) {
+      type Media = { example?: unknown; examples?: unknown };
+      const bodies: [string, string, Media][] = Object.entries(op.requestBody?.content ?? {}).map(([type, media]) => ['request', type, media]);
+      for (const [status, response] of Object.entries(op.responses)) {
+        for (const [type, media] of Object.entries(response.content ?? {})) bodies.push([status, type, media]);
+      }
+      for (const [where, type, media] of bodies) {
+        expect(media.example !== undefined || media.examples !== undefined, `${op.operationId} ${where} ${type}`).toBe(true);
+      }
+    }
+  });
+});
