@@ -212,25 +212,14 @@ export class SandboxProvider implements PaymentProvider {
     return resumed;
   }
 
-  /**
-   * The charge as the provider knows it. A real provider is one system; the sandbox is one ledger
-   * per payment process, so with several processes (`agora cluster`) another one may have
-   * captured, voided or refunded a charge this one authorized. So the payment service's records
-   * are asked every time, and whichever view is further along wins — a stale ledger would refuse
-   * to refund a charge it still thinks is only authorized.
-   */
   private async charge(providerRef: string): Promise<Charge> {
+    const known = this.charges.get(providerRef);
+    if (known) return known;
     const recalled = await this.options.recall?.(providerRef);
-    const learned = recalled && recalled.ref === providerRef ? recalled : undefined;
-    // A concurrent call may have learned it meanwhile: one charge object per reference.
-    const charge = this.charges.get(providerRef);
-    if (!charge) {
-      if (!learned) throw new ProviderError(`sandbox: no charge ${providerRef}`, false);
-      const fresh = { ...learned };
-      this.charges.set(providerRef, fresh);
-      return fresh;
-    }
-    if (learned) catchUp(charge, learned);
+    // A concurrent call may have relearned it meanwhile: one charge object per reference.
+    const charge = this.charges.get(providerRef) ?? (recalled && recalled.ref === providerRef ? { ...recalled } : undefined);
+    if (!charge) throw new ProviderError(`sandbox: no charge ${providerRef}`, false);
+    this.charges.set(providerRef, charge);
     return charge;
   }
 
@@ -245,7 +234,18 @@ export class SandboxProvider implements PaymentProvider {
     const charge = await this.charge(providerRef);
     const settled = this.operations.get(key);
     if (settled) return { ...settled };
-    apply(charge);
+    try {
+      apply(charge);
+    } catch (err) {
+      // A real provider is one system; the sandbox is one ledger per payment process, so with
+      // several (`agora cluster`) another process may have captured, voided or refunded a charge
+      // this one authorized. Before refusing, catch up with the payment service's records: a
+      // stale ledger would refuse to refund a charge it still thinks is only authorized. Only on
+      // a refusal, so the accepted path costs no read.
+      const learned = err instanceof ProviderError ? await this.options.recall?.(providerRef) : undefined;
+      if (!learned || learned.ref !== providerRef || !catchUp(charge, learned)) throw err;
+      apply(charge);
+    }
     return this.remember(key, { providerRef: `${refPrefix}${newId()}` });
   }
 
@@ -299,9 +299,11 @@ export class SandboxProvider implements PaymentProvider {
 /** How far along a charge is: a later stage is never undone by an earlier one. */
 const CHARGE_STAGE: Readonly<Record<ChargeState, number>> = { pending: 0, authorized: 1, declined: 1, captured: 2, voided: 2 };
 
-/** Moves this ledger's charge forward to what the records say happened elsewhere. */
-function catchUp(charge: Charge, learned: RecalledCharge): void {
+/** Moves this ledger's charge forward to what the records say happened elsewhere; whether anything moved. */
+function catchUp(charge: Charge, learned: RecalledCharge): boolean {
+  const before = `${charge.state}:${charge.captured}:${charge.refunded}`;
   if (CHARGE_STAGE[learned.state] > CHARGE_STAGE[charge.state]) charge.state = learned.state;
   charge.captured = Math.max(charge.captured, learned.captured);
   charge.refunded = Math.max(charge.refunded, learned.refunded);
+  return `${charge.state}:${charge.captured}:${charge.refunded}` !== before;
 }
