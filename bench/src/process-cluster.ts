@@ -248,7 +248,8 @@ export class ProcessCluster {
     for (const [service, count] of Object.entries(this.options.services)) {
       for (let i = 1; i <= count; i++) {
         const instanceId = `${service}-${i}`;
-        this.members.push(new Member(service, instanceId, spawnAgora(this.options, ['service', service], { AGORA_INSTANCE_ID: instanceId, AGORA_SERVICE_PORT: '0', HOST: '127.0.0.1' })));
+        // No HOST: a service listens only where it is advertised (loopback unless the owner's env says otherwise).
+        this.members.push(new Member(service, instanceId, spawnAgora(this.options, ['service', service], { AGORA_INSTANCE_ID: instanceId, AGORA_SERVICE_PORT: '0' })));
       }
     }
     for (let g = 1; g <= this.options.gateways; g++) {

@@ -48,7 +48,8 @@ usage:
                                    prints deploy/nginx/agora.conf.template filled in
 
 configuration is by environment: PORT, AGORA_DATA_DIR, DATABASE_URL, <SERVICE>_DATABASE_URL,
-AGORA_ADMIN_EMAIL, AGORA_ADMIN_PASSWORD, AGORA_JWT_SECRET, AGORA_RATE_LIMITS, AGORA_LOG_LEVEL
+AGORA_ADMIN_EMAIL, AGORA_ADMIN_PASSWORD, AGORA_JWT_SECRET, AGORA_INTERNAL_SECRET (required by
+agora service), AGORA_RATE_LIMITS, AGORA_LOG_LEVEL
 (see README.md).`;
 
 function storageLabel(config: AgoraConfig): string {
