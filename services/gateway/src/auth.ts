@@ -16,8 +16,9 @@ declare module 'fastify' {
 export const ADMIN_PREFIX = '/api/v1/admin';
 
 /**
- * Headers only the gateway may set. Anything in this namespace coming from outside is dropped,
- * so a client can never claim an identity or role by sending `x-agora-user-role: admin`.
+ * Headers only the gateway and the services may set. Anything in this namespace coming from
+ * outside is dropped, so a client can neither claim a role (`x-agora-user-role: admin`) nor pass
+ * on a caller assertion (`x-agora-caller`) it got hold of (docs/security.md).
  */
 const INTERNAL_HEADER_PREFIX = 'x-agora-';
 
