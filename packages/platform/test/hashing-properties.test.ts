@@ -126,6 +126,36 @@ describe.each(SCHEMES)('$name', (scheme) => {
   });
 });
 
+describe('ring history', () => {
+  it('a ring changed by any sequence of joins, leaves and re-weights routes like one built fresh from its final members', () => {
+    const step = fc.record({ op: fc.constantFrom('add', 'remove', 'reweight'), id: fc.constantFrom('a', 'b', 'c', 'd', 'e'), weight: fc.integer({ min: 1, max: 3 }) });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 25 }), (steps) => {
+        const ring = new HashRing<string>({ virtualNodes: 50 });
+        const live = new Map<string, number>();
+        for (const s of steps) {
+          if (s.op === 'remove') {
+            expect(ring.remove(s.id)).toBe(live.delete(s.id));
+          } else if (s.op === 'add' || live.has(s.id)) {
+            ring.add(s.id, s.id, s.weight);
+            live.set(s.id, s.weight);
+          }
+          ring.lookupId('between steps'); // forces a rebuild now and then, as real traffic does
+        }
+        const fresh = new HashRing<string>({ virtualNodes: 50 });
+        for (const [id, weight] of live) fresh.add(id, id, weight);
+        for (const key of SAMPLE.slice(0, 200)) {
+          const owner = ring.lookupId(key);
+          expect(owner).toBe(fresh.lookupId(key));
+          if (live.size === 0) expect(owner).toBeUndefined();
+          else expect(live.has(owner!)).toBe(true);
+        }
+      }),
+      { ...SEED, numRuns: 100 },
+    );
+  });
+});
+
 describe('weights', () => {
   it('ring: each member owns weight ÷ Σ weights of the hash space, and of the keys', () => {
     fc.assert(
