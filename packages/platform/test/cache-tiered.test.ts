@@ -174,6 +174,24 @@ describe('when the shared tier fails', () => {
     await c.close();
   });
 
+  it('an invalidation L2 refused is sent again once L2 answers: no instance reads the old value from it', async () => {
+    const RETRY_MS = 30;
+    const l2 = new InMemoryL2Store();
+    const channel = new InMemoryInvalidationChannel();
+    const a = cache({ l2, channel, staleBoundMs: RETRY_MS, secondDeleteDelayMs: RETRY_MS });
+    const b = cache({ l2, channel, staleBoundMs: RETRY_MS, secondDeleteDelayMs: RETRY_MS });
+    await a.get('k', async () => 'old');
+    l2.down = true;
+    await a.invalidate(['k']);
+    l2.down = false;
+    // Right now L2 still holds the old value; the retry removes it.
+    expect(await l2.get('test:0:k')).toBe('old');
+    await new Promise((r) => setTimeout(r, RETRY_MS * 4));
+    expect(await l2.get('test:0:k')).toBeUndefined();
+    expect(await b.get('k', async () => 'new')).toBe('new');
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('while the channel is lost, L1 keeps entries only for the stale bound', async () => {
     const clock = { t: T0 };
     const STALE_BOUND_MS = 1_000;

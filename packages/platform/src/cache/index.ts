@@ -5,3 +5,4 @@ export * from './l2.js';
 export * from './invalidation.js';
 export * from './cache-metrics.js';
 export * from './tiered-cache.js';
+export * from './invalidation-sender.js';

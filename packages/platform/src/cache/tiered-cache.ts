@@ -2,6 +2,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
 import type { CacheInvalidation, InvalidationChannel } from './invalidation.js';
+import { InvalidationSender } from './invalidation-sender.js';
 import type { L2Store } from './l2.js';
 import { createL1Store, type L1Policy, type L1Store } from './policies.js';
 import { SingleFlight, type Flight } from './single-flight.js';
@@ -29,8 +30,7 @@ export const TIERED_CACHE_DEFAULTS = {
   secondDeleteDelayMs: 500,
 } as const;
 
-/** Invalidations kept for replay while L2 or the channel fails; past this, the cache starts a new generation instead. */
-export const TIERED_CACHE_LIMITS = { pendingKeysMax: 1_000, keysPerCall: 1_000 } as const;
+export const TIERED_CACHE_LIMITS = { keysPerCall: 1_000 } as const;
 
 const CACHE_NAME = /^[a-z][a-z0-9-]{0,47}$/;
 /** Stored for "the source has no such key"; real values are never empty. */
@@ -84,10 +84,7 @@ export class TieredCache {
   private generation = 0;
   /** False while invalidations may be missed: L1 entries are then kept only `staleBoundMs`. */
   private trusted: boolean;
-  private readonly pendingKeys = new Set<string>();
-  private pendingAll = false;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly sender: InvalidationSender;
   private closed = false;
 
   constructor(private readonly options: TieredCacheOptions) {
@@ -113,6 +110,17 @@ export class TieredCache {
       if (name !== 'jitterRatio' && (!Number.isFinite(value) || value <= 0)) throw new Error(`cache ${options.name}: ${name} must be a positive number of ms, got ${value}`);
     }
     jitteredTtl(this.settings.ttlMs, this.settings.jitterRatio);
+    this.sender = new InvalidationSender({
+      cache: this.name,
+      l2: this.l2,
+      channel: this.channel,
+      metrics: this.metrics,
+      logger: options.logger,
+      retryMs: this.settings.staleBoundMs,
+      secondDeleteDelayMs: this.settings.secondDeleteDelayMs,
+      l2Key: (key) => this.l2Key(key),
+      newGeneration: () => this.invalidateAll(),
+    });
     this.trusted = this.channel?.connected ?? true;
     this.channel?.listen(options.name, {
       message: (m) => this.applyRemote(m),
@@ -179,25 +187,14 @@ export class TieredCache {
     if (keys.length === 0) return;
     this.dropLocal(keys);
     this.metrics.invalidatedLocal.inc();
-    await this.spread(keys);
-    this.later(() => this.spread(keys));
+    await this.sender.dropKeys(keys);
   }
 
   /** Starts a new generation everywhere: every entry of this cache, in every tier, is gone. */
   async invalidateAll(): Promise<void> {
     this.metrics.invalidatedLocal.inc();
-    let next = this.generation + 1;
-    if (this.l2 !== undefined) {
-      try {
-        next = Math.max(next, await this.l2.incr(this.generationKey()));
-      } catch {
-        this.metrics.l2Error('generation');
-        this.pendingAll = true;
-        this.scheduleRetry();
-      }
-    }
-    this.adoptGeneration(next);
-    await this.publish({ cache: this.name, keys: [], generation: this.generation });
+    this.adoptGeneration(await this.sender.nextGeneration(this.generationKey(), this.generation));
+    await this.sender.publish({ cache: this.name, keys: [], generation: this.generation });
   }
 
   /** Entries in L1 now (for tests and the admin). */
@@ -211,9 +208,7 @@ export class TieredCache {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.sender.close();
     this.flights.invalidateAll();
     this.l1.clear();
   }
@@ -299,59 +294,6 @@ export class TieredCache {
     this.l1.set(key, value, ttl);
   }
 
-  /** L2 delete and broadcast; what fails is kept and retried every `staleBoundMs`. */
-  private async spread(keys: readonly string[]): Promise<void> {
-    if (this.l2 !== undefined) {
-      try {
-        await this.l2.del(keys.map((k) => this.l2Key(k)));
-      } catch {
-        this.metrics.l2Error('delete');
-        this.keepPending(keys);
-        return;
-      }
-    }
-    await this.publish({ cache: this.name, keys: [...keys] });
-  }
-
-  private async publish(message: CacheInvalidation): Promise<void> {
-    if (this.channel === undefined) return;
-    try {
-      await this.channel.publish(message);
-    } catch {
-      this.metrics.l2Error('publish');
-      if (message.generation !== undefined) this.pendingAll = true;
-      this.keepPending(message.keys);
-    }
-  }
-
-  private keepPending(keys: readonly string[]): void {
-    for (const key of keys) this.pendingKeys.add(key);
-    if (this.pendingKeys.size > TIERED_CACHE_LIMITS.pendingKeysMax) {
-      this.pendingKeys.clear();
-      this.pendingAll = true;
-    }
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    if (this.retryTimer !== undefined || this.closed) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.flushPending();
-    }, this.settings.staleBoundMs);
-    this.retryTimer.unref();
-  }
-
-  private async flushPending(): Promise<void> {
-    if (this.closed) return;
-    const keys = [...this.pendingKeys];
-    const all = this.pendingAll;
-    this.pendingKeys.clear();
-    this.pendingAll = false;
-    if (all) await this.invalidateAll();
-    else if (keys.length > 0) await this.spread(keys);
-  }
-
   private applyRemote(message: CacheInvalidation): void {
     this.metrics.invalidatedRemote.inc();
     if (message.generation !== undefined && message.generation > this.generation) this.adoptGeneration(message.generation);
@@ -380,7 +322,7 @@ export class TieredCache {
   private async restore(): Promise<void> {
     this.l1.clear();
     this.flights.invalidateAll();
-    await this.flushPending();
+    await this.sender.flush();
     await this.syncGeneration();
     // Anything stored between the first clear and now may predate a message missed meanwhile.
     this.l1.clear();
@@ -395,16 +337,6 @@ export class TieredCache {
     } catch {
       this.metrics.l2Error('generation');
     }
-  }
-
-  private later(work: () => Promise<void>): void {
-    if (this.closed) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.closed) work().catch((err: unknown) => this.options.logger?.warn({ err, cache: this.name }, 'delayed cache invalidation failed'));
-    }, this.settings.secondDeleteDelayMs);
-    timer.unref();
-    this.timers.add(timer);
   }
 
   private l2Key(key: string): string {
