@@ -28,6 +28,7 @@ describe('classifyFault', () => {
     ['broker unavailable (NATS)', Object.assign(new Error('CONNECTION_REFUSED'), { code: 'CONNECTION_REFUSED' })],
     ['broker timeout (NATS)', Object.assign(new Error('timeout'), { name: 'TimeoutError' })],
     ["a peer's 503 (problem)", fromProblem(toProblem(new AppError('UNAVAILABLE', 'payment is busy')))],
+    ["a peer's 429 (a limit that refills)", new AppError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 1 })],
     ['a call timeout (cockatiel)', new TaskCancelledError('Operation timed out after 10ms')],
     ['an open breaker', new BrokenCircuitError()],
     ['a full bulkhead', new BulkheadRejectedError(1, 1)],

@@ -8,10 +8,10 @@ import { classifyFailure, isTimeoutError, isTransientStatus } from './failures.j
  *
  * - `transient`: the infrastructure could not do it *now* — a connection refused or reset, a
  *   server or pool out of connections, a server starting or shutting down, a serialization
- *   failure, a deadlock, a lock or statement timeout, the broker gone, a peer's 502/503/504.
+ *   failure, a deadlock, a lock or statement timeout, the broker gone, a peer's 502/503/504 (or 429).
  *   The same request later may well succeed: retry it (bounded by a deadline), never decide a
  *   business outcome on it.
- * - `business`: a peer answered definitively (a 4xx problem: declined, out of stock, conflict,
+ * - `business`: a peer answered definitively (any other 4xx problem: declined, out of stock, conflict,
  *   not found, invalid). Asked again, it answers the same.
  * - `unknown`: anything else — a bug, a 500, a malformed answer. Neither safe to retry forever
  *   nor a business answer; callers keep their bounded handling of it.
@@ -82,7 +82,8 @@ function isTransientSqlState(code: string): boolean {
 /** Classifies a failure (see `FaultKind`). Looks through `cause` chains: drizzle and our wrappers keep the original there. */
 export function classifyFault(error: unknown): FaultKind {
   if (isAppError(error)) {
-    if (isTransientStatus(error.status)) return 'transient';
+    // 429 says "not now" as plainly as 503 does: a limit that refills, not an answer about the request.
+    if (isTransientStatus(error.status) || error.status === 429) return 'transient';
     if (error.status >= 400 && error.status < 500) return 'business';
     // A peer's 500 rebuilt from its problem: its cause, if we hold it, may say more.
     return error.cause === undefined ? 'unknown' : classifyFault(error.cause);
