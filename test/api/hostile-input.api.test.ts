@@ -40,6 +40,22 @@ for (const variant of systemVariants) {
       expect(await shop.stockRow(sku)).toEqual({ onHand: 5, reserved: 0 });
     });
 
+    it('a lone surrogate in a body string is a 400 naming the field (PostgreSQL cannot store it), and nothing is written', async () => {
+      const shopper = await shop.register();
+      const sku = await shop.sku(1_000, 5, 'SURROGATE');
+      await shop.add(shopper, sku, 1);
+      const body = checkoutBody('tok_visa');
+      // JSON.stringify writes a lone surrogate as the escape "\ud83d", as any client would send it.
+      const refused = await shop.api.post('/api/v1/checkout', { ...body, shippingAddress: { ...body.shippingAddress, line2: 'a\ud83d' } }, { token: shopper.token, headers: { 'idempotency-key': randomUUID() } });
+      expectFieldError(refused, 'shippingAddress.line2');
+      expectFieldError(await shop.api.post('/api/v1/auth/register', { email: `s-${randomUUID()}@test.agora`, password: 'correct horse battery', name: '\udfffSam' }), 'name');
+      expect(await shop.allOrders(shopper)).toEqual([]);
+      expect(await shop.stockRow(sku)).toEqual({ onHand: 5, reserved: 0 });
+      // A well-formed pair (an emoji) is fine.
+      const ok = await shop.api.post('/api/v1/checkout', { ...body, shippingAddress: { ...body.shippingAddress, line2: 'flat 🛒' } }, { token: shopper.token, headers: { 'idempotency-key': randomUUID() } });
+      expect(ok.status, ok.text).toBe(201);
+    });
+
     it(`JSON nested deeper than ${LIMITS.jsonDepth} levels is a 400, also inside an unknown property`, async () => {
       const deep = (await shop.api.post('/api/v1/auth/login', undefined, { rawBody: `{"email":"x@test.agora","password":"12345678","extra":${nested(5_000)}}` })) as Awaited<ReturnType<typeof shop.api.post>>;
       const problem = expectFieldError(deep, `extra${'.a'.repeat(LIMITS.jsonDepth - 1)}`);

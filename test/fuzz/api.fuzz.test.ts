@@ -95,6 +95,7 @@ describe.runIf(await postgresVariant.available())('OpenAPI fuzz of the gateway o
     async () => {
       const seed = fuzzSeed('gateway');
       const started = Date.now();
+      const cpuAtStart = process.cpuUsage();
       const arbitrary = fc.oneof(
         ...world.operations.map((op) => ({ weight: 1, arbitrary: caseFor(op, pool, credentials) })),
         { weight: 1, arbitrary: strayCase(credentials) },
@@ -148,8 +149,10 @@ describe.runIf(await postgresVariant.available())('OpenAPI fuzz of the gateway o
       }
 
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const cpu = process.cpuUsage(cpuAtStart);
+      const cpuSeconds = ((cpu.user + cpu.system) / 1e6).toFixed(1);
       console.info(
-        `gateway fuzz: ${cases.length} requests in ${seconds} s, ${compared}/${batches} batches compared; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`,
+        `gateway fuzz: ${cases.length} requests in ${seconds} s (${cpuSeconds} s CPU in this process, client and server), ${compared}/${batches} batches compared; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`,
       );
       console.info(`slowest:\n${slowest.map((s) => `  ${s.ms} ms ${s.what}`).join('\n')}`);
       expect(faults.length, report(faults, seed)).toBe(0);

@@ -116,7 +116,7 @@ describe.runIf(await postgresVariant.available())('authorization sweep over the 
       const params = op.params.filter((p) => p.in === 'path');
       const owned = params.some((p) => p.name === 'id');
       const values = Object.fromEntries(params.map((p) => [p.name, encodeURIComponent(theirs[p.name] ?? randomUUID())]));
-      for (const headers of [{}, { 'x-agora-user-id': world.other.id }]) {
+      for (const headers of [{}, { 'x-agora-user-id': world.other.id }] as Record<string, string>[]) {
         const before = await world.digest();
         const res = await request(op, world.customer.token, { path: fillPath(op.path, values), headers });
         if (owned) {
