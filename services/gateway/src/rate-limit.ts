@@ -42,6 +42,16 @@ export function authRouteRateLimit(config: RateLimitConfig): RateLimitOptions {
 }
 
 /**
+ * Flash-sale purchases a user (or, without a token, an address) may make per minute: enough for a
+ * buyer's retries, too few for a script hammering the sale (route config; a no-op when limits are off).
+ */
+export const FLASH_SALE_PURCHASES_PER_USER_PER_MINUTE = 30;
+
+export function flashSalePurchaseRateLimit(config: RateLimitConfig): RateLimitOptions {
+  return { max: Math.min(config.perMinute, FLASH_SALE_PURCHASES_PER_USER_PER_MINUTE), timeWindow: WINDOW_MS, keyGenerator: userOrIpKey, cache: TRACKED_CLIENTS };
+}
+
+/**
  * Limits every route (but health and metrics) per user or per client IP; routes with their own
  * `config.rateLimit` (login, register) use that instead. Must be registered before the routes:
  * the plugin attaches its hook as each route is declared. The 429 is a RATE_LIMITED problem

@@ -5,6 +5,8 @@ import { InventoryApp } from './app/inventory.js';
 import { ReservationSweeper } from './app/reservation-sweeper.js';
 import { ReservationsApp, type ReservationEvent } from './app/reservations.js';
 import { registerReservationRoutes } from './http/reservation-routes.js';
+import { createFlashSaleModule } from './app/flash-sale/module.js';
+import { registerFlashSaleRoutes } from './http/flash-sale-routes.js';
 import { registerInventoryRoutes } from './http/routes.js';
 import { InProcessInventoryPort } from './port.js';
 import { ReservationStore, type InventoryTotal } from './store/reservation-store.js';
@@ -36,6 +38,9 @@ export const inventoryModule: ServiceModule = {
     const sweeper = new ReservationSweeper({ storage: deps.storage, clock: deps.clock, logger: deps.logger, onExpired: (n) => count('expired', n) });
     // StockChanged facts are committed with each stock move and published from the outbox.
     const relay = new OutboxRelay({ storage: deps.storage, schema: INVENTORY_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics });
+    // Flash sales: their units set aside from stock here, sold through the counter (docs/flash-sales.md).
+    const flashSales = await createFlashSaleModule(deps);
+    registerFlashSaleRoutes(app, flashSales.sales, flashSales.admin);
     return {
       name: 'inventory',
       app,
@@ -44,8 +49,10 @@ export const inventoryModule: ServiceModule = {
       async start() {
         sweeper.start(sweepIntervalMs);
         relay.start();
+        await flashSales.start();
       },
       async stop() {
+        await flashSales.stop();
         await sweeper.stop();
         await relay.stop();
         await app.close();
@@ -84,6 +91,10 @@ export function inventoryViolations(totals: readonly InventoryTotal[]): string[]
 }
 
 export { StockStore } from './store/stock-store.js';
+export { FlashSaleStore } from './store/flash-sale-store.js';
+export { InMemorySaleCounter } from './app/flash-sale/memory-counter.js';
+export { RedisSaleCounter } from './app/flash-sale/redis-counter.js';
+export type { SaleCounter, SaleTerms } from './app/flash-sale/counter.js';
 export { InProcessInventoryPort } from './port.js';
 export type { StockLevel } from './domain/stock.js';
 export type { InventoryTotal } from './store/reservation-store.js';

@@ -6,6 +6,8 @@ import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, parseKillPo
 import { Orders } from './app/orders.js';
 import { checkoutGate } from './http/admission.js';
 import { registerOrderRoutes } from './http/routes.js';
+import { createFlashSaleOrders } from './app/flash-sale/module.js';
+import { registerPayRoute } from './http/flash-sale-routes.js';
 import { ORDERS_SCHEMA } from './store/order-store.js';
 
 export const ORDER_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
@@ -37,7 +39,8 @@ export const orderModule: ServiceModule = {
     const instance = `order-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const leaseMs = deps.env.int(ORDER_ENV.sagaLease, SAGA_DEFAULTS.leaseMs, { min: 100, max: 3_600_000 });
     const killAt = parseKillPoint(deps.env.string(ORDER_ENV.faultKillAt));
-    const orders = new Orders(router, new Collaborators(deps.transport, deps.ports), deps.clock, deps.logger, instance, {
+    const collaborators = new Collaborators(deps.transport, deps.ports);
+    const orders = new Orders(router, collaborators, deps.clock, deps.logger, instance, {
       leaseMs,
       ...(killAt ? { onLog: killAtObserver(killAt) } : {}),
     });
@@ -47,6 +50,8 @@ export const orderModule: ServiceModule = {
       deps.logger.warn({ [ORDER_ENV.faultKillAt]: killAt.text }, 'TEST-ONLY fault injection is on: this process kills itself when the saga log reaches that point');
     }
     registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics));
+    const flashSales = createFlashSaleOrders(deps, orders, collaborators);
+    registerPayRoute(app, flashSales.payments);
     // One outbox relay per shard, and one more for each shard a map change adds.
     const relays = new Map<string, OutboxRelay>();
     let relaying = false;
@@ -81,10 +86,12 @@ export const orderModule: ServiceModule = {
         });
         relaying = true;
         for (const relay of relays.values()) relay.start();
+        await flashSales.start();
         await orders.startBackground(deps.env.int(ORDER_ENV.recoveryInterval, ORDER_DEFAULTS.sagaRecoveryIntervalMs, { min: 100, max: 3_600_000 }));
       },
       async stop() {
         await subscription?.stop();
+        await flashSales.stop();
         await orders.stopBackground();
         unsubscribe();
         await Promise.all([...relays.values()].map((r) => r.stop()));

@@ -109,6 +109,11 @@ export class Orders {
     return this.machinery(this.router.shardFor(userId));
   }
 
+  /** `onUserShard` for the flash-sale orders (app/flash-sale/), which are opened and paid on their buyer's shard. */
+  onShopperShard<T>(userId: string, work: (shard: OrderShard) => Promise<T>): Promise<T> {
+    return this.onUserShard(userId, work);
+  }
+
   /** Runs a write of `userId`'s orders on their shard, again while a move of theirs fences it (bounded). */
   private onUserShard<T>(userId: string, work: (shard: OrderShard) => Promise<T>): Promise<T> {
     return onKeyShard(this.router, userId, (shard) => work(this.machinery(shard)), (wait) => {
@@ -196,15 +201,6 @@ export class Orders {
       if (after.status !== 'CANCELLED') throw new AppError('CONFLICT', `the order could not be cancelled (it is ${after.status})`, { extras: { order: after } });
       return after;
     });
-  }
-
-  /**
-   * Pays an order that waits for its payment. Checkout orders carry their payment from the start, so
-   * today every order answers 409 here; flash-sale orders (created RESERVED, awaiting payment) use it.
-   */
-  async pay(caller: Caller, orderId: string): Promise<Order> {
-    const order = await this.get(caller, orderId);
-    throw new AppError('CONFLICT', `this order is ${order.status} and not awaiting a payment`, { extras: { order } });
   }
 
   /** An asynchronous payment settled (webhook → payment service → bus): the waiting checkout goes on. */

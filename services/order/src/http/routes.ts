@@ -30,8 +30,6 @@ export function registerOrderRoutes(app: HttpApp, orders: Orders, checkoutGate: 
 
   app.post('/orders/:id/cancel', { schema: { params: IdParams } }, async (request) => orders.cancel(requireCaller(request), request.params.id));
 
-  app.post('/orders/:id/pay', { schema: { params: IdParams, body: order.PayBody } }, async (request) => orders.pay(requireCaller(request), request.params.id));
-
   app.get('/admin/orders', { schema: { querystring: order.AdminOrderQuery } }, async (request) => {
     requireAdmin(request);
     return orders.listAll(request.query.status, request.query.limit ?? 20, request.query.cursor);

@@ -1,0 +1,185 @@
+import { AppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
+import { flashSale } from '@agora/contracts';
+import type { Caller, EventBus, Logger } from '@agora/platform';
+import type { FlashSaleStore, SaleRow } from '../../store/flash-sale-store.js';
+import type { SaleCounter, SaleTerms } from './counter.js';
+
+/** How long a sale's keys outlive its end: time for unpaid orders to expire and give units back. */
+export const FLASH_SALE_COUNTER_RETENTION_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long a "sold out" answer is given in process, without asking the counter: a stampede on a
+ * sold-out sale costs no Redis round trip, and a unit given back (an unpaid order expired) is on
+ * sale again within this bound.
+ */
+export const SOLD_OUT_FLAG_MS = 250;
+/** How long a sale's public view (remaining, status) is served from memory: no Redis round trip per viewer. */
+export const SALE_VIEW_CACHE_MS = 200;
+/** Most sales remembered in the view cache and the sold-out flags (least recently set first out). */
+const SALES_REMEMBERED_MAX = 1_000;
+
+export interface FlashSalesOptions {
+  store: FlashSaleStore;
+  counter: SaleCounter;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+  /** Counted per answer (accepted, replayed, sold-out, sold-out-flag, limit, not-active, mismatch). */
+  onPurchase?: (outcome: string) => void;
+}
+
+export function saleTerms(sale: SaleRow): SaleTerms {
+  return {
+    id: sale.id,
+    quantity: sale.quantity,
+    startsAtMs: sale.startsAt.getTime(),
+    endsAtMs: sale.endsAt.getTime(),
+    perUserLimit: sale.perUserLimit,
+    forgetAtMs: sale.endsAt.getTime() + FLASH_SALE_COUNTER_RETENTION_MS,
+  };
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > SALES_REMEMBERED_MAX) map.delete(map.keys().next().value as string);
+}
+
+/**
+ * The flash-sale use cases of the inventory service (docs/flash-sales.md): an operator creates a
+ * sale (its units set aside from stock); a shopper's purchase is one step of the counter,
+ * answered at once with a ticket that the bus carries to PostgreSQL and on to an order.
+ */
+export class FlashSales {
+  private readonly soldOutUntil = new Map<string, number>();
+  private readonly views = new Map<string, { at: number; view: flashSale.FlashSale }>();
+  private readonly sales = new Map<string, SaleRow>();
+
+  constructor(private readonly options: FlashSalesOptions) {}
+
+  async create(body: flashSale.CreateFlashSaleBody): Promise<flashSale.FlashSale> {
+    const startsAt = new Date(body.startsAt);
+    const endsAt = new Date(body.endsAt);
+    if (endsAt.getTime() <= startsAt.getTime()) throw validationError([{ path: 'endsAt', message: 'must be after startsAt' }]);
+    if (endsAt.getTime() <= this.options.clock.now().getTime()) throw validationError([{ path: 'endsAt', message: 'must be in the future' }]);
+    if (body.perUserLimit > body.quantity) throw validationError([{ path: 'perUserLimit', message: 'must not exceed quantity' }]);
+    const sale = await this.options.store.create(
+      { id: newId(), sku: body.sku, quantity: body.quantity, priceAmount: body.price.amount, currency: body.price.currency, startsAt, endsAt, perUserLimit: body.perUserLimit },
+      this.options.clock.now(),
+    );
+    // A counter that cannot be loaded now is loaded by the first purchase (or the reconciler).
+    await this.loadCounter(sale).catch((err: unknown) => this.options.logger.warn({ err, saleId: sale.id }, 'flash sale created; its counter will be loaded on first use'));
+    return this.viewOf(sale, sale.quantity);
+  }
+
+  /** The sale's row: immutable but for `sold`, so kept in memory once read. */
+  async sale(saleId: string): Promise<SaleRow> {
+    const known = this.sales.get(saleId);
+    if (known) return known;
+    const sale = await this.options.store.get(saleId);
+    if (!sale) throw notFound('Flash sale');
+    remember(this.sales, saleId, sale);
+    return sale;
+  }
+
+  /** Loads the counter from the database unless it holds the sale already. */
+  async loadCounter(sale: SaleRow): Promise<boolean> {
+    const fresh = (await this.options.store.get(sale.id)) ?? sale;
+    const bought = await this.options.store.bought(sale.id);
+    return this.options.counter.load(saleTerms(fresh), { remaining: fresh.quantity - fresh.sold, bought });
+  }
+
+  async view(saleId: string): Promise<flashSale.FlashSale> {
+    const now = Date.now();
+    const cached = this.views.get(saleId);
+    if (cached && now - cached.at < SALE_VIEW_CACHE_MS) return cached.view;
+    const sale = await this.sale(saleId);
+    let remaining = await this.options.counter.remaining(saleId).catch(() => undefined);
+    if (remaining === undefined) {
+      const fresh = await this.options.store.get(saleId);
+      remaining = fresh ? fresh.quantity - fresh.sold : 0;
+    }
+    const view = this.viewOf(sale, remaining);
+    remember(this.views, saleId, { at: now, view });
+    return view;
+  }
+
+  viewOf(sale: SaleRow, remaining: number): flashSale.FlashSale {
+    const now = this.options.clock.now().getTime();
+    const left = Math.max(0, Math.min(sale.quantity, remaining));
+    const status: flashSale.FlashSaleStatus =
+      now < sale.startsAt.getTime() ? 'SCHEDULED' : now >= sale.endsAt.getTime() ? 'ENDED' : left === 0 ? 'SOLD_OUT' : 'ACTIVE';
+    return {
+      id: sale.id,
+      sku: sale.sku,
+      price: { amount: sale.priceAmount, currency: sale.currency },
+      quantity: sale.quantity,
+      remaining: left,
+      startsAt: sale.startsAt.toISOString(),
+      endsAt: sale.endsAt.toISOString(),
+      perUserLimit: sale.perUserLimit,
+      status,
+    };
+  }
+
+  /**
+   * One purchase: one step of the counter, then the ticket onto the bus. A replay (same key, same
+   * quantity) publishes its ticket again — the bus drops the duplicate by id, and a ticket whose
+   * first publish was lost gets through. 409 SOLD_OUT, 429 LIMIT_EXCEEDED, 409 SALE_NOT_ACTIVE.
+   */
+  async purchase(caller: Caller, saleId: string, idempotencyKey: string, quantity: number): Promise<flashSale.Ticket> {
+    const count = this.options.onPurchase ?? (() => undefined);
+    const flag = this.soldOutUntil.get(saleId);
+    if (flag !== undefined && flag > Date.now()) {
+      count('sold-out-flag');
+      throw new AppError('SOLD_OUT', 'This flash sale is sold out');
+    }
+    const request = { userId: caller.userId, idempotencyKey, quantity, ticketId: newId(), nowMs: this.options.clock.now().getTime() };
+    let outcome = await this.options.counter.purchase(saleId, request);
+    if (outcome.kind === 'unknown') {
+      // Never loaded here, or its state was lost (Redis flushed or restarted): reload from the database.
+      await this.loadCounter(await this.sale(saleId));
+      outcome = await this.options.counter.purchase(saleId, request);
+    }
+    count(outcome.kind);
+    switch (outcome.kind) {
+      case 'accepted':
+      case 'replayed': {
+        const payload: flashSale.TicketAccepted = { ticketId: outcome.ticketId, saleId, userId: caller.userId, quantity };
+        await this.options.bus.publish({ id: outcome.ticketId, type: flashSale.FLASH_SALE_EVENT_TYPES.TicketAccepted, key: saleId, occurredAt: new Date().toISOString(), payload });
+        return { ticketId: outcome.ticketId, status: 'ACCEPTED' };
+      }
+      case 'sold-out':
+        remember(this.soldOutUntil, saleId, Date.now() + SOLD_OUT_FLAG_MS);
+        throw new AppError('SOLD_OUT', 'This flash sale is sold out');
+      case 'limit':
+        throw new AppError('LIMIT_EXCEEDED', 'This purchase would take you over the per-user limit of this flash sale');
+      case 'not-active':
+        throw new AppError('SALE_NOT_ACTIVE', 'This flash sale is not open now');
+      case 'mismatch':
+        throw new AppError('IDEMPOTENCY_MISMATCH', 'This Idempotency-Key was used for a purchase of another quantity');
+      case 'unknown':
+        throw new AppError('UNAVAILABLE', 'The flash sale could not be loaded; try again shortly', { retryAfterSeconds: 1 });
+    }
+  }
+
+  /** Units came back (an unpaid order): this process's sold-out answer stops at once. */
+  unitsReturned(saleId: string): void {
+    this.soldOutUntil.delete(saleId);
+    this.views.delete(saleId);
+  }
+
+  /** A ticket of the caller's (admins see any): ORDERED once its units are taken, EXPIRED if refused or given back. */
+  async ticket(caller: Caller, saleId: string, ticketId: string): Promise<flashSale.Ticket> {
+    const row = await this.options.store.ticket(ticketId);
+    const mine = (userId: string): boolean => caller.role === 'admin' || userId === caller.userId;
+    if (row && row.saleId === saleId && mine(row.userId)) {
+      if (row.status === 'TAKEN' || row.status === 'PAID') return { ticketId, status: 'ORDERED', orderId: ticketId };
+      return { ticketId, status: 'EXPIRED' };
+    }
+    if (!row) {
+      const pending = await this.options.counter.pendingTicket(saleId, ticketId);
+      if (pending && mine(pending.userId)) return { ticketId, status: 'ACCEPTED' };
+    }
+    throw notFound('Ticket');
+  }
+}

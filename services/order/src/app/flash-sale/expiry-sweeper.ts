@@ -1,0 +1,81 @@
+import { sql } from 'drizzle-orm';
+import { isAppError, type Clock } from '@agora/kernel';
+import { flashSale } from '@agora/contracts';
+import type { Logger } from '@agora/platform';
+import type { OrderShard, Orders } from '../orders.js';
+import { expiryGraceMs, releasedEvents } from './flash-orders.js';
+
+/** Orders one sweep of one shard expires at most (the next sweep takes the rest). */
+export const EXPIRY_BATCH = 100;
+export const EXPIRED_REASON = 'not paid within the flash sale payment window';
+
+/**
+ * Expires flash-sale orders left unpaid past their window (plus a grace for a payment under way):
+ * RESERVED → EXPIRED with the OrderReleased fact in one transaction, so the units go back to the
+ * sale exactly when the order expired. Every instance sweeps every shard; the guarded transition
+ * lets one of them win each order, and a pay that got there first keeps it.
+ */
+export class FlashOrderExpiry {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly orders: Orders,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly paymentWindowMs: number,
+    private readonly onExpired: (n: number) => void = () => undefined,
+  ) {}
+
+  start(intervalMs: number): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.running ??= this.sweep()
+        .catch((err: unknown) => {
+          this.logger.error({ err }, 'flash-sale expiry sweep failed; the next one retries');
+          return 0;
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One sweep of every shard; how many orders it expired. */
+  async sweep(): Promise<number> {
+    let expired = 0;
+    for (const shard of this.orders.all()) expired += await this.sweepShard(shard);
+    if (expired > 0) this.onExpired(expired);
+    return expired;
+  }
+
+  private async sweepShard(shard: OrderShard): Promise<number> {
+    const now = this.clock.now();
+    const cutoff = new Date(now.getTime() - this.paymentWindowMs - expiryGraceMs(this.paymentWindowMs));
+    const rows = await shard.storage.query<{ id: string; idempotency_key: string }>(
+      sql`select id, idempotency_key from orders.orders
+          where status = 'RESERVED' and idempotency_key like 'flash-sale:%' and created_at < ${cutoff.toISOString()}::timestamptz
+          order by id limit ${EXPIRY_BATCH}`,
+    );
+    let expired = 0;
+    for (const row of rows) {
+      const sale = flashSale.parseFlashSaleOrderKey(row.idempotency_key);
+      if (!sale) continue;
+      try {
+        const { changed } = await shard.store.transition(row.id, ['RESERVED'], 'EXPIRED', EXPIRED_REASON, releasedEvents(sale.saleId, EXPIRED_REASON, now));
+        if (changed) expired += 1;
+      } catch (err) {
+        // Paid (or failed) meanwhile: that outcome stands.
+        if (!(isAppError(err) && err.code === 'CONFLICT')) throw err;
+      }
+    }
+    return expired;
+  }
+}
