@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, openServiceShards, ServiceClient, type RunningService, type ServiceDeps, type ServiceModule, type ShardRouter } from '@agora/platform';
+import { createHttpApp, fenceWaitReporter, openServiceShards, ServiceClient, type RunningService, type ServiceDeps, type ServiceModule, type ShardRouter } from '@agora/platform';
 import { CartService } from './app/cart-service.js';
 import { CatalogClient, CatalogPortLookup } from './app/catalog.js';
 import { registerCartRoutes } from './http/routes.js';
@@ -18,7 +18,7 @@ const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
  * applied. `cartModule` uses one shard, `deps.storage`; `deps.storage` is not used otherwise.
  */
 export async function createCartService(deps: ServiceDeps, router: ShardRouter): Promise<RunningService> {
-  const store = new CartStore(router, (wait) => deps.logger.info(wait, 'cart change waits for a shard move of its shopper'));
+  const store = new CartStore(router, fenceWaitReporter(deps.metrics, deps.logger, CART_SERVICE));
   // In one process the catalog's own port; in the cluster, HTTP through the service client.
   const catalog = deps.ports?.catalog ? new CatalogPortLookup(deps.ports.catalog) : new CatalogClient(new ServiceClient('catalog', deps.transport));
   const carts = new CartService(store, catalog, deps.clock);

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type PaymentSettled } from '@agora/contracts/events';
-import { OutboxRelay, SAGA_DEFAULTS, createHttpApp, openServiceShards, type ServiceModule } from '@agora/platform';
+import { OutboxRelay, SAGA_DEFAULTS, createHttpApp, fenceWaitReporter, openServiceShards, type ServiceModule } from '@agora/platform';
 import { Collaborators } from './app/clients.js';
 import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, parseKillPoint } from './app/faults.js';
 import { Orders } from './app/orders.js';
@@ -42,6 +42,7 @@ export const orderModule: ServiceModule = {
     const collaborators = new Collaborators(deps.transport, deps.ports);
     const orders = new Orders(router, collaborators, deps.clock, deps.logger, instance, {
       leaseMs,
+      onFenceWait: fenceWaitReporter(deps.metrics, deps.logger, 'order'),
       ...(killAt ? { onLog: killAtObserver(killAt) } : {}),
     });
     if (killAt) {

@@ -9,7 +9,7 @@ export const COPY_LIMITS = {
 
 /**
  * Copies every row of `keys` from `source` to `target`, replacing what the target held of them:
- * per batch, one read per table on the source (rows as JSON, so any table's columns come across
+ * per batch, one read of every table on the source (rows as JSON, so any table's columns come across
  * exactly), then one transaction on the target that deletes the keys' rows (children first) and
  * inserts the copies (parents first). Run again, it brings the target up to date with writes made
  * since (a move's catch-up). Returns the rows copied.
@@ -18,11 +18,10 @@ export async function copyKeys(source: Storage, target: Storage, data: ShardedDa
   let copied = 0;
   for (let start = 0; start < keys.length; start += COPY_LIMITS.keysPerBatch) {
     const batch = textArray(keys.slice(start, start + COPY_LIMITS.keysPerBatch));
-    const tables: { table: string; rows: unknown[] }[] = [];
-    for (const moved of data.moved) {
-      const [row] = await source.query<{ rows: unknown[] }>(sql`select coalesce(json_agg(t), '[]'::json) as rows from ${sql.raw(moved.table)} t where ${moved.rowsOf(batch)}`);
-      tables.push({ table: moved.table, rows: row?.rows ?? [] });
-    }
+    // One statement, so one snapshot: a child row written between two reads cannot come without its parent.
+    const reads = data.moved.map((moved) => sql`(select coalesce(json_agg(t), '[]'::json) from ${sql.raw(moved.table)} t where ${moved.rowsOf(batch)})`);
+    const [read] = await source.query<{ tables: unknown[][] }>(sql`select json_build_array(${sql.join(reads, sql`, `)}) as tables`);
+    const tables = data.moved.map((moved, i) => ({ table: moved.table, rows: read?.tables[i] ?? [] }));
     await target.transaction(async (tx) => {
       await target.query(sql`select set_config(${COPY_SETTING}, 'on', true)`, tx);
       for (const moved of [...data.moved].reverse()) await target.query(sql`delete from ${sql.raw(moved.table)} t where ${moved.rowsOf(batch)}`, tx);

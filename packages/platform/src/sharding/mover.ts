@@ -47,8 +47,11 @@ export interface MoveOptions {
   logger: Logger;
   limits?: Partial<MoveLimits>;
   /** Phases as they begin (for the CLI's progress lines and the tests). */
-  onPhase?: (phase: 'copy' | 'freeze' | 'catch-up' | 'switch' | 'clean-up', detail: Record<string, unknown>) => void;
+  onPhase?: (phase: MovePhase, detail: Record<string, unknown>) => void | Promise<void>;
 }
+
+/** A phase as it begins; `catch-up` begins with the moving keys frozen (a test may act on them then). */
+export type MovePhase = 'copy' | 'freeze' | 'catch-up' | 'switch' | 'clean-up';
 
 type Routes = Map<string, Map<string, string[]>>;
 
@@ -83,7 +86,7 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
   const leaving = (source: string) => (keys: string[]) => keys.filter((k) => newOwner.ownerOf(k) !== source);
 
   // 1. copy, unfrozen
-  options.onPhase?.('copy', {});
+  await options.onPhase?.('copy', {});
   let copiedRows = 0;
   for (const source of from.members) {
     const routes = byTarget(leaving(source.id)(await data.keys(storage(source.id))), newOwner.ownerOf.bind(newOwner));
@@ -91,7 +94,7 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
   }
 
   // 2. freeze
-  options.onPhase?.('freeze', {});
+  await options.onPhase?.('freeze', {});
   const frozenAt = Date.now();
   const frozen: Routes = new Map();
   try {
@@ -102,10 +105,10 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
     // 3. running work finishes
     for (const [source, routes] of frozen) await quiesce(storage(source), data, [...routes.values()].flat(), limits);
     // 4. catch-up
-    options.onPhase?.('catch-up', { keys: countKeys(frozen) });
+    await options.onPhase?.('catch-up', { keys: countKeys(frozen) });
     for (const [source, routes] of frozen) for (const [target, keys] of routes) copiedRows += await copyKeys(storage(source), storage(target), data, keys);
     // 5. switch
-    options.onPhase?.('switch', { version: to.version });
+    await options.onPhase?.('switch', { version: to.version });
     for (const [source, routes] of frozen) await setMarkers(storage(source), data.service, [...routes.values()].flat(), 'moved');
     if (!(await options.store.write(to, options.fence))) throw new Error(`shard map of ${from.service} changed during the move (version ${to.version} exists)`);
   } catch (err) {
@@ -118,7 +121,7 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
 
   // 6. grace, then clean up
   await new Promise((resolve) => setTimeout(resolve, limits.graceMs));
-  options.onPhase?.('clean-up', {});
+  await options.onPhase?.('clean-up', {});
   for (const [source, routes] of frozen) {
     await reopenShard(storage(source), data.service);
     await deleteKeys(storage(source), data, [...routes.values()].flat());

@@ -1,4 +1,6 @@
 import { AppError } from '@agora/kernel';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { shardFenceOf, type ShardFence } from './fence.js';
 import type { Shard, ShardRouter } from './router.js';
 
@@ -20,6 +22,18 @@ export interface FenceWait {
   fence: ShardFence;
   waitedMs: number;
   attempts: number;
+}
+
+/** The metric every fenced write counts in (a move's cost to the shoppers it moves). */
+export const FENCE_WAITS_METRIC = 'agora_shard_fence_waits_total';
+
+/** Reports each refused try: counted per service and fence, and logged with the key and the time waited so far. */
+export function fenceWaitReporter(metrics: Metrics, logger: Logger, service: string): (wait: FenceWait) => void {
+  const waits = metrics.counter(FENCE_WAITS_METRIC, 'writes refused by a shard fence while their key was being moved, retried', ['service', 'fence']);
+  return (wait) => {
+    waits.inc({ service, fence: wait.fence });
+    logger.info({ ...wait, service }, 'a write waits for a shard move of its key');
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   mergeShardPages,
   onKeyShard,
   type Caller,
+  type FenceWait,
   type Logger,
   type SagaDefinition,
   type SagaOrchestratorOptions,
@@ -39,6 +40,8 @@ export interface OrdersOptions {
   leaseMs?: number;
   /** Observer of the saga log's entries (fault injection in tests: see faults.ts). */
   onLog?: SagaOrchestratorOptions['onLog'];
+  /** Told of each try a shard fence refused while the shopper was being moved (metrics, logs). */
+  onFenceWait?: (wait: FenceWait) => void;
 }
 
 function encodeCursor(id: string): string {
@@ -116,9 +119,7 @@ export class Orders {
 
   /** Runs a write of `userId`'s orders on their shard, again while a move of theirs fences it (bounded). */
   private onUserShard<T>(userId: string, work: (shard: OrderShard) => Promise<T>): Promise<T> {
-    return onKeyShard(this.router, userId, (shard) => work(this.machinery(shard)), (wait) => {
-      this.logger.info(wait, 'order write waits for a shard move of its shopper');
-    });
+    return onKeyShard(this.router, userId, (shard) => work(this.machinery(shard)), this.options.onFenceWait);
   }
 
   /** `read` on the user's shard; when it finds nothing and the map was stale, once more on the new owner. */
