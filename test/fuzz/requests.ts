@@ -25,7 +25,7 @@ export function encodeSegment(value: string): string {
 }
 
 /** Path segments written raw: traversal, bad or partial percent-encoding, separators, an over-long segment. */
-export const RAW_SEGMENTS: readonly string[] = ['..', '.', '%2e%2e', '..%2f..%2fadmin', '%2F', '%ff', '%00', '%E0%A4%A', '%', '%%', 'a'.repeat(250), '%u0041', ';', '%3B', '?', '#x', '%20', '+', '*'];
+export const RAW_SEGMENTS: readonly string[] = ['..', '.', '%2e%2e', '..%2f..%2fadmin', '%2F', '%ff', '%00', '%E0%A4%A', '%ED%A0%BD', '%', '%%', 'a'.repeat(250), '%u0041', ';', '%3B', '?', '#x', '%20', '+', '*'];
 
 /** Query pieces no route declares: prototype keys, repeats, arrays, bad encodings. */
 const STRAY_QUERY: readonly string[] = [
@@ -53,7 +53,7 @@ function paramValue(param: Parameter, pool: ValuePool): fc.Arbitrary<string> {
   const valid = validValue(param.schema, param.name, pool).map((v) => encodeSegment(wireText(v)));
   const wrong = wrongValue(param.schema).map((v) => encodeSegment(wireText(v)));
   if (param.in === 'path') return fc.oneof({ weight: 5, arbitrary: valid }, { weight: 4, arbitrary: wrong }, { weight: 1, arbitrary: fc.constantFrom(...RAW_SEGMENTS) });
-  return fc.oneof({ weight: 5, arbitrary: valid }, { weight: 4, arbitrary: wrong }, { weight: 1, arbitrary: fc.constantFrom('%ff', '%00', '%', '%E0%A4%A', '+') });
+  return fc.oneof({ weight: 5, arbitrary: valid }, { weight: 4, arbitrary: wrong }, { weight: 1, arbitrary: fc.constantFrom('%ff', '%00', '%', '%E0%A4%A', '%ED%A0%BD', '+') });
 }
 
 function queryFor(params: Parameter[], pool: ValuePool): fc.Arbitrary<string> {
