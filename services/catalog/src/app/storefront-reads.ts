@@ -43,8 +43,18 @@ export class StorefrontReads {
   /** The product's JSON; NOT_FOUND when there is none. */
   async product(id: string): Promise<string> {
     const key = id.toLowerCase();
-    const found = await this.productsById([key]);
-    const json = found.get(key);
+    let json: string | undefined;
+    if (this.caches === undefined) {
+      json = (await this.loadAnyway([key])).get(key);
+    } else {
+      // The hot path: one L1 lookup, no batch bookkeeping.
+      try {
+        json = await this.caches.products.get(key, (k) => this.loadOne(k));
+      } catch (err) {
+        if (!(err instanceof WithoutAvailability)) throw err;
+        json = err.products.get(key);
+      }
+    }
     if (json === undefined) throw notFound(`Product ${id}`);
     return json;
   }
@@ -76,8 +86,8 @@ export class StorefrontReads {
   /** After inventory reports new levels for these SKUs: the products holding them go. */
   async stockChanged(skus: readonly string[]): Promise<void> {
     if (this.caches === undefined || skus.length === 0) return;
-    const variants = await this.repository.variantsBySku(skus);
-    await this.caches.products.invalidate([...new Set(variants.map((v) => v.productId))]);
+    // A SKU's product never changes but by a write, which drops the variant cache: its few seconds are safe here.
+    await this.caches.products.invalidate(await this.service.productsOfSkus(skus));
   }
 
   private async productsById(ids: readonly string[]): Promise<Map<string, string | undefined>> {
@@ -108,6 +118,11 @@ export class StorefrontReads {
       throw new WithoutAvailability(new Map(products.map((p) => [p.id, JSON.stringify(toCatalogProduct(p))])));
     }
     return new Map(products.map((p) => [p.id, JSON.stringify(withAvailability(p, levels))]));
+  }
+
+  /** One product for the cache; without availability it is answered through the error and not stored. */
+  private async loadOne(id: string): Promise<string | undefined> {
+    return (await this.load([id])).get(id);
   }
 
   private async loadAnyway(ids: readonly string[]): Promise<Map<string, string>> {
