@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResiliencePolicy, type ResilientCall, type ServiceEndpoint, type StatusAnswer } from '../src/index.js';
+import { ResiliencePolicy, isLoadShed, type ResilientCall, type ServiceEndpoint, type StatusAnswer } from '../src/index.js';
 
 /**
  * Breakers open on a sick instance, not on a busy one (docs/operations.md, "Breakers"): a 503
@@ -33,6 +33,12 @@ describe('breakers and busy instances', () => {
     const sick = new ResiliencePolicy('order', SETTINGS);
     for (let i = 0; i < THRESHOLD; i++) await sick.execute(call(answer(503)));
     expect(sick.breakerStates()[0]?.state).toBe('open');
+  });
+
+  it('a shed is a 503 that says when to come back; outlier ejection (HttpTransport) skips it like the breaker does', () => {
+    expect(isLoadShed({ status: 503, headers: { 'retry-after': '1' } })).toBe(true);
+    expect(isLoadShed({ status: 503, headers: {} })).toBe(false);
+    expect(isLoadShed({ status: 502, headers: { 'retry-after': '1' } })).toBe(false);
   });
 
   it('timeouts of an instance that keeps answering other calls (busy) do not open it; timeouts of a silent one do', async () => {

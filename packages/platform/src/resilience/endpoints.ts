@@ -25,7 +25,7 @@ export interface EndpointPickOptions {
 }
 
 export interface EndpointAttemptOutcome {
-  /** False on a transport failure or a 5xx answer. */
+  /** False on a transport failure or a 5xx answer — except a 503 with Retry-After (a shed: busy, not sick; `isLoadShed`). */
   ok: boolean;
   latencyMs: number;
 }

@@ -86,14 +86,19 @@ class BusyTimeout extends TaskCancelledError {
  *   answered another call while this one waited (BusyTimeout).
  */
 export function countsAgainstBreaker(outcome: { error: unknown } | { answer: StatusAnswer }): boolean {
-  if ('answer' in outcome) return isTransientStatus(outcome.answer.status) && !hasRetryAfter(outcome.answer);
+  if ('answer' in outcome) return isTransientStatus(outcome.answer.status) && !isLoadShed(outcome.answer);
   if (outcome.error instanceof BusyTimeout) return false;
   return countsAgainstInstance(classifyFailure(outcome.error));
 }
 
-function hasRetryAfter(answer: StatusAnswer): boolean {
+/**
+ * A 503 that says when to come back (Retry-After): the instance shed the request at once — its
+ * admission control, its bulkhead, or a transient fault it classified. Busy, not sick: neither
+ * its breaker nor outlier ejection holds it against the instance.
+ */
+export function isLoadShed(answer: StatusAnswer): boolean {
   const value = answer.headers?.['retry-after'];
-  return value !== undefined && value !== '';
+  return answer.status === 503 && value !== undefined && value !== '';
 }
 
 const KIND_TEXT: Record<FailureKind, string> = {

@@ -8,7 +8,7 @@ import type { BreakerState } from '../resilience/breaker.js';
 import { resolveResilienceSettings, type ResilienceSettings } from '../resilience/config.js';
 import type { BalancerFactory, EndpointBalancer, EndpointSource, ServiceEndpoint } from '../resilience/endpoints.js';
 import { outcomeOfStatus, serviceCallMetrics, type ServiceCallOutcome, type ServiceCallMetrics } from '../resilience/metrics.js';
-import { ResiliencePolicy } from '../resilience/policy.js';
+import { ResiliencePolicy, isLoadShed } from '../resilience/policy.js';
 import type { ServiceRequest, ServiceResponse, ServiceTransport } from './transport.js';
 
 /** Connection pooling towards one instance (one undici Pool per origin). */
@@ -335,7 +335,7 @@ export class HttpTransport implements ServiceTransport {
       const headers: Record<string, string | string[] | undefined> = { ...response.headers };
       const type = String(headers['content-type'] ?? '');
       const body: unknown = type.includes('json') && text.length > 0 ? parseJson(text, service, endpoint) : text;
-      ok = response.statusCode < 500;
+      ok = response.statusCode < 500 || isLoadShed({ status: response.statusCode, headers });
       return { status: response.statusCode, headers, body };
     } finally {
       balancer.onEnd(endpoint, { ok, latencyMs: performance.now() - started });
