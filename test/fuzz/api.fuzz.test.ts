@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapLimit } from '../support/shop.js';
 import { forgedTokens } from './tokens.js';
 import { TEST_JWT_SECRET, fuzzSeed, openWorld, postgresVariant, type FuzzWorld } from './fixture.js';
-import { REFUSALS, WRITES, caseFor, prepared, routesOfTree, serviceCase, strayCase, type Credentials, type FuzzCase } from './requests.js';
+import { WRITES, caseFor, prepared, refused, routesOfTree, serviceCase, strayCase, type Credentials, type FuzzCase } from './requests.js';
 import type { ValuePool } from './openapi.js';
 import { answerFault, send, type WireAnswer } from './wire.js';
 
@@ -151,7 +151,7 @@ describe.runIf(await postgresVariant.available())('OpenAPI fuzz of the gateway o
             statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
             const problem = answerFault(fuzz.request.method, answer);
             if (problem) faults.push({ index: start + i, fuzz, problem });
-            if (WRITES.has(fuzz.request.method) && !REFUSALS.has(answer.status)) refusedOnly = false;
+            if (WRITES.has(fuzz.request.method) && !refused(answer.status, answer.text)) refusedOnly = false;
           });
           const after = await world.digest();
           if (refusedOnly) {

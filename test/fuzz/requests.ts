@@ -206,6 +206,21 @@ export const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  */
 export const REFUSALS = new Set([400, 401, 403, 404, 405, 406, 411, 413, 414, 415, 417, 422, 429, 431]);
 
+/** 409 codes that record something (a REJECTED order); any other 409 (CART_EMPTY, EMAIL_TAKEN, CONFLICT, ...) is a refusal. */
+const RECORDING_CONFLICTS = new Set(['OUT_OF_STOCK', 'SOLD_OUT']);
+
+/** Whether an answer refused its request, so the request must have changed nothing. */
+export function refused(status: number, text: string): boolean {
+  if (REFUSALS.has(status)) return true;
+  if (status !== 409) return false;
+  try {
+    const { code } = JSON.parse(text) as { code?: unknown };
+    return typeof code === 'string' && !RECORDING_CONFLICTS.has(code);
+  } catch {
+    return false;
+  }
+}
+
 /** A route of a service's own Fastify app. */
 export interface ServiceRoute {
   method: string;
