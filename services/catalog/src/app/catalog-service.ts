@@ -117,12 +117,6 @@ export class CatalogService {
     return { items };
   }
 
-  /** The products holding these SKUs (unknown SKUs left out), through the same short-lived cache as `bySkus`. */
-  async productsOfSkus(skus: readonly string[]): Promise<string[]> {
-    const found = await this.variants.lookup(skus, (missing) => this.repository.variantsBySku(missing));
-    return [...new Set([...found.values()].map((v) => v.productId))];
-  }
-
   async categories(): Promise<catalog.CategoryList> {
     return { items: await this.repository.categories() };
   }

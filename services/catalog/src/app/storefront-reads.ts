@@ -86,8 +86,10 @@ export class StorefrontReads {
   /** After inventory reports new levels for these SKUs: the products holding them go. */
   async stockChanged(skus: readonly string[]): Promise<void> {
     if (this.caches === undefined || skus.length === 0) return;
-    // A SKU's product never changes but by a write, which drops the variant cache: its few seconds are safe here.
-    await this.caches.products.invalidate(await this.service.productsOfSkus(skus));
+    // Read from the database, not the variant cache: a SKU moved to another product through another
+    // instance would otherwise invalidate its old product for up to that cache's TTL.
+    const variants = await this.repository.variantsBySku(skus);
+    await this.caches.products.invalidate([...new Set(variants.map((v) => v.productId))]);
   }
 
   private async productsById(ids: readonly string[]): Promise<Map<string, string | undefined>> {
