@@ -24,6 +24,7 @@ import {
   type RunningService,
   type ServiceModule,
   type Storage,
+  storedShardRows,
 } from '@agora/platform';
 import { identityModule } from '@agora/identity';
 import { catalogModule } from '@agora/catalog';
@@ -205,7 +206,8 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
       readiness,
       isDraining: () => draining,
       ...(webRoot === undefined ? {} : { web: { root: webRoot } }),
-      cluster: async () => singleProcessView(services),
+      // The shards as the stored maps list them (docs/sharding.md).
+      cluster: async () => ({ ...singleProcessView(services), shards: await storedShardRows(['order', 'cart'], (service) => storages.forService(service)) }),
     });
     for (const service of services) await service.app.ready();
     await gateway.ready();

@@ -18,6 +18,8 @@ import {
   type ReadinessCheck,
   type Registration,
   type RunningService,
+  type StoredShardRow,
+  storedShardRows,
 } from '@agora/platform';
 import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
@@ -95,6 +97,14 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
   let app: HttpApp;
   let service: RunningService | undefined;
   let storage: PostgresStorage | undefined;
+  // The gateway reads the shard maps for the admin cluster view: one small pool per main database, opened on first use.
+  const mapStorages = new Map<string, PostgresStorage>();
+  const mapStorage = async (service: string): Promise<PostgresStorage> => {
+    const url = config.serviceDatabaseUrls[service] ?? config.databaseUrl ?? '';
+    let opened = mapStorages.get(url);
+    if (!opened) mapStorages.set(url, (opened = new PostgresStorage({ url, poolMax: 1 })));
+    return opened;
+  };
   const readiness: ReadinessCheck[] = [
     { name: 'redis', check: async () => void (await registry.list(name)) },
     { name: 'nats', check: () => bus.ping() },
@@ -109,7 +119,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       config: loadGatewayConfig(env),
       readiness: () => readiness,
       isDraining: () => draining,
-      cluster: () => clusterView(client),
+      cluster: () => clusterView(client, () => storedShardRows(['order', 'cart'], mapStorage)),
       rateLimitStore: { redis: rateLimitRedis() },
       // The storefront and admin, served by every gateway (built by `npm run cluster`'s precluster).
       ...(builtWebApp() ? { web: { root: WEB_APP_DIST } } : {}),
@@ -177,6 +187,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       await registry.close();
       sharedRedis?.disconnect();
       await storage?.close();
+      await Promise.all([...mapStorages.values()].map((s) => s.close()));
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'shutdown failed');
@@ -201,7 +212,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
 /** How often a supervised process checks that its supervisor is still there. */
 const PARENT_CHECK_MS = 1_000;
 
-async function clusterView(client: ClusterClient): Promise<ClusterView> {
+async function clusterView(client: ClusterClient, shards: () => Promise<StoredShardRow[]>): Promise<ClusterView> {
   const now = Date.now();
   return {
     mode: 'cluster',
@@ -221,9 +232,6 @@ async function clusterView(client: ClusterClient): Promise<ClusterView> {
       })),
     })),
     breakers: client.transport.breakerStates().map((b) => ({ service: b.service, instanceId: b.instanceId, url: b.url, state: b.state, consecutiveFailures: b.consecutiveFailures })),
-    shards: [
-      { service: 'order', id: 's0', version: 1 },
-      { service: 'cart', id: 's0', version: 1 },
-    ],
+    shards: await shards(),
   };
 }

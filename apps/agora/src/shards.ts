@@ -238,7 +238,7 @@ export async function runShardsCommand(config: AgoraConfig, args: readonly strin
           change,
           logger,
           ...(config.shards[service] ? { seedUrls: config.shards[service] } : {}),
-          onPhase: (phase, detail) => process.stdout.write(`${service}: ${phase} ${Object.keys(detail).length > 0 ? JSON.stringify(detail) : ''}\n`),
+          onPhase: (phase, detail) => void process.stdout.write(`${service}: ${phase} ${Object.keys(detail).length > 0 ? JSON.stringify(detail) : ''}\n`),
         });
         process.stdout.write(`${service}: map v${report.fromVersion} -> v${report.toVersion}, ${report.movedKeys} shopper(s) moved ${JSON.stringify(report.routes)}, frozen ${report.frozenMs} ms, ${report.durationMs} ms in all\n`);
       }

@@ -152,3 +152,21 @@ export class ShardMapStore {
     return () => this.listeners.delete(listener);
   }
 }
+
+/** One shard of a service as its newest stored map lists it: the rows of the admin cluster view. */
+export interface StoredShardRow {
+  service: string;
+  id: string;
+  version: number;
+}
+
+/** The shards of `services`, each from the newest map in its main database (`mainOf`); a service without a map yet has its one shard. */
+export async function storedShardRows(services: readonly string[], mainOf: (service: string) => Promise<Storage>): Promise<StoredShardRow[]> {
+  const rows: StoredShardRow[] = [];
+  for (const service of services) {
+    const map = await new ShardMapStore(await mainOf(service)).latest(service);
+    if (!map) rows.push({ service, id: 's0', version: 1 });
+    else for (const member of map.members) rows.push({ service, id: member.id, version: map.version });
+  }
+  return rows;
+}
