@@ -16,6 +16,7 @@ const Stock = page(() => import('./Stock'), 'AdminStockPage');
 const Orders = page(() => import('./Orders'), 'AdminOrdersPage');
 const OrderDetail = page(() => import('./Orders'), 'AdminOrderPage');
 const Operations = page(() => import('./Operations'), 'OperationsPage');
+const Shards = page(() => import('./Shards'), 'ShardsPage');
 
 const ROUTES: readonly { path: string; page: ComponentType<PageProps> }[] = [
   { path: '/admin/products', page: Products },
@@ -26,7 +27,7 @@ const ROUTES: readonly { path: string; page: ComponentType<PageProps> }[] = [
   { path: '/admin/orders/:id', page: OrderDetail },
   { path: '/admin/operations', page: Operations },
   { path: '/admin/flash-sales', page: () => <ComingLater title="Flash sales" what="Schedule a flash sale for a SKU, watch its stock and tickets drain live." /> },
-  { path: '/admin/shards', page: () => <ComingLater title="Shards" what="See the shard map and hash ring, and move keys when a shard is added." /> },
+  { path: '/admin/shards', page: Shards },
   { path: '/admin', page: Overview },
 ];
 
@@ -120,9 +121,7 @@ export function AdminApp() {
             </NavLink>
           </li>
           <li>
-            <NavLink to="/admin/shards" className="later">
-              Shards <span className="tag">later</span>
-            </NavLink>
+            <NavLink to="/admin/shards">Shards</NavLink>
           </li>
         </ul>
       </nav>

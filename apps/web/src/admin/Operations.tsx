@@ -208,7 +208,7 @@ function ClusterPanel({ state, retry }: { state: ClusterState; retry: () => void
       ) : single ? null : (
         <p className="muted">No circuit breakers reported.</p>
       )}
-      {view.shardCount > 0 ? <p className="muted small">{view.shardCount} shards in the map; the Shards page (coming later) will show them.</p> : null}
+      {view.shardCount > 0 ? <p className="muted small">{view.shardCount} shards in the maps: see the Shards page.</p> : null}
     </>
   );
 }
