@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { outboxTable } from '@agora/platform';
-import { check, index, integer, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const inventorySchema = pgSchema('inventory');
 
@@ -72,7 +72,7 @@ export const flashSales = inventorySchema.table(
     sku: text('sku').notNull(),
     quantity: integer('quantity').notNull(),
     sold: integer('sold').notNull().default(0),
-    priceAmount: integer('price_amount').notNull(),
+    priceAmount: bigint('price_amount', { mode: 'number' }).notNull(),
     currency: text('currency').notNull(),
     startsAt: timestamp('starts_at', { withTimezone: true, mode: 'date' }).notNull(),
     endsAt: timestamp('ends_at', { withTimezone: true, mode: 'date' }).notNull(),

@@ -16,7 +16,7 @@ CREATE TABLE "inventory"."flash_sales" (
 	"sku" text NOT NULL,
 	"quantity" integer NOT NULL,
 	"sold" integer DEFAULT 0 NOT NULL,
-	"price_amount" integer NOT NULL,
+	"price_amount" bigint NOT NULL,
 	"currency" text NOT NULL,
 	"starts_at" timestamp with time zone NOT NULL,
 	"ends_at" timestamp with time zone NOT NULL,
