@@ -1,12 +1,13 @@
 import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CALLER_ASSERTION_HEADER, CallerAssertionSigner } from '@agora/platform';
 import { mapLimit } from '../support/shop.js';
 import { forgedTokens } from './tokens.js';
 import { TEST_JWT_SECRET, fuzzSeed, openWorld, postgresVariant, type FuzzWorld } from './fixture.js';
 import { WRITES, caseFor, prepared, refused, routesOfTree, serviceCase, strayCase, type Credentials, type FuzzCase } from './requests.js';
 import type { ValuePool } from './openapi.js';
-import { answerFault, send, type WireAnswer } from './wire.js';
+import { answerFault, send, type WireAnswer, type WireRequest } from './wire.js';
 
 /**
  * A property-based fuzzer generated from the published OpenAPI document, against the whole system
@@ -24,6 +25,8 @@ import { answerFault, send, type WireAnswer } from './wire.js';
 export const GATEWAY_REQUESTS = Number(process.env.AGORA_FUZZ_REQUESTS ?? 10_000);
 /** Requests straight to each fuzzed service port (its own Fastify app, listening). */
 export const SERVICE_REQUESTS = Number(process.env.AGORA_FUZZ_SERVICE_REQUESTS ?? 1_000);
+/** Of the requests to a service port, at least this share gets past its guard (most carry a valid assertion). */
+const PAST_GUARD_MIN_SHARE = 0.3;
 /** The services whose ports are fuzzed directly. */
 const FUZZED_SERVICES = ['catalog', 'inventory'] as const;
 /** Requests sent together between two state digests. */
@@ -38,6 +41,19 @@ const FAULTS_SHOWN = 15;
 const SLOWEST_SHOWN = 5;
 /** The whole gateway run may take this long (the suite's budget for it is about a minute). */
 const RUN_TIMEOUT_MS = 240_000;
+
+/** The system's secret for caller assertions, so the service-port fuzz can send valid ones and get past the guard. */
+const INTERNAL_SECRET = 'fuzz-internal-secret-fuzz-internal-secret-0123456789';
+const assertions = new CallerAssertionSigner(INTERNAL_SECRET);
+const forgedAssertions = new CallerAssertionSigner('not-the-internal-secret-not-the-internal-secret-00');
+
+/** The request with the caller assertion it asks for, signed now (an assertion lives a minute). */
+async function asserted(service: string, fuzz: FuzzCase, userId: string): Promise<WireRequest> {
+  if (fuzz.assertAs === undefined) return fuzz.request;
+  const caller = fuzz.assertAs === 'service' ? undefined : { userId, role: fuzz.assertAs === 'admin' ? ('admin' as const) : ('customer' as const) };
+  const signer = fuzz.assertAs === 'forged' ? forgedAssertions : assertions;
+  return { ...fuzz.request, headers: { ...fuzz.request.headers, [CALLER_ASSERTION_HEADER]: await signer.assertion('gateway', service, caller) } };
+}
 
 /** How long a checkout answered 202 may take to settle in the background. */
 const ACCEPTED_SETTLE_MS = 15_000;
@@ -84,7 +100,7 @@ describe.runIf(await postgresVariant.available())('OpenAPI fuzz of the gateway o
   let credentials: Credentials;
   let pool: ValuePool;
   beforeAll(async () => {
-    world = await openWorld();
+    world = await openWorld(postgresVariant, { AGORA_INTERNAL_SECRET: INTERNAL_SECRET });
     const { customer, other, shop } = world;
     const forged = await forgedTokens(TEST_JWT_SECRET, { sub: customer.id, role: 'customer', email: customer.email }, customer.token);
     credentials = { valid: [customer.token, other.token, shop.adminToken], forged: Object.values(forged) };
@@ -208,7 +224,7 @@ describe.runIf(await postgresVariant.available())('OpenAPI fuzz of the gateway o
         try {
           await mapLimit(cases, IN_FLIGHT, async (fuzz, index) => {
             try {
-              const answer = await send(baseUrl, agent, fuzz.request);
+              const answer = await send(baseUrl, agent, await asserted(name, fuzz, world.customer.id));
               statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
               const problem = answerFault(fuzz.request.method, answer);
               if (problem) faults.push({ index, fuzz, problem });
@@ -221,6 +237,9 @@ describe.runIf(await postgresVariant.available())('OpenAPI fuzz of the gateway o
         }
         console.info(`${name} port fuzz: ${cases.length} requests over ${routes.length} routes; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`);
         expect(faults.length, report(faults, seed)).toBe(0);
+        // Most requests carry a valid assertion: that many got past the guard into the routes.
+        const past = [...statuses].filter(([status]) => status !== 401).reduce((sum, [, n]) => sum + n, 0);
+        expect(past, 'requests the guard let through').toBeGreaterThanOrEqual(cases.length * PAST_GUARD_MIN_SHARE);
         // Still up: an unknown path is a 4xx problem (404, or 401 where the port wants a signed caller first).
         const after = await send(baseUrl, new http.Agent(), { method: 'GET', path: '/nothing-here', headers: {} });
         expect(after.status).toBeGreaterThanOrEqual(400);

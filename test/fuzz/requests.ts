@@ -13,6 +13,8 @@ export interface FuzzCase {
   request: WireRequest;
   /** Sign the body as the payment provider would: with the right secret now, long ago, or with another secret. */
   sign?: 'valid' | 'stale' | 'wrong-secret';
+  /** On a service port: send a caller assertion made at send time, for a user, an admin, the gateway itself, or a forged one. */
+  assertAs?: 'customer' | 'admin' | 'service' | 'forged';
 }
 
 /** Percent-encodes any string, lone surrogates included (as the UTF-8 of U+FFFD, which is what a client would send). */
@@ -269,19 +271,21 @@ export function serviceCase(service: string, route: ServiceRoute, pool: ValuePoo
       method: fc.oneof({ weight: 9, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }),
       values: fc.tuple(...names.map(valueFor)),
       query: fc.subarray([...STRAY_QUERY, 'skus=a,b', `skus=${encodeSegment(((pool.sku ?? []) as string[]).join(','))}`], { maxLength: 2 }),
+      assertAs: fc.constantFrom<FuzzCase['assertAs'] | undefined>('customer', 'customer', 'admin', 'service', 'forged', undefined),
       userId: fc.option(fc.oneof(fc.constantFrom(...callerIds), hostileHeaderValue), { nil: undefined }),
       role: fc.option(fc.constantFrom('admin', 'customer', 'root', ''), { nil: undefined }),
       odd: oddHeaders,
       body,
       type: contentType,
     })
-    .map(({ method, values, query, userId, role, odd, body: text, type }) => {
+    .map(({ method, values, query, assertAs, userId, role, odd, body: text, type }) => {
       let i = 0;
       const path = route.path.replace(/:(\w+)/g, () => values[i++] ?? '');
       const headers: Record<string, string> = { ...odd };
       if (userId !== undefined) headers['x-agora-user-id'] = userId;
       if (role !== undefined) headers['x-agora-user-role'] = role;
       if (text !== undefined && type !== undefined) headers['content-type'] = type;
-      return { target: `service:${service} ${route.method} ${route.path}`, request: { method, path: `${path}${query.length > 0 ? `?${query.join('&')}` : ''}`, headers, ...(text === undefined ? {} : { body: text }) } };
+      const request: WireRequest = { method, path: `${path}${query.length > 0 ? `?${query.join('&')}` : ''}`, headers, ...(text === undefined ? {} : { body: text }) };
+      return { target: `service:${service} ${route.method} ${route.path}`, request, ...(assertAs === undefined ? {} : { assertAs }) };
     });
 }
