@@ -46,25 +46,25 @@ export const SHARD_CLI_LIMITS = {
 /** What a move does to the map: add a database, remove a shard, or change weights (none: only put keys where the map says). */
 export type MapChange = { kind: 'add'; url: string; weight?: number } | { kind: 'remove'; id: string } | { kind: 'rebalance'; weights?: Readonly<Record<string, number>> };
 
-/** The map a change leads to (throws naming what is wrong with the request). */
+/** The map a change leads to (a ConfigError names the argument that is wrong). */
 export function changedMap(from: ShardMap, change: MapChange): Omit<ShardMap, 'version' | 'service'> {
   const members = [...from.members];
   switch (change.kind) {
     case 'add': {
-      if (from.strategy !== 'hash') throw new Error(`the ${from.service} map splits key ranges: add a shard by a rebalance that names its interval`);
-      if (members.some((m) => m.url === change.url)) throw new Error(`${redactUrl(change.url)} is already a shard of ${from.service}`);
+      if (from.strategy !== 'hash') throw new ConfigError('URL', `the ${from.service} map splits key ranges: add a shard by a rebalance that names its interval`);
+      if (members.some((m) => m.url === change.url)) throw new ConfigError('URL', `${redactUrl(change.url)} is already a shard of ${from.service}`);
       return { strategy: from.strategy, members: [...members, { id: nextShardId(from), url: change.url, weight: change.weight ?? 1 }] };
     }
     case 'remove': {
       const index = members.findIndex((m) => m.id === change.id);
-      if (index < 0) throw new Error(`${from.service} has no shard ${change.id} (it has ${members.map((m) => m.id).join(', ')})`);
-      if (members.length === 1) throw new Error(`${change.id} is the only shard of ${from.service}`);
+      if (index < 0) throw new ConfigError('ID', `${from.service} has no shard ${change.id} (it has ${members.map((m) => m.id).join(', ')})`);
+      if (members.length === 1) throw new ConfigError('ID', `${change.id} is the only shard of ${from.service}`);
       const rest = members.filter((m) => m.id !== change.id);
       return { strategy: from.strategy, members: from.strategy === 'range' ? withoutInterval(members, index) : rest };
     }
     case 'rebalance': {
       const weights = change.weights ?? {};
-      for (const id of Object.keys(weights)) if (!members.some((m) => m.id === id)) throw new Error(`${from.service} has no shard ${id}`);
+      for (const id of Object.keys(weights)) if (!members.some((m) => m.id === id)) throw new ConfigError('--weights', `${from.service} has no shard ${id}`);
       return { strategy: from.strategy, members: members.map((m) => (weights[m.id] === undefined ? m : { ...m, weight: weights[m.id] })) };
     }
   }
