@@ -7,6 +7,7 @@ import type { NodeLauncher } from './child.js';
 import { RESULTS_DIR, formatCheckoutTable, writeResult } from './report.js';
 import { RING_BENCH_LIMITS, formatRingTable, runRingBench } from './ring.js';
 import { CACHE_BENCH_LIMITS, formatCacheTable, runCacheBench } from './cache.js';
+import { FLASH_SALE_BENCH_LIMITS, formatFlashSaleTable, runFlashSaleBench } from './flash-sale.js';
 
 export { runCheckoutBench, CHECKOUT_BENCH_LIMITS, type CheckoutBenchOptions, type CheckoutReport } from './checkout.js';
 export { runBaseline, type BaselineResult } from './baseline.js';
@@ -30,6 +31,7 @@ export { ProcessCluster, PROCESS_CLUSTER_LIMITS, baseEnvironment, type ClusterAd
 export { LoopbackClient } from './http.js';
 export { runRingBench, formatRingTable, RING_BENCH_LIMITS, type RingBenchOptions, type RingReport, type SchemeFigures } from './ring.js';
 export { runCacheBench, formatCacheTable, replayPolicies, zipfSampler, CACHE_BENCH_LIMITS, type CacheBenchOptions, type CacheReport } from './cache.js';
+export { runFlashSaleBench, formatFlashSaleTable, FLASH_SALE_BENCH_LIMITS, type FlashSaleBenchOptions, type FlashSaleReport } from './flash-sale.js';
 
 export const BENCH_USAGE = `usage: agora bench checkout [--json] [--buyers N] [--duration S] [--warmup S] [--baseline-duration S]
                             [--skus K] [--keep-database] [--cpu-prof] [--count-sql]
@@ -72,7 +74,18 @@ export const BENCH_USAGE = `usage: agora bench checkout [--json] [--buyers N] [-
   the first catalog page; prints req/s of each against the same run's bare-Fastify baseline, the
   server's L1 hit ratio, and LRU/LFU/FIFO hit ratios replaying the same Zipf stream. --json: the
   last stdout line is { scenario: 'cache', reqPerSecCached, reqPerSecUncached, hitRatio: { lru,
-  lfu, fifo }, baselineReqPerSec, pageReqPerSecCached, ... }.`;
+  lfu, fifo }, baselineReqPerSec, pageReqPerSecCached, ... }.
+
+       agora bench flash-sale [--json] [--users U] [--attempts A] [--units Q] [--clients N]
+                              [--duration S] [--baseline-duration S]
+
+  \`agora start\` in a child process with a flash sale of Q units (default 1,000): catalog reads
+  alone for --duration S (default 5), then A purchases (default 100,000) by U users (default
+  20,000) through the gateway from N clients (default 64) while the catalog is read; then every
+  accepted ticket followed to its order; on DATABASE_URL also the same sale on a naive path (one
+  row, select ... for update). --json: the last stdout line is { scenario, attemptsPerSec,
+  sellOutMs, p50Ms, p99Ms, accepted, ordersCreated, oversold, undersold, catalogP99Ratio,
+  baselineReqPerSec, naive: { attemptsPerSec, oversold } }.`;
 
 /** What the CLI hands over: how to run its own entry point (the bench never imports the CLI). */
 export interface BenchContext {
@@ -113,6 +126,9 @@ function parseBenchArgs(argv: readonly string[]) {
       products: { type: 'string' },
       entries: { type: 'string' },
       zipf: { type: 'string' },
+      users: { type: 'string' },
+      attempts: { type: 'string' },
+      units: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -154,6 +170,23 @@ export async function runBenchCommand(argv: readonly string[], context: BenchCon
       progress: (line) => context.stderr(`bench: ${line}\n`),
     });
     context.stdout(`\n${formatCacheTable(report)}\n`);
+    if (values.json) context.stdout(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  if (positionals[0] === 'flash-sale' && positionals.length === 1) {
+    const report = await runFlashSaleBench({
+      users: intOption('users', values.users, 20_000, 1, FLASH_SALE_BENCH_LIMITS.usersMax),
+      attempts: intOption('attempts', values.attempts, 100_000, 1, FLASH_SALE_BENCH_LIMITS.attemptsMax),
+      units: intOption('units', values.units, 1_000, 1, FLASH_SALE_BENCH_LIMITS.unitsMax),
+      clients: intOption('clients', values.clients, 64, 1, FLASH_SALE_BENCH_LIMITS.clientsMax),
+      catalogS: intOption('duration', values.duration, 5, 1, FLASH_SALE_BENCH_LIMITS.durationSMax),
+      baselineS: intOption('baseline-duration', values['baseline-duration'], 5, 1, FLASH_SALE_BENCH_LIMITS.durationSMax),
+      env: context.env,
+      launcher: context.launcher,
+      agoraMain: context.agoraMain,
+      progress: (line) => context.stderr(`bench: ${line}\n`),
+    });
+    context.stdout(`\n${formatFlashSaleTable(report)}\n`);
     if (values.json) context.stdout(`${JSON.stringify(report)}\n`);
     return 0;
   }

@@ -44,6 +44,9 @@ usage:
   agora bench cache [--json] [--clients N] [--products P]
                                    Zipf product reads and the first page through \`agora start\`
                                    with and without the catalog cache, LRU/LFU/FIFO hit ratios
+  agora bench flash-sale [--json] [--users U] [--attempts A] [--units Q]
+                                   a stampede on a flash sale through \`agora start\`: attempts/s,
+                                   sell-out time, p99, accepted = orders, catalog p99 during vs before
   agora nginx-config --listen [HOST:]PORT --gateways [HOST:]PORT,...
                                    prints deploy/nginx/agora.conf.template filled in
 
