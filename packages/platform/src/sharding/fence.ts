@@ -74,6 +74,11 @@ export interface ShardedData {
   keys(storage: Storage, executor?: Executor): Promise<string[]>;
   /** Work still running for `keys` on a shard (unfinished sagas, facts not yet published): a key moves when it is 0. */
   pendingWork(storage: Storage, keys: readonly string[]): Promise<number>;
+  /**
+   * Those of `keys` whose rows another shard must not hold a copy of yet (an unfinished saga there
+   * would be recovered and run twice): the first copy leaves them out; they are copied once quiet.
+   */
+  busyKeys?(storage: Storage, keys: readonly string[]): Promise<string[]>;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;

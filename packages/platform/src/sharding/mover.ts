@@ -58,7 +58,7 @@ type Routes = Map<string, Map<string, string[]>>;
 /**
  * Moves a service's keys to a new map online, exactly the keys whose owner changes:
  * 1. copy: every key a shard holds but the new map gives to another shard is copied there, while
- *    writes go on;
+ *    writes go on (not a key with running work: its copy would hold a saga another shard could run);
  * 2. freeze: on each source, in one transaction, those keys (listed again: new ones count) are
  *    frozen and the shard is closed to unknown keys (fence.ts); new work of a frozen key waits;
  * 3. the work already running for them finishes (bounded: `quiesceMs`, else the move is undone);
@@ -89,7 +89,9 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
   await options.onPhase?.('copy', {});
   let copiedRows = 0;
   for (const source of from.members) {
-    const routes = byTarget(leaving(source.id)(await data.keys(storage(source.id))), newOwner.ownerOf.bind(newOwner));
+    const keys = leaving(source.id)(await data.keys(storage(source.id)));
+    const busy = new Set(await data.busyKeys?.(storage(source.id), keys));
+    const routes = byTarget(keys.filter((k) => !busy.has(k)), newOwner.ownerOf.bind(newOwner));
     for (const [target, keys] of routes) copiedRows += await copyKeys(storage(source.id), storage(target), data, keys);
   }
 

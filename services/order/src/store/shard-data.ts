@@ -34,6 +34,12 @@ export const ORDER_SHARDED_DATA: ShardedData = {
     const rows = await storage.query<{ key: string }>(sql`select distinct user_id::text as key from orders.orders`, executor);
     return rows.map((r) => r.key);
   },
+  async busyKeys(storage, keys) {
+    const rows = await storage.query<{ key: string }>(sql`
+      select distinct o.user_id::text as key from orders.orders o join orders.sagas s on s.id = o.id or s.id = o.cancel_saga_id
+      where s.finished_at is null and o.user_id = any(${textArray(keys)}::uuid[])`);
+    return rows.map((r) => r.key);
+  },
   async pendingWork(storage, keys) {
     const list = textArray(keys);
     const [row] = await storage.query<{ pending: number | string }>(sql`
