@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
 import { postgresBackend } from '@agora/platform/testing';
@@ -90,4 +89,3 @@ export async function openWorld(variant: SystemVariant = postgresVariant, env?: 
   }
 }
 
-export const freshKey = (): string => randomUUID();
