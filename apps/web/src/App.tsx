@@ -27,6 +27,7 @@ const OrderDetail = page(() => import('./pages/OrderDetail'), 'OrderDetailPage')
 const Login = page(() => import('./pages/Account'), 'LoginPage');
 const Register = page(() => import('./pages/Account'), 'RegisterPage');
 const Admin = page(() => import('./admin/AdminApp'), 'AdminApp');
+const FlashSalePage = page(() => import('./pages/FlashSale'), 'FlashSalePage');
 
 type Access = 'public' | 'user' | 'admin';
 interface Route {
@@ -39,6 +40,7 @@ const ROUTES: readonly Route[] = [
   { path: '/', page: Home, access: 'public' },
   { path: '/search', page: Search, access: 'public' },
   { path: '/products/:id', page: ProductPage, access: 'public' },
+  { path: '/flash-sales/:id', page: FlashSalePage, access: 'public' },
   { path: '/login', page: Login, access: 'public' },
   { path: '/register', page: Register, access: 'public' },
   { path: '/cart', page: CartPage, access: 'user' },

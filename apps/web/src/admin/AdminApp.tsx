@@ -17,6 +17,7 @@ const Orders = page(() => import('./Orders'), 'AdminOrdersPage');
 const OrderDetail = page(() => import('./Orders'), 'AdminOrderPage');
 const Operations = page(() => import('./Operations'), 'OperationsPage');
 const Shards = page(() => import('./Shards'), 'ShardsPage');
+const FlashSales = page(() => import('./FlashSales'), 'AdminFlashSalesPage');
 
 const ROUTES: readonly { path: string; page: ComponentType<PageProps> }[] = [
   { path: '/admin/products', page: Products },
@@ -26,20 +27,10 @@ const ROUTES: readonly { path: string; page: ComponentType<PageProps> }[] = [
   { path: '/admin/orders', page: Orders },
   { path: '/admin/orders/:id', page: OrderDetail },
   { path: '/admin/operations', page: Operations },
-  { path: '/admin/flash-sales', page: () => <ComingLater title="Flash sales" what="Schedule a flash sale for a SKU, watch its stock and tickets drain live." /> },
+  { path: '/admin/flash-sales', page: FlashSales },
   { path: '/admin/shards', page: Shards },
   { path: '/admin', page: Overview },
 ];
-
-/** Pages that arrive with the issues that build their features: the slots are in the nav already. */
-function ComingLater({ title, what }: { title: string; what: string }) {
-  return (
-    <>
-      <PageTitle title={`${title} · Admin`}>{title}</PageTitle>
-      <p className="coming-later">Coming later. {what}</p>
-    </>
-  );
-}
 
 function Overview() {
   return (
@@ -57,6 +48,9 @@ function Overview() {
         </AdminCard>
         <AdminCard to="/admin/operations" title="Operations">
           Request rate, p99 latency, checkouts and stock movements, live; instances and breakers.
+        </AdminCard>
+        <AdminCard to="/admin/flash-sales" title="Flash sales">
+          Create a sale for a SKU and watch its units, tickets, orders and drift live.
         </AdminCard>
       </ul>
     </>
@@ -116,9 +110,7 @@ export function AdminApp() {
             <NavLink to="/admin/operations">Operations</NavLink>
           </li>
           <li>
-            <NavLink to="/admin/flash-sales" className="later">
-              Flash sales <span className="tag">later</span>
-            </NavLink>
+            <NavLink to="/admin/flash-sales">Flash sales</NavLink>
           </li>
           <li>
             <NavLink to="/admin/shards">Shards</NavLink>

@@ -1,0 +1,148 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { api } from '../api';
+import { SALE_STATUS_LABELS, type FlashSale, type FlashSaleStats } from '../flash-sale';
+import { formatDateTime, formatMoney, parseMoneyInput } from '../format';
+import { Link } from '../router';
+import { ErrorAlert, Loading } from '../ui/Alert';
+import { PageTitle } from '../ui/PageTitle';
+
+/** The sales list is re-read this often: remaining, tickets and drift move live during a sale. */
+const REFRESH_MS = 2_000;
+const MINUTE_MS = 60_000;
+
+function useSales(refreshKey: number): { sales: FlashSaleStats[] | undefined; error: unknown } {
+  const [sales, setSales] = useState<FlashSaleStats[] | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  useEffect(() => {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = async (): Promise<void> => {
+      try {
+        setSales((await api.get<{ items: FlashSaleStats[] }>('/api/v1/admin/flash-sales', { signal: controller.signal })).items);
+        setError(undefined);
+      } catch (err) {
+        if (controller.signal.aborted) return;
+        setError(err);
+      }
+      timer = setTimeout(() => void read(), REFRESH_MS);
+    };
+    void read();
+    return () => {
+      controller.abort();
+      if (timer) clearTimeout(timer);
+    };
+  }, [refreshKey]);
+  return { sales, error };
+}
+
+function CreateSale({ onCreated }: { onCreated: () => void }) {
+  const [sku, setSku] = useState('');
+  const [quantity, setQuantity] = useState('100');
+  const [price, setPrice] = useState('9.99');
+  const [startsInMinutes, setStartsInMinutes] = useState('0');
+  const [minutes, setMinutes] = useState('30');
+  const [perUserLimit, setPerUserLimit] = useState('1');
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const startsAt = new Date(Date.now() + Number(startsInMinutes) * MINUTE_MS);
+      const endsAt = new Date(startsAt.getTime() + Number(minutes) * MINUTE_MS);
+      await api.post<FlashSale>('/api/v1/admin/flash-sales', {
+        sku: sku.trim(),
+        quantity: Number(quantity),
+        price: { amount: parseMoneyInput(price) ?? -1, currency: 'USD' },
+        startsAt: startsAt.toISOString(),
+        endsAt: endsAt.toISOString(),
+        perUserLimit: Number(perUserLimit),
+      });
+      onCreated();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const fields: [string, string, (v: string) => void, string][] = [
+    ['SKU', sku, setSku, 'flash-sku'],
+    ['Units (set aside from stock)', quantity, setQuantity, 'flash-quantity'],
+    ['Sale price (USD)', price, setPrice, 'flash-price'],
+    ['Starts in (minutes)', startsInMinutes, setStartsInMinutes, 'flash-starts'],
+    ['Lasts (minutes)', minutes, setMinutes, 'flash-minutes'],
+    ['Per buyer at most', perUserLimit, setPerUserLimit, 'flash-limit'],
+  ];
+  return (
+    <form className="inline-form flash-create" onSubmit={(e) => void submit(e)}>
+      {fields.map(([label, value, set, id]) => (
+        <div className="field" key={id}>
+          <label htmlFor={id}>{label}</label>
+          <input id={id} value={value} onChange={(e) => set(e.target.value)} autoComplete="off" required />
+        </div>
+      ))}
+      <button type="submit" className="button" disabled={busy}>
+        {busy ? 'Creating…' : 'Create sale'}
+      </button>
+      <ErrorAlert error={error} />
+    </form>
+  );
+}
+
+/** Create flash sales and watch them: units left, tickets accepted, orders, paid, expired, drift. */
+export function AdminFlashSalesPage() {
+  const [refreshKey, setRefreshKey] = useState(0);
+  const { sales, error } = useSales(refreshKey);
+  return (
+    <>
+      <PageTitle title="Flash sales · Admin">Flash sales</PageTitle>
+      <CreateSale onCreated={() => setRefreshKey((k) => k + 1)} />
+      <ErrorAlert error={error} />
+      {!sales ? (
+        <Loading />
+      ) : sales.length === 0 ? (
+        <p className="muted">No flash sales yet.</p>
+      ) : (
+        <table className="data-table">
+          <thead>
+            <tr>
+              <th>SKU</th>
+              <th>Status</th>
+              <th>Price</th>
+              <th>Left / units</th>
+              <th>Accepted</th>
+              <th>Ordered</th>
+              <th>Paid</th>
+              <th>Expired</th>
+              <th>Drift</th>
+              <th>Window</th>
+            </tr>
+          </thead>
+          <tbody>
+            {sales.map((s) => (
+              <tr key={s.id}>
+                <td>
+                  <Link to={`/flash-sales/${s.id}`}>{s.sku}</Link>
+                </td>
+                <td>{SALE_STATUS_LABELS[s.status]}</td>
+                <td>{formatMoney(s.price)}</td>
+                <td>
+                  {s.remaining} / {s.quantity}
+                </td>
+                <td>{s.accepted}</td>
+                <td>{s.ordered}</td>
+                <td>{s.paid}</td>
+                <td>{s.expired}</td>
+                <td className={s.drift === 0 ? undefined : 'drift'}>{s.drift}</td>
+                <td>
+                  {formatDateTime(s.startsAt)} – {formatDateTime(s.endsAt)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
