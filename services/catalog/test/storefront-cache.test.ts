@@ -114,6 +114,9 @@ describe('storefront reads with the cache off (AGORA_CATALOG_CACHE=off)', () => 
       inventory.levels.set(created.variants[0]?.sku ?? '', 1);
       expect((await readProduct(catalog.app, created.id)).variants[0]?.available).toBe(1);
       expect(inventory.calls).toBe(2);
+      const page = await readPage(catalog.app, 'limit=5');
+      expect(page.items.find((p) => p.id === created.id)?.variants[0]?.available).toBe(1);
+      expect(inventory.calls).toBe(3);
       expect(await catalog.metrics.text()).not.toMatch(/agora_cache_requests_total\{/);
     } finally {
       await catalog.stop();

@@ -1,4 +1,4 @@
-import { LIMITS, notFound, type AppError } from '@agora/kernel';
+import { LIMITS, notFound } from '@agora/kernel';
 import type { catalog } from '@agora/contracts';
 import type { Logger, TieredCache } from '@agora/platform';
 import type { ProductData } from '../domain/product.js';
@@ -61,6 +61,7 @@ export class StorefrontReads {
 
   /** A page's JSON (`{ items, nextCursor }`), the items in the page's order. */
   async page(query: catalog.ProductQuery): Promise<string> {
+    if (this.caches === undefined) return this.pageUncached(query);
     const normalized = { q: query.q?.trim() ?? '', category: query.category?.trim() ?? '', limit: query.limit ?? LIMITS.pageSizeDefault, cursor: query.cursor ?? '' };
     const key = JSON.stringify([normalized.q, normalized.category, normalized.limit, normalized.cursor]);
     const loadPage = async (): Promise<string> => {
@@ -68,13 +69,26 @@ export class StorefrontReads {
       const entry: PageEntry = { ids: page.items.map((p) => p.id), nextCursor: page.nextCursor };
       return JSON.stringify(entry);
     };
-    const text = this.caches === undefined ? await loadPage() : await this.caches.pages.get(key, loadPage);
+    const text = await this.caches.pages.get(key, loadPage);
     if (text === undefined) throw new Error('a page load answered nothing');
     const entry = JSON.parse(text) as PageEntry;
     const products = await this.productsById(entry.ids);
     // A product gone since the page was cached is left out (the page's generation moves on the next write).
     const items = entry.ids.flatMap((id) => products.get(id) ?? []);
     return `{"items":[${items.join(',')}],"nextCursor":${JSON.stringify(entry.nextCursor)}}`;
+  }
+
+  /** With the cache off: the page's products as listed, and one inventory call for all of them. */
+  private async pageUncached(query: catalog.ProductQuery): Promise<string> {
+    const page = await this.service.list(query);
+    let levels: Map<string, number> | undefined;
+    try {
+      levels = await this.availability.levels(page.items.flatMap((p) => p.variants.map((v) => v.sku)));
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, dependency: 'inventory' }, 'page read without live availability');
+    }
+    const items = levels === undefined ? page.items : page.items.map((p) => enrich(p, levels));
+    return JSON.stringify({ items, nextCursor: page.nextCursor });
   }
 
   /** After a write to these products committed (or failed): their entries and every page go. */
@@ -116,7 +130,7 @@ export class StorefrontReads {
     try {
       levels = await this.availability.levels(products.flatMap((p) => p.variants.map((v) => v.sku)));
     } catch (err) {
-      this.logger.warn({ err: (err as AppError | Error).message, dependency: 'inventory' }, 'product read without live availability');
+      this.logger.warn({ err: (err as Error).message, dependency: 'inventory' }, 'product read without live availability');
       throw new WithoutAvailability(new Map(products.map((p) => [p.id, JSON.stringify(toCatalogProduct(p))])));
     }
     return new Map(products.map((p) => [p.id, JSON.stringify(withAvailability(p, levels))]));
@@ -137,7 +151,10 @@ export class StorefrontReads {
   }
 }
 
-function withAvailability(product: ProductData, levels: ReadonlyMap<string, number>): catalog.Product {
-  const base = toCatalogProduct(product);
+function enrich(base: catalog.CatalogProduct, levels: ReadonlyMap<string, number>): catalog.Product {
   return { ...base, variants: base.variants.map((v) => ({ ...v, available: levels.get(v.sku) ?? 0 })) };
+}
+
+function withAvailability(product: ProductData, levels: ReadonlyMap<string, number>): catalog.Product {
+  return enrich(toCatalogProduct(product), levels);
 }
