@@ -2,8 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackClient } from '@agora/bench';
-import { PostgresStorage, type Storage } from '@agora/platform';
+import { PostgresStorage, createLogger, type Storage } from '@agora/platform';
 import { createTestDatabase } from '@agora/platform/testing';
+import { moveShards } from '../../apps/agora/src/shards.js';
 import { checkInvariants } from '../support/invariants.js';
 import { clusterServersAvailable, startTestCluster, type TestCluster } from './support.js';
 
@@ -33,11 +34,13 @@ describe.runIf(await clusterServersAvailable())('cluster with two order and two 
   let tc: TestCluster;
   let http: LoopbackClient;
   const bought = new Map<string, string[]>();
+  const tokens = new Map<string, string>();
   const sku = `SHC-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
-    for (let i = 0; i < 2; i++) databases.push(await createTestDatabase('agora_shard'));
-    const urls = databases.map((d) => d.url).join(',');
+    // Two shards to start with, a third for the move.
+    for (let i = 0; i < 3; i++) databases.push(await createTestDatabase('agora_shard'));
+    const urls = databases.slice(0, 2).map((d) => d.url).join(',');
     tc = await startTestCluster({ gateways: 1, services: SERVICES, admin: ADMIN, env: {
         ORDER_SHARDS: urls,
         CART_SHARDS: urls,
@@ -47,7 +50,7 @@ describe.runIf(await clusterServersAvailable())('cluster with two order and two 
         AGORA_INTERNAL_SECRET: randomBytes(48).toString('base64url'),
       },
     });
-    for (const d of databases) shards.push(new PostgresStorage({ url: d.url, poolMax: 2 }));
+    for (const d of databases.slice(0, 2)) shards.push(new PostgresStorage({ url: d.url, poolMax: 2 }));
     http = new LoopbackClient(tc.gateway, CONCURRENCY);
     const token = tc.cluster.adminToken;
     const created = await http.request('POST', '/api/v1/admin/products', {
@@ -81,6 +84,7 @@ describe.runIf(await clusterServersAvailable())('cluster with two order and two 
         orders.push((answer.body as { id: string }).id);
       }
       bought.set(user.id, orders);
+      tokens.set(user.id, token);
       const listed = await http.request('GET', '/api/v1/orders?limit=10', { token, parse: true });
       expect(listed.status).toBe(200);
       expect((listed.body as Page).items.map((o) => o.id).sort()).toEqual([...orders].sort());
@@ -100,5 +104,40 @@ describe.runIf(await clusterServersAvailable())('cluster with two order and two 
     const report = await checkInvariants({ inventory: tc.storage, orders: shards, payment: tc.storage, initialStock: new Map([[sku, STOCK]]) });
     expect(report.violations, JSON.stringify(report)).toEqual([]);
     expect(report.ordersByStatus.CONFIRMED).toBe([...bought.values()].flat().length);
+  });
+
+  it('moves shoppers onto a third shard while they check out through the cluster: every instance follows the map', async () => {
+    let moving = true;
+    const statuses: number[] = [];
+    const shop = async (userId: string): Promise<void> => {
+      const token = tokens.get(userId) ?? '';
+      while (moving) {
+        statuses.push((await http.request('POST', '/api/v1/cart/items', { token, body: { sku, quantity: 1 } })).status);
+        const body = { payment: { method: 'card', token: 'tok_visa' }, shippingAddress: { name: 'S', line1: '1 Way', city: 'C', postalCode: '12345', country: 'US' } };
+        const answer = await http.request('POST', '/api/v1/checkout', { token, headers: { 'idempotency-key': randomUUID() }, body, parse: true });
+        statuses.push(answer.status);
+        if (answer.status === 201) bought.get(userId)?.push((answer.body as { id: string }).id);
+      }
+    };
+    const traffic = Promise.all([...tokens.keys()].slice(0, CONCURRENCY).map(shop));
+    try {
+      for (const service of ['order', 'cart'] as const) {
+        const report = await moveShards({ service, main: tc.storage, change: { kind: 'add', url: databases[2]!.url }, logger: createLogger('move', 'silent') });
+        expect(report.toVersion).toBe(2);
+      }
+    } finally {
+      moving = false;
+      await traffic;
+    }
+    expect(statuses.filter((s) => s >= 500), JSON.stringify(statuses)).toEqual([]);
+    const third = new PostgresStorage({ url: databases[2]!.url, poolMax: 1 });
+    shards.push(third);
+    expect((await third.query(sql`select id from orders.orders`)).length, 'the third shard holds orders now').toBeGreaterThan(0);
+    for (const [userId, token] of tokens) {
+      const listed = await http.request('GET', '/api/v1/orders?limit=100', { token, parse: true });
+      expect((listed.body as Page).items.map((o) => o.id).sort(), userId).toEqual([...(bought.get(userId) ?? [])].sort());
+    }
+    const report = await checkInvariants({ inventory: tc.storage, orders: shards, payment: tc.storage, initialStock: new Map([[sku, STOCK]]) });
+    expect(report.violations, JSON.stringify(report)).toEqual([]);
   });
 });
