@@ -1,7 +1,12 @@
 import type { OrderStatus } from '@agora/contracts/order';
 import type { SagaFailure } from '@agora/platform';
 
-/** The terminal status a failed checkout leaves its order in, and the reason its history gives. */
+/**
+ * The terminal status a failed checkout leaves its order in, and the reason its history gives.
+ * Only business answers (aborts) and unclassified errors get here: a transient fault (the database
+ * out of connections, a peer's 503) never ends a saga — it is retried, then parked for recovery
+ * (docs/checkout.md, "Transient faults never decide an order").
+ */
 export function failedStatus(failure: SagaFailure | undefined): { status: OrderStatus; reason: string } {
   if (!failure) return { status: 'REJECTED', reason: 'checkout failed' };
   if (failure.kind === 'timeout') return { status: 'EXPIRED', reason: 'payment was not completed in time' };
