@@ -1,9 +1,11 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
-import { ConfigError } from '@agora/kernel';
+import { ConfigError, EnvReader } from '@agora/kernel';
 import {
   PostgresStorage,
+  SHARDING_ENV,
+  SHARD_ROUTER_DEFAULTS,
   createLogger,
   ShardMapStore,
   initialMap,
@@ -226,6 +228,8 @@ export async function runShardsCommand(config: AgoraConfig, args: readonly strin
     return 2;
   }
   const logger = createLogger('shards', config.logLevel);
+  // The clean-up waits three of the instances' poll intervals: read the same setting they do.
+  const pollMs = new EnvReader(process.env).int(SHARDING_ENV.pollIntervalMs, SHARD_ROUTER_DEFAULTS.pollIntervalMs, { min: 50, max: 60_000 });
   const storages = new StorageSet(config);
   try {
     await migrateAll(storages);
@@ -237,6 +241,7 @@ export async function runShardsCommand(config: AgoraConfig, args: readonly strin
           main,
           change,
           logger,
+          limits: { graceMs: 3 * pollMs },
           ...(config.shards[service] ? { seedUrls: config.shards[service] } : {}),
           onPhase: (phase, detail) => void process.stdout.write(`${service}: ${phase} ${Object.keys(detail).length > 0 ? JSON.stringify(detail) : ''}\n`),
         });
