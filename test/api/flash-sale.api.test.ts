@@ -12,6 +12,9 @@ const SWEEP_MS = 200;
 const STOCK = 50;
 const EXPIRY_TIMEOUT_MS = 30_000;
 const SETUP_TIMEOUT_MS = 120_000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** A sale that closes this soon after it is created, to be bought in once it has ended. */
+const SHORT_SALE_MS = 1_500;
 
 /** Payment intents of an order and the money captured on them, as the payment database holds them. */
 async function charges(shop: Shop, orderId: string): Promise<{ intents: number; captured: number }> {
@@ -67,6 +70,8 @@ for (const variant of systemVariants) {
       const backwards = saleBody(sku, 1, 1);
       const bad = await shop.api.post('/api/v1/admin/flash-sales', { ...backwards, endsAt: backwards.startsAt }, { token: shop.adminToken });
       expectFieldError(bad, 'endsAt');
+      expectFieldError(await shop.api.post('/api/v1/admin/flash-sales', saleBody(sku, 1, 1, { startsInMs: 400 * DAY_MS }), { token: shop.adminToken }), 'endsAt');
+      expectFieldError(await shop.api.post('/api/v1/admin/flash-sales', saleBody(sku, 1, 2), { token: shop.adminToken }), 'perUserLimit');
       const asCustomer = await shop.api.post('/api/v1/admin/flash-sales', saleBody(sku, 1, 1), { token: buyer(0).token });
       expectProblem(asCustomer, 403, 'FORBIDDEN');
       expectProblem(await shop.api.get(`/api/v1/flash-sales/${randomUUID()}`), 404, 'NOT_FOUND');
@@ -93,6 +98,9 @@ for (const variant of systemVariants) {
       const later = await createSale(shop, saleBody(sku, 1, 1, { startsInMs: 60_000 }));
       expect(later.status).toBe('SCHEDULED');
       expectProblem(await purchase(shop, buyer(2), later.id, 1), 409, 'SALE_NOT_ACTIVE');
+      const closing = await createSale(shop, saleBody(sku, 1, 1, { startsInMs: -60_000, lastsMs: 60_000 + SHORT_SALE_MS }));
+      await new Promise((resolve) => setTimeout(resolve, SHORT_SALE_MS + 100));
+      expectProblem(await purchase(shop, buyer(2), closing.id, 1), 409, 'SALE_NOT_ACTIVE');
 
       // Three units accepted, three orders: the database took each exactly once.
       await eventually('orders of the sale', () => ordersOfSale(shop, sale.id), (o) => o.byStatus.RESERVED === 3);
@@ -116,6 +124,7 @@ for (const variant of systemVariants) {
       // Three concurrent pays, one payment intent captured once: never charged twice.
       expect(await charges(shop, order.id)).toEqual({ intents: 1, captured: 1_500 });
       await eventually('sale paid', () => stats(shop, sale.id), (s) => s.paid === 1);
+      expectProblem(await shop.api.post(`/api/v1/orders/${order.id}/cancel`, undefined, { token: buyer(1).token }), 409, 'CONFLICT');
       const checkoutOrder = await shop.buy(buyer(3), [[sku, 1]]);
       expectProblem(await shop.api.post(`/api/v1/orders/${checkoutOrder.id}/pay`, { payment: { method: 'card', token: 'tok_visa' } }, { token: buyer(3).token }), 409, 'CONFLICT');
     });
@@ -147,6 +156,8 @@ for (const variant of systemVariants) {
       expectProblem(declined, 402, 'PAYMENT_DECLINED');
       expect((await shop.order(buyer(0), order.id)).status).toBe('PAYMENT_FAILED');
       await eventually('unit back', () => saleRow(shop, sale.id), (row) => row.sold === 0);
+      // The conservation laws hold across every sale of this file (orders still awaiting payment allowed).
+      expect((await shop.invariants({ allowInFlight: true })).violations).toEqual([]);
     });
   });
 }

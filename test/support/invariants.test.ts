@@ -107,7 +107,7 @@ async function openDatabase(backend: TestBackend): Promise<{ storage: Storage; r
 /** Empties every table the checker reads and writes the consistent state; returns the order ids. */
 async function seed(storage: Storage): Promise<OrderIds> {
   await storage.query(sql`truncate orders.orders, orders.order_lines, orders.order_history, orders.outbox,
-    inventory.stock, inventory.reservations, inventory.reservation_lines, payment.intents cascade`);
+    inventory.stock, inventory.reservations, inventory.reservation_lines, inventory.flash_sales, inventory.flash_sale_tickets, payment.intents cascade`);
   const now = new Date();
   const committed = new Map<string, number>();
   const ids = {} as OrderIds;
@@ -268,6 +268,50 @@ for (const backend of testBackends) {
     it('an order cancelled before it was confirmed needs no order.cancelled fact', async () => {
       const violations = await broken(sql`update orders.orders set status = 'CANCELLED' where id = ${ids.failed}::uuid`);
       expect(violations).toEqual([]);
+    });
+
+    describe('flash sales', () => {
+      const FLASH_SKU = 'INV-FLASH';
+      const insertSale = (id: string, sku: string, quantity: number, sold: number): SQL =>
+        sql`insert into inventory.flash_sales (id, sku, quantity, sold, price_amount, currency, starts_at, ends_at, per_user_limit)
+            values (${id}::uuid, ${sku}, ${quantity}, ${sold}, 100, 'USD', now() - interval '1 hour', now() + interval '1 hour', 1)`;
+      const insertTicket = (saleId: string, ticketId: string, status: string): SQL =>
+        sql`insert into inventory.flash_sale_tickets (ticket_id, sale_id, user_id, quantity, status) values (${ticketId}::uuid, ${saleId}::uuid, ${randomUUID()}::uuid, 1, ${status})`;
+      const insertOrder = async (saleId: string, ticketId: string, status: OrderStatus): Promise<void> => {
+        const now = new Date();
+        await storage.query(sql`insert into orders.orders (id, user_id, status, currency, total_amount, idempotency_key, created_at, updated_at)
+          values (${ticketId}::uuid, ${randomUUID()}::uuid, ${status}, 'USD', 100, ${`flash-sale:${saleId}:${ticketId}`}, ${now}, ${now})`);
+        await storage.query(sql`insert into orders.order_lines (order_id, position, sku, title, quantity, unit_amount, line_amount)
+          values (${ticketId}::uuid, 0, ${FLASH_SKU}, ${FLASH_SKU}, 1, 100, 100)`);
+      };
+
+      it('a sale with its units set aside from stock, one ticket taken and its order reserved: consistent', async () => {
+        const sale = randomUUID();
+        const ticket = randomUUID();
+        await storage.query(sql`update inventory.stock set on_hand = on_hand - 3 where sku = ${SKU_A}`);
+        await storage.query(insertSale(sale, SKU_A, 3, 1));
+        await storage.query(insertTicket(sale, ticket, 'TAKEN'));
+        await insertOrder(sale, ticket, 'RESERVED');
+        expect((await check(storage, { allowInFlight: true })).violations).toEqual([]);
+      });
+
+      it('units set aside for a sale that stock never gave up: not conserved', async () => {
+        const violations = await broken(insertSale(randomUUID(), SKU_A, 3, 0));
+        expect(violations.join('\n')).toMatch(new RegExp(`${SKU_A}: on hand 8 but .* set aside for flash sales 3 = 5`));
+      });
+
+      it("a sale's sold ≠ the units of its taken tickets", async () => {
+        const sale = randomUUID();
+        const violations = await broken(insertSale(sale, FLASH_SKU, 5, 2));
+        expect(violations).toContain(`flash sale ${sale}: sold 2 ≠ 0 units of its taken and paid tickets`);
+      });
+
+      it('orders of a sale holding more units than it sold (an oversell), even with orders in flight', async () => {
+        const sale = randomUUID();
+        await storage.query(insertSale(sale, FLASH_SKU, 1, 0));
+        await insertOrder(sale, randomUUID(), 'RESERVED');
+        expect((await check(storage, { allowInFlight: true })).violations).toContain(`flash sale ${sale}: sold 0 but its live orders hold 1 units`);
+      });
     });
 
     it('an order still in flight: named unless in-flight orders are allowed', async () => {

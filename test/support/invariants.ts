@@ -38,6 +38,8 @@ const HOLDING: readonly PaymentStatus[] = ['AUTHORIZED', 'PENDING'];
  * packages/platform/src/messaging/outbox.ts): an order last changed before that may lack its fact.
  */
 const OUTBOX_RETENTION_HOURS = 24;
+/** How a flash-sale order's Idempotency-Key begins (`flash-sale:<sale>:<ticket>`, packages/contracts/src/flash-sale.ts). */
+const FLASH_SALE_KEY_PREFIX = 'flash-sale:';
 
 interface OrderRow {
   id: string;
@@ -58,7 +60,7 @@ interface IntentRow {
 /**
  * The system's conservation laws, checked from the databases themselves (each service's own,
  * joined here, since services may live in separate databases). Chaos tests reuse it unchanged:
- * - stock: on hand = initial − units of CONFIRMED orders, never negative; reserved = the sum of
+ * - stock: on hand = initial − units of CONFIRMED checkout orders − units set aside for flash sales, never negative; reserved = the sum of
  *   HELD reservation lines; no HELD reservation of a terminal order (the reservation id is the
  *   order id);
  * - money: no order captured twice; captured − refunded = totals of CONFIRMED orders, and per
@@ -66,7 +68,9 @@ interface IntentRow {
  *   or PENDING intent) left on an order that ended without the sale;
  * - facts: an `order.confirmed` in the order outbox for every CONFIRMED order, an
  *   `order.cancelled` for every CANCELLED order that had been confirmed;
- * - every order in a legal status, and none stuck in flight once the system is quiet.
+ * - every order in a legal status, and none stuck in flight once the system is quiet;
+ * - flash sales: stock also lost each sale's set-aside; a sale's `sold` = its taken and paid
+ *   tickets = (when quiet) the units of its live orders, never above its quantity.
  */
 export async function checkInvariants(input: InvariantInput): Promise<InvariantReport> {
   const violations: string[] = [];
@@ -85,6 +89,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
   const money = await moneyViolations(input.payment, [...byId.values()]);
   violations.push(...money.violations);
   violations.push(...(await outboxViolations(shards, [...byId.values()])));
+  violations.push(...(await flashSaleViolations(input.inventory, shards, input.allowInFlight ?? false)));
 
   return {
     violations,
@@ -127,15 +132,22 @@ async function stockViolations(
 
   const committedBySku: Record<string, number> = {};
   for (const shard of shards) {
+    // Flash-sale orders take their units from their sale's set-aside, not from stock (below).
     const committedRows = await shard.query<{ sku: string; units: number }>(sql`
       select l.sku, sum(l.quantity)::int as units from orders.order_lines l join orders.orders o on o.id = l.order_id
-      where o.status = 'CONFIRMED' group by l.sku`);
+      where o.status = 'CONFIRMED' and o.idempotency_key not like ${`${FLASH_SALE_KEY_PREFIX}%`} group by l.sku`);
     for (const r of committedRows) committedBySku[r.sku] = (committedBySku[r.sku] ?? 0) + r.units;
   }
+  const setAside = new Map<string, number>();
+  for (const r of await input.inventory.query<{ sku: string; units: number }>(sql`select sku, sum(quantity)::int as units from inventory.flash_sales group by sku`)) {
+    setAside.set(r.sku, Number(r.units));
+  }
   for (const [sku, initial] of input.initialStock) {
-    const expected = initial - (committedBySku[sku] ?? 0);
+    const aside = setAside.get(sku) ?? 0;
+    const expected = initial - (committedBySku[sku] ?? 0) - aside;
     const actual = onHand.get(sku);
-    if (actual !== expected) violations.push(`${sku}: on hand ${actual} but initial ${initial} − committed ${committedBySku[sku] ?? 0} = ${expected}`);
+    const asideText = aside > 0 ? ` − set aside for flash sales ${aside}` : '';
+    if (actual !== expected) violations.push(`${sku}: on hand ${actual} but initial ${initial} − committed ${committedBySku[sku] ?? 0}${asideText} = ${expected}`);
   }
 
   const held = await input.inventory.query<{ id: string }>(sql`select id::text as id from inventory.reservations where status = 'HELD'`);
@@ -176,6 +188,35 @@ async function moneyViolations(
     }
   }
   return { violations, captured: totals.captured, refunded: totals.refunded, confirmedTotal };
+}
+
+/**
+ * Flash sales: each sale's `sold` is the units of its TAKEN and PAID tickets, and — once the system
+ * is quiet — the units of its orders that still hold them (RESERVED or CONFIRMED), on every shard.
+ */
+async function flashSaleViolations(inventory: Storage, shards: readonly Storage[], allowInFlight: boolean): Promise<string[]> {
+  const sales = await inventory.query<{ id: string; quantity: number; sold: number; held: number }>(sql`
+    select s.id::text as id, s.quantity, s.sold,
+      coalesce((select sum(t.quantity) from inventory.flash_sale_tickets t where t.sale_id = s.id and t.status in ('TAKEN', 'PAID')), 0)::int as held
+    from inventory.flash_sales s`);
+  const ordered = new Map<string, number>();
+  for (const shard of shards) {
+    const rows = await shard.query<{ key: string; units: number }>(sql`
+      select o.idempotency_key as key, (select sum(l.quantity) from orders.order_lines l where l.order_id = o.id)::int as units
+      from orders.orders o where o.idempotency_key like ${`${FLASH_SALE_KEY_PREFIX}%`} and o.status in ('PENDING', 'RESERVED', 'CONFIRMED')`);
+    for (const r of rows) {
+      const saleId = r.key.split(':')[1] ?? '';
+      ordered.set(saleId, (ordered.get(saleId) ?? 0) + Number(r.units));
+    }
+  }
+  const violations: string[] = [];
+  for (const sale of sales) {
+    if (sale.sold > sale.quantity) violations.push(`flash sale ${sale.id}: sold ${sale.sold} > quantity ${sale.quantity}`);
+    if (sale.sold !== sale.held) violations.push(`flash sale ${sale.id}: sold ${sale.sold} ≠ ${sale.held} units of its taken and paid tickets`);
+    const units = ordered.get(sale.id) ?? 0;
+    if (units > sale.sold || (!allowInFlight && units !== sale.sold)) violations.push(`flash sale ${sale.id}: sold ${sale.sold} but its live orders hold ${units} units`);
+  }
+  return violations;
 }
 
 /** Facts stay on the shard that published them when their order moves: any shard's outbox counts. */

@@ -50,8 +50,8 @@ export const orderModule: ServiceModule = {
       if (shard) assertKillPointExists(killAt, [shard.checkout, shard.cancel]);
       deps.logger.warn({ [ORDER_ENV.faultKillAt]: killAt.text }, 'TEST-ONLY fault injection is on: this process kills itself when the saga log reaches that point');
     }
-    registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics));
     const flashSales = createFlashSaleOrders(deps, orders, collaborators);
+    registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics), (caller, orderId) => flashSales.payments.refuseCancel(caller, orderId));
     registerPayRoute(app, flashSales.payments);
     // One outbox relay per shard, and one more for each shard a map change adds.
     const relays = new Map<string, OutboxRelay>();

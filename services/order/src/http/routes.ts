@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { IdParams, order } from '@agora/contracts';
-import { requireAdmin, requireCaller, type HttpApp } from '@agora/platform';
+import { requireAdmin, requireCaller, type Caller, type HttpApp } from '@agora/platform';
 import type { Orders } from '../app/orders.js';
 import type { AdmissionGate } from './admission.js';
 
@@ -10,7 +10,7 @@ const CheckoutHeaders = Type.Object({ 'idempotency-key': Type.Optional(order.Ide
  * `checkoutGate` bounds the checkouts this process runs and queues; one it refuses answers 503
  * with Retry-After before any work (no order, no idempotency record), so its retry starts afresh.
  */
-export function registerOrderRoutes(app: HttpApp, orders: Orders, checkoutGate: AdmissionGate): void {
+export function registerOrderRoutes(app: HttpApp, orders: Orders, checkoutGate: AdmissionGate, beforeCancel: (caller: Caller, orderId: string) => Promise<void> = async () => undefined): void {
   app.post('/checkout', { schema: { headers: CheckoutHeaders, body: order.CheckoutBody } }, async (request, reply) => {
     const caller = requireCaller(request);
     // Replays of a finished checkout (same Idempotency-Key) pass the gate too, though they only
@@ -28,7 +28,11 @@ export function registerOrderRoutes(app: HttpApp, orders: Orders, checkoutGate: 
 
   app.get('/orders/:id', { schema: { params: IdParams } }, async (request) => orders.get(requireCaller(request), request.params.id));
 
-  app.post('/orders/:id/cancel', { schema: { params: IdParams } }, async (request) => orders.cancel(requireCaller(request), request.params.id));
+  app.post('/orders/:id/cancel', { schema: { params: IdParams } }, async (request) => {
+    const caller = requireCaller(request);
+    await beforeCancel(caller, request.params.id);
+    return orders.cancel(caller, request.params.id);
+  });
 
   app.get('/admin/orders', { schema: { querystring: order.AdminOrderQuery } }, async (request) => {
     requireAdmin(request);

@@ -16,6 +16,8 @@ export const SOLD_OUT_FLAG_MS = 250;
 export const SALE_VIEW_CACHE_MS = 200;
 /** Most sales remembered in the view cache and the sold-out flags (least recently set first out). */
 const SALES_REMEMBERED_MAX = 1_000;
+/** The longest a sale may last, and how far ahead it may end: keeps every date in a sane range. */
+export const SALE_WINDOW_MAX_MS = 366 * 24 * 60 * 60 * 1000;
 
 export interface FlashSalesOptions {
   store: FlashSaleStore;
@@ -61,6 +63,8 @@ export class FlashSales {
     const endsAt = new Date(body.endsAt);
     if (endsAt.getTime() <= startsAt.getTime()) throw validationError([{ path: 'endsAt', message: 'must be after startsAt' }]);
     if (endsAt.getTime() <= this.options.clock.now().getTime()) throw validationError([{ path: 'endsAt', message: 'must be in the future' }]);
+    if (endsAt.getTime() > this.options.clock.now().getTime() + SALE_WINDOW_MAX_MS) throw validationError([{ path: 'endsAt', message: 'must be within a year from now' }]);
+    if (endsAt.getTime() - startsAt.getTime() > SALE_WINDOW_MAX_MS) throw validationError([{ path: 'startsAt', message: 'a sale lasts at most a year' }]);
     if (body.perUserLimit > body.quantity) throw validationError([{ path: 'perUserLimit', message: 'must not exceed quantity' }]);
     const sale = await this.options.store.create(
       { id: newId(), sku: body.sku, quantity: body.quantity, priceAmount: body.price.amount, currency: body.price.currency, startsAt, endsAt, perUserLimit: body.perUserLimit },
@@ -134,11 +138,16 @@ export class FlashSales {
       throw new AppError('SOLD_OUT', 'This flash sale is sold out');
     }
     const request = { userId: caller.userId, idempotencyKey, quantity, ticketId: newId(), nowMs: this.options.clock.now().getTime() };
-    let outcome = await this.options.counter.purchase(saleId, request);
+    let outcome = await this.counted(() => this.options.counter.purchase(saleId, request));
     if (outcome.kind === 'unknown') {
-      // Never loaded here, or its state was lost (Redis flushed or restarted): reload from the database.
-      await this.loadCounter(await this.sale(saleId));
-      outcome = await this.options.counter.purchase(saleId, request);
+      // Never loaded here, or its state was lost (Redis flushed or restarted): reload from the
+      // database — unless the sale is not open, which needs no counter to say.
+      const sale = await this.sale(saleId);
+      if (request.nowMs < sale.startsAt.getTime() || request.nowMs >= sale.endsAt.getTime()) outcome = { kind: 'not-active' };
+      else {
+        await this.counted(() => this.loadCounter(sale));
+        outcome = await this.counted(() => this.options.counter.purchase(saleId, request));
+      }
     }
     count(outcome.kind);
     switch (outcome.kind) {
@@ -159,6 +168,17 @@ export class FlashSales {
         throw new AppError('IDEMPOTENCY_MISMATCH', 'This Idempotency-Key was used for a purchase of another quantity');
       case 'unknown':
         throw new AppError('UNAVAILABLE', 'The flash sale could not be loaded; try again shortly', { retryAfterSeconds: 1 });
+    }
+  }
+
+  /** A counter that does not answer (Redis down, a command timed out) is a 503 with Retry-After, never a 500. */
+  private async counted<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      this.options.logger.warn({ err }, 'flash-sale counter did not answer');
+      throw new AppError('UNAVAILABLE', 'The flash sale cannot take purchases right now; try again shortly', { retryAfterSeconds: 1, cause: err });
     }
   }
 

@@ -68,6 +68,16 @@ export class FlashSalePayments {
     });
   }
 
+  /**
+   * Flash-sale orders are not cancelled by the shopper: their units belong to a sale that may be
+   * over, and an unpaid one expires by itself (units back to the sale). 409 CONFLICT.
+   */
+  async refuseCancel(caller: Caller, orderId: string): Promise<void> {
+    const current = await this.orders.get(caller, orderId);
+    const sale = await this.orders.onShopperShard(current.userId, (shard) => flashSaleOf(shard, orderId));
+    if (sale) throw new AppError('CONFLICT', 'a flash-sale order cannot be cancelled; an unpaid one expires by itself', { extras: { order: current } });
+  }
+
   private async decline(shard: OrderShard, saleId: string, orderId: string, declineCode: string): Promise<never> {
     await releaseOrderPayments(this.services, orderId, payKey(orderId, 'release'), payKey(orderId, 'release'));
     const reason = `payment declined (${declineCode})`;
