@@ -153,6 +153,17 @@ describe('invalidation between two instances (shared L2, one channel)', () => {
     expect(await a.get('page-1', async () => 'new page')).toBe('new page');
     expect(await b.get('page-1', async () => 'unused')).toBe('new page');
   });
+
+  it('without L2, a new generation anywhere is a new generation in every instance whatever its count', async () => {
+    const channel = new InMemoryInvalidationChannel();
+    const b = cache({ channel });
+    for (let i = 0; i < 3; i++) await b.invalidateAll();
+    // a joins later: its own count (0) is behind b's (3), and its generation must still reach b.
+    const a = cache({ channel });
+    await b.get('page', async () => 'old');
+    await a.invalidateAll();
+    expect(await b.get('page', async () => 'new')).toBe('new');
+  });
 });
 
 describe('when the shared tier fails', () => {

@@ -78,8 +78,12 @@ export function openCatalogCaches(config: CatalogCacheConfig, logger: Logger, me
     l2 = new RedisL2Store({ url: config.redisUrl, prefix: config.prefix, name: 'agora-catalog-cache' });
     channel = new RedisInvalidationChannel({ url: config.redisUrl, prefix: config.prefix, logger, name: 'agora-catalog-cache' });
   }
-  const common = { policy: config.policy, maxEntries: config.maxEntries, ttlMs: config.ttlMs, channel, metrics, logger, ...(l2 === undefined ? {} : { l2 }) };
-  const products = new TieredCache({ name: 'catalog-products', ...common });
+  const common = { policy: config.policy, maxEntries: config.maxEntries, ttlMs: config.ttlMs, channel, metrics, logger };
+  // Products are keyed by their UUIDv7 ids, unique across databases: safe to share in Redis. Pages
+  // are keyed by query, which two catalogs on different databases behind one Redis would share,
+  // so they stay in L1 (one database read per instance after each write) and only their
+  // generations travel.
+  const products = new TieredCache({ name: 'catalog-products', ...common, ...(l2 === undefined ? {} : { l2 }) });
   const pages = new TieredCache({ name: 'catalog-pages', ...common });
   return {
     products,

@@ -8,6 +8,8 @@ export const INVALIDATION_SENDER_LIMITS = { pendingKeysMax: 1_000 } as const;
 
 export interface InvalidationSenderOptions {
   cache: string;
+  /** The sending cache instance (its messages carry it). */
+  source: string;
   l2: L2Store | undefined;
   channel: InvalidationChannel | undefined;
   metrics: CacheMetrics;
@@ -94,7 +96,7 @@ export class InvalidationSender {
         this.keepPending(keys);
       }
     }
-    await this.publish({ cache, keys: [...keys] });
+    await this.publish({ cache, keys: [...keys], source: this.options.source });
   }
 
   private keepPending(keys: readonly string[]): void {

@@ -8,6 +8,8 @@ export interface CacheInvalidation {
   keys: string[];
   /** Present when the cache's generation moved: every entry of older generations is gone. */
   generation?: number;
+  /** The sending cache instance, which skips its own messages (it applied them when it sent them). */
+  source?: string;
 }
 
 export interface InvalidationListener {
@@ -47,7 +49,8 @@ function parseInvalidation(text: string): CacheInvalidation | undefined {
     if (typeof record.cache !== 'string' || !Array.isArray(record.keys) || !record.keys.every((k) => typeof k === 'string')) return undefined;
     const generation = record.generation;
     if (generation !== undefined && !Number.isSafeInteger(generation)) return undefined;
-    return { cache: record.cache, keys: record.keys as string[], ...(typeof generation === 'number' ? { generation } : {}) };
+    const source = typeof record.source === 'string' ? { source: record.source } : {};
+    return { cache: record.cache, keys: record.keys as string[], ...(typeof generation === 'number' ? { generation } : {}), ...source };
   } catch {
     return undefined;
   }

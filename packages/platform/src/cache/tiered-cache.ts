@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { CacheMetrics } from './cache-metrics.js';
@@ -85,6 +86,8 @@ export class TieredCache {
   /** False while invalidations may be missed: L1 entries are then kept only `staleBoundMs`. */
   private trusted: boolean;
   private readonly sender: InvalidationSender;
+  /** Names this instance's messages, so that it skips its own echo. */
+  private readonly instance = randomUUID();
   private closed = false;
 
   constructor(private readonly options: TieredCacheOptions) {
@@ -112,6 +115,7 @@ export class TieredCache {
     jitteredTtl(this.settings.ttlMs, this.settings.jitterRatio);
     this.sender = new InvalidationSender({
       cache: this.name,
+      source: this.instance,
       l2: this.l2,
       channel: this.channel,
       metrics: this.metrics,
@@ -194,7 +198,7 @@ export class TieredCache {
   async invalidateAll(): Promise<void> {
     this.metrics.invalidatedLocal.inc();
     this.adoptGeneration(await this.sender.nextGeneration(this.generationKey(), this.generation));
-    await this.sender.publish({ cache: this.name, keys: [], generation: this.generation });
+    await this.sender.publish({ cache: this.name, keys: [], generation: this.generation, source: this.instance });
   }
 
   /** Entries in L1 now (for tests and the admin). */
@@ -295,8 +299,14 @@ export class TieredCache {
   }
 
   private applyRemote(message: CacheInvalidation): void {
+    if (message.source === this.instance) return;
     this.metrics.invalidatedRemote.inc();
-    if (message.generation !== undefined && message.generation > this.generation) this.adoptGeneration(message.generation);
+    if (message.generation !== undefined) {
+      // With L2 the generation is one shared counter; without it each instance counts its own,
+      // and any new generation elsewhere means a new one here.
+      if (this.l2 === undefined) this.adoptGeneration(Math.max(this.generation + 1, message.generation));
+      else if (message.generation > this.generation) this.adoptGeneration(message.generation);
+    }
     this.dropLocal(message.keys);
   }
 
