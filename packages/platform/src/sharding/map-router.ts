@@ -7,6 +7,8 @@ import type { Shard, ShardRouter } from './router.js';
 import { strategyOf, type ShardStrategy } from './strategy.js';
 
 export const SHARD_ROUTER_DEFAULTS = {
+  /** A read that found nothing re-reads the map at most this often (it may be routed by a map a move replaced). */
+  emptyReadRecheckMs: 250,
   /**
    * How often every instance reads the newest map version (one index probe). A move waits a few of
    * these after switching before it cleans up, so a stale instance has re-read the map by then.
@@ -51,6 +53,8 @@ export class MapShardRouter implements ShardRouter {
   private refreshing: Promise<boolean> | undefined;
   private unsubscribe: (() => void) | undefined;
   private mainPrepared = false;
+  /** When the stored version was last read (ms since the epoch). */
+  private loadedAt = Date.now();
 
   private constructor(
     private readonly store: ShardMapStore,
@@ -91,8 +95,9 @@ export class MapShardRouter implements ShardRouter {
     return this.state.list;
   }
 
-  /** Reads the newest version; when it is newer, switches to it. True when the map changed. */
-  refresh(): Promise<boolean> {
+  /** Reads the newest version (unless read within `notWithinMs`); when it is newer, switches to it. True when the map changed. */
+  refresh(notWithinMs = 0): Promise<boolean> {
+    if (notWithinMs > 0 && Date.now() - this.loadedAt < notWithinMs) return Promise.resolve(false);
     this.refreshing ??= this.load().finally(() => {
       this.refreshing = undefined;
     });
@@ -125,6 +130,7 @@ export class MapShardRouter implements ShardRouter {
 
   private async load(): Promise<boolean> {
     const newest = await this.store.latestVersion(this.service);
+    this.loadedAt = Date.now();
     if (newest <= this.state.map.version) return false;
     const map = await this.store.latest(this.service);
     if (!map || map.version <= this.state.map.version) return false;

@@ -28,9 +28,10 @@ export interface ShardRouter {
   readonly version: number;
   /**
    * Re-reads the stored map now (a caller met a shard fence: its routing may be stale); true when
-   * the map changed. Absent on routers whose map never changes.
+   * the map changed. With `notWithinMs`, nothing is read when the map was read that recently (a
+   * read that found nothing asks often; a fence, rarely). Absent on routers whose map never changes.
    */
-  refresh?(): Promise<boolean>;
+  refresh?(notWithinMs?: number): Promise<boolean>;
   /** Called after every map change (new shards: start their background work). Returns the unsubscribe. */
   onChange?(listener: () => void): () => void;
 }

@@ -1,6 +1,6 @@
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
 import { AppError, LIMITS, notFound } from '@agora/kernel';
-import { PG_CHECK_VIOLATION, onKeyShard, pgConstraint, pgErrorCode, type FenceWait, type ShardRouter, type Storage } from '@agora/platform';
+import { PG_CHECK_VIOLATION, SHARD_ROUTER_DEFAULTS, onKeyShard, pgConstraint, pgErrorCode, type FenceWait, type ShardRouter, type Storage } from '@agora/platform';
 import { mergedQuantity, tooManyLines, totalPerSku, type CartLine } from '../domain/cart.js';
 import { CART_LINE_COUNT_CHECK, cartLines } from './schema.js';
 
@@ -61,9 +61,16 @@ export class CartStore {
   }
 
   /** Lines in the order they were first added. */
-  lines(userId: string): Promise<CartLine[]> {
-    return this.storageFor(userId)
-      .db.select({ sku: cartLines.sku, quantity: cartLines.quantity })
+  async lines(userId: string): Promise<CartLine[]> {
+    const lines = await this.linesOn(this.storageFor(userId), userId);
+    // Empty on a shard this instance's map may name after a move cleaned it: look again if the map changed.
+    if (lines.length > 0 || !(await this.router.refresh?.(SHARD_ROUTER_DEFAULTS.emptyReadRecheckMs))) return lines;
+    return this.linesOn(this.storageFor(userId), userId);
+  }
+
+  private linesOn(storage: Storage, userId: string): Promise<CartLine[]> {
+    return storage.db
+      .select({ sku: cartLines.sku, quantity: cartLines.quantity })
       .from(cartLines)
       .where(eq(cartLines.userId, userId))
       .orderBy(asc(cartLines.addedAt), asc(cartLines.sku));

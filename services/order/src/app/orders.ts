@@ -1,6 +1,7 @@
 import { AppError, isAppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
 import type { CheckoutBody, Order, OrderStatus } from '@agora/contracts/order';
 import {
+  SHARD_ROUTER_DEFAULTS,
   SagaOrchestrator,
   mergeShardPages,
   onKeyShard,
@@ -125,7 +126,7 @@ export class Orders {
   /** `read` on the user's shard; when it finds nothing and the map was stale, once more on the new owner. */
   private async onOwner<T>(userId: string, read: (shard: OrderShard) => Promise<T | undefined>): Promise<T | undefined> {
     const found = await read(this.shardOf(userId));
-    if (found !== undefined || !(await this.router.refresh?.())) return found;
+    if (found !== undefined || !(await this.router.refresh?.(SHARD_ROUTER_DEFAULTS.emptyReadRecheckMs))) return found;
     return read(this.shardOf(userId));
   }
 
