@@ -70,10 +70,10 @@ export const BENCH_USAGE = `usage: agora bench checkout [--json] [--buyers N] [-
 
   \`agora start\` in a child process on a fresh catalog of P demo products (default 1,200), twice:
   with the storefront cache (L1 of E entries, default 10% of P and at least 20) and with
-  AGORA_CATALOG_CACHE=off. N clients (default 32) read products by id with Zipf popularity (exponent X, default 1), then
-  the first catalog page; prints req/s of each against the same run's bare-Fastify baseline, the
-  server's L1 hit ratio, and LRU/LFU/FIFO hit ratios replaying the same Zipf stream. --json: the
-  last stdout line is { scenario: 'cache', reqPerSecCached, reqPerSecUncached, hitRatio: { lru,
+  AGORA_CATALOG_CACHE=off. N clients (default 32) read products by id with Zipf popularity
+  (exponent X, default 1), then the first catalog page; prints req/s of each against the same
+  run's bare-Fastify baseline, the server's L1 hit ratio, and LRU/LFU/FIFO hit ratios replaying
+  the same Zipf stream (docs/caching.md). --json: the last stdout line is { scenario: 'cache', reqPerSecCached, reqPerSecUncached, hitRatio: { lru,
   lfu, fifo }, baselineReqPerSec, pageReqPerSecCached, ... }.
 
        agora bench flash-sale [--json] [--users U] [--attempts A] [--units Q] [--clients N]
