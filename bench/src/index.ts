@@ -73,8 +73,9 @@ export const BENCH_USAGE = `usage: agora bench checkout [--json] [--buyers N] [-
   AGORA_CATALOG_CACHE=off. N clients (default 32) read products by id with Zipf popularity
   (exponent X, default 1), then the first catalog page; prints req/s of each against the same
   run's bare-Fastify baseline, the server's L1 hit ratio, and LRU/LFU/FIFO hit ratios replaying
-  the same Zipf stream (docs/caching.md). --json: the last stdout line is { scenario: 'cache', reqPerSecCached, reqPerSecUncached, hitRatio: { lru,
-  lfu, fifo }, baselineReqPerSec, pageReqPerSecCached, ... }.
+  the same Zipf stream (docs/caching.md). --json: the last stdout line is
+  { scenario: 'cache', reqPerSecCached, reqPerSecUncached, hitRatio: { lru, lfu, fifo },
+  baselineReqPerSec, pageReqPerSecCached, ... }.
 
        agora bench flash-sale [--json] [--users U] [--attempts A] [--units Q] [--clients N]
                               [--duration S] [--baseline-duration S]
