@@ -82,6 +82,7 @@ for (const variant of systemVariants) {
         expect(orders).toEqual({ byStatus: { RESERVED: UNITS }, units: UNITS, buyersOverOne: 0 });
         expect(await saleRow(shop, sale.id)).toEqual({ quantity: UNITS, sold: UNITS });
         expect(await stats(shop, sale.id)).toMatchObject({ accepted: UNITS, ordered: UNITS, remaining: 0, status: 'SOLD_OUT' });
+        expect((await shop.invariants({ allowInFlight: true })).violations).toEqual([]);
       },
       RUN_TIMEOUT_MS,
     );
@@ -124,6 +125,7 @@ for (const variant of systemVariants) {
           await eventually('counter corrected', () => redis.get(remainingKey), (value) => value === '0');
           expect(await saleRow(shop, sale.id)).toEqual({ quantity: UNITS, sold: UNITS });
           expect((await ordersOfSale(shop, sale.id)).units).toBe(UNITS);
+          expect((await shop.invariants({ allowInFlight: true })).violations).toEqual([]);
         } finally {
           redis.disconnect();
         }
