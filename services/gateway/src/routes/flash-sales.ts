@@ -36,7 +36,7 @@ function json<T extends TSchema>(description: string, schema: T, example: Static
 }
 
 /** A fixed window of one second, counted in this process: the purchase route's global limit. */
-class PerSecondLimit {
+export class PerSecondLimit {
   private window = 0;
   private used = 0;
 

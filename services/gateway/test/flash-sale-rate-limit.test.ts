@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FLASH_SALE_PURCHASES_PER_USER_PER_MINUTE } from '../src/rate-limit.js';
+import { PerSecondLimit } from '../src/routes/flash-sales.js';
+import { bearer, buildGateway, json, type TestGateway } from './fakes.js';
+
+const SALE_ID = '0190c6d4-0a1b-7c2d-8e3f-4a5b6c7d8e90';
+const TICKET_ID = '0190c6d4-1a1b-7c2d-8e3f-4a5b6c7d8e91';
+/** The general per-user limit, far above the purchase route's own. */
+const PER_MINUTE = 1_000;
+
+let gw: TestGateway | undefined;
+afterEach(async () => {
+  await gw?.app.close();
+  gw = undefined;
+  vi.useRealTimers();
+});
+
+describe('flash-sale purchase limits at the gateway', () => {
+  it(`a user gets ${FLASH_SALE_PURCHASES_PER_USER_PER_MINUTE} purchases a minute, then 429 before any service call; other users and other routes keep theirs`, async () => {
+    gw = await buildGateway({ config: { rateLimits: { enabled: true, perMinute: PER_MINUTE, authPerMinute: 20 } } });
+    gw.transport.on('inventory', 'POST', `/flash-sales/${SALE_ID}/purchase`, json(202, { ticketId: TICKET_ID, status: 'ACCEPTED' }));
+    gw.transport.on('inventory', 'GET', `/flash-sales/${SALE_ID}`, json(200, { id: SALE_ID }));
+    const app = gw.app;
+    const buy = (token: string, key: number) =>
+      app.inject({ method: 'POST', url: `/api/v1/flash-sales/${SALE_ID}/purchase`, headers: { ...bearer(token), 'idempotency-key': `k-${key}` }, payload: { quantity: 1 } });
+    for (let i = 0; i < FLASH_SALE_PURCHASES_PER_USER_PER_MINUTE; i++) expect((await buy(gw.customerToken, i)).statusCode).toBe(202);
+    const refused = await buy(gw.customerToken, FLASH_SALE_PURCHASES_PER_USER_PER_MINUTE);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(gw.transport.callsTo('inventory')).toHaveLength(FLASH_SALE_PURCHASES_PER_USER_PER_MINUTE);
+
+    expect((await buy(gw.adminToken, 0)).statusCode).toBe(202);
+    expect((await app.inject({ method: 'GET', url: `/api/v1/flash-sales/${SALE_ID}`, headers: bearer(gw.customerToken) })).statusCode).toBe(200);
+  });
+
+  it('the global limit counts every purchase of one second and starts over in the next', () => {
+    vi.useFakeTimers({ now: new Date('2026-12-07T12:00:00.000Z') });
+    const limit = new PerSecondLimit(3);
+    expect([limit.take(), limit.take(), limit.take(), limit.take()]).toEqual([true, true, true, false]);
+    vi.setSystemTime(new Date('2026-12-07T12:00:01.000Z'));
+    expect(limit.take()).toBe(true);
+  });
+});
