@@ -207,6 +207,37 @@ describe.runIf(await postgresBackend.available())('saga on transient faults (rea
     expect(recovered?.failure).toMatchObject({ kind: 'aborted', reason: 'OUT_OF_STOCK' });
   });
 
+  it('a bracketed step parked after more transient retries than its attempts still has its attempts when recovery resumes it', async () => {
+    let failing = true;
+    const runs: string[] = [];
+    const compensations: string[] = [];
+    const unavailable = Object.assign(new Error('the database system is starting up'), { code: '57P03' });
+    const logged: SagaStep<Input> = {
+      name: 'logged',
+      log: 'bracketed',
+      retry: NO_RETRY_DELAY,
+      transient: TRANSIENT,
+      async run() {
+        runs.push('logged');
+        if (failing) throw unavailable;
+        return { logged: true };
+      },
+      async compensate() {
+        compensations.push('logged');
+      },
+    };
+    const saga = defineSaga<Input>('bracketedTransient', [logged]);
+    const clock = new ManualClock();
+    const parked = await orchestrator(clock).register(saga).start(saga, newId(), { label: 'x' });
+    expect(parked.status).toBe('RUNNING');
+    expect(runs.length).toBeGreaterThan(NO_RETRY_DELAY.attempts);
+    failing = false;
+    clock.advance(TRANSIENT.parkMs + 1);
+    const [recovered] = await orchestrator(clock).register(saga).recover();
+    expect(recovered?.status).toBe('COMPLETED');
+    expect(compensations).toEqual([]);
+  });
+
   it('an unclassified error is still bounded: compensated after its attempts', async () => {
     const compensations: string[] = [];
     const broken = flaky('broken', [], [], compensations);

@@ -42,7 +42,7 @@ export async function compensateStep(deps: DriverDeps, drive: Drive, index: numb
         state: { ...drive.row.state, compensationError },
         finished: false,
         step: sql`insert into ${log.steps} (saga_id, step, phase, position, status, attempts, error, started_at, finished_at)
-                  select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'FAILED', ${attempt}::int, ${compensationError.message}, ${ts(clock.now())}, ${ts(clock.now())} from fenced
+                  select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'FAILED', ${failures}::int, ${compensationError.message}, ${ts(clock.now())}, ${ts(clock.now())} from fenced
                   on conflict (saga_id, step, phase) do update set status = 'FAILED', error = excluded.error, finished_at = excluded.finished_at`,
         entry: { name: step.name, phase: 'compensate', status: 'FAILED', attempt },
       });
@@ -54,7 +54,7 @@ export async function compensateStep(deps: DriverDeps, drive: Drive, index: numb
     if (bracketed) {
       await log.write(drive, {
         step: sql`insert into ${log.steps} (saga_id, step, phase, position, status, attempts, started_at)
-                  select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'STARTED', ${attempt}::int, ${ts(clock.now())} from fenced
+                  select ${drive.row.id}::uuid, ${step.name}::text, 'compensate', ${index}::int, 'STARTED', ${failures + 1}::int, ${ts(clock.now())} from fenced
                   on conflict (saga_id, step, phase) do update
                     set status = 'STARTED', attempts = excluded.attempts, error = null, started_at = excluded.started_at, finished_at = null`,
         entry: started,

@@ -151,7 +151,9 @@ export class SagaDriver {
       const entry = { name: step.name, phase: 'run' as const, status: signalled ? ('WAITING' as const) : ('STARTED' as const), attempt };
       if (logging === 'bracketed') {
         drive.written.add(`${step.name}:run`);
-        await this.log.write(drive, { step: this.startedStatement(drive, step, index, attempt, signalled), entry });
+        // The log counts tries that count (failures + this one), not transient retries: a saga parked
+        // after many of those must not find its attempts spent when recovery resumes it.
+        await this.log.write(drive, { step: this.startedStatement(drive, step, index, failures + 1, signalled), entry });
       } else {
         this.log.observe(drive.row, false, entry);
       }
