@@ -6,6 +6,13 @@ import type { FlashSaleStore } from '../../store/flash-sale-store.js';
 import type { SaleCounter } from './counter.js';
 import type { FlashSales } from './flash-sales.js';
 
+/**
+ * Deliveries of one fact before it is dead-lettered: a ticket or a release lost to a dead letter
+ * would leave units taken without an order (or never given back), so these consumers retry for
+ * long (the bus's backoff grows to a minute: about 45 minutes of a database outage).
+ */
+export const FLASH_SALE_MAX_DELIVER = 50;
+
 export interface FlashSaleConsumersOptions {
   bus: EventBus;
   store: FlashSaleStore;
@@ -31,6 +38,7 @@ export async function subscribeFlashSaleConsumers(options: FlashSaleConsumersOpt
   const count = options.onTicket ?? (() => undefined);
   const tickets = await bus.subscribe({
     durable: 'inventory-flash-sale-tickets',
+    maxDeliver: FLASH_SALE_MAX_DELIVER,
     types: [flashSale.FLASH_SALE_EVENT_TYPES.TicketAccepted],
     handler: async (event) => {
       const ticket = event.payload as flashSale.TicketAccepted;
@@ -42,6 +50,7 @@ export async function subscribeFlashSaleConsumers(options: FlashSaleConsumersOpt
   });
   const releases = await bus.subscribe({
     durable: 'inventory-flash-sale-releases',
+    maxDeliver: FLASH_SALE_MAX_DELIVER,
     types: [flashSale.FLASH_SALE_EVENT_TYPES.OrderReleased],
     handler: async (event) => {
       const released = event.payload as flashSale.OrderReleased;
@@ -54,6 +63,7 @@ export async function subscribeFlashSaleConsumers(options: FlashSaleConsumersOpt
   });
   const paid = await bus.subscribe({
     durable: 'inventory-flash-sale-paid',
+    maxDeliver: FLASH_SALE_MAX_DELIVER,
     types: [EVENT_TYPES.OrderConfirmed],
     handler: async (event) => {
       if (await store.markPaid((event.payload as OrderConfirmed).orderId)) count('paid');

@@ -5,6 +5,9 @@ import type { Collaborators } from '../clients.js';
 import type { Orders } from '../orders.js';
 import { FLASH_SALE_REQUEST_HASH } from './flash-orders.js';
 
+/** Deliveries of a UnitTaken before it is dead-lettered: a lost one would leave units taken without an order. */
+export const FLASH_SALE_ORDER_MAX_DELIVER = 50;
+
 /** The history's word for a flash-sale order's RESERVED entry. */
 export const FLASH_RESERVED_REASON = 'flash-sale units taken; awaiting payment';
 
@@ -16,6 +19,7 @@ export const FLASH_RESERVED_REASON = 'flash-sale units taken; awaiting payment';
 export function subscribeFlashSaleOrders(bus: EventBus, orders: Orders, services: Collaborators, clock: Clock, logger: Logger): Promise<Subscription> {
   return bus.subscribe({
     durable: 'order-flash-sale-units',
+    maxDeliver: FLASH_SALE_ORDER_MAX_DELIVER,
     types: [flashSale.FLASH_SALE_EVENT_TYPES.UnitTaken],
     handler: async (event) => {
       const taken = event.payload as flashSale.UnitTaken;
