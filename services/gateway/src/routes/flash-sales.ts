@@ -1,7 +1,7 @@
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type } from 'typebox';
 import { AppError } from '@agora/kernel';
 import { IdParams, flashSale, order } from '@agora/contracts';
-import { BEARER_SECURITY, PROBLEM_RESPONSES } from '../schemas.js';
+import { BEARER_SECURITY, ok, problems, withExample } from '../schemas.js';
 import { TAGS } from '../openapi.js';
 import { flashSalePurchaseRateLimit } from '../rate-limit.js';
 import { relay } from '../upstream.js';
@@ -30,10 +30,6 @@ const SALE: flashSale.FlashSale = {
   perUserLimit: 2,
   status: 'ACTIVE',
 };
-
-function json<T extends TSchema>(description: string, schema: T, example: Static<T>) {
-  return { description, content: { 'application/json': { schema, example } } };
-}
 
 /** A fixed window of one second, counted in this process: the purchase route's global limit. */
 export class PerSecondLimit {
@@ -66,8 +62,8 @@ export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
         summary: "Create a flash sale: its units are set aside from the SKU's stock",
         description: '409 OUT_OF_STOCK when the SKU has fewer units available than the sale sets aside; 404 when no stock is kept for it.',
         security: BEARER_SECURITY,
-        body: flashSale.CreateFlashSaleBody,
-        response: { 201: json('The sale', flashSale.FlashSale, SALE), ...PROBLEM_RESPONSES },
+        body: withExample(flashSale.CreateFlashSaleBody, { sku: SALE.sku, quantity: SALE.quantity, price: SALE.price, startsAt: SALE.startsAt, endsAt: SALE.endsAt, perUserLimit: SALE.perUserLimit }),
+        response: { 201: ok('The sale', flashSale.FlashSale, SALE), ...problems('NOT_FOUND', 'OUT_OF_STOCK') },
       },
       config: { access: 'admin' },
     },
@@ -82,7 +78,7 @@ export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
         operationId: 'listFlashSales',
         summary: 'The newest flash sales with where their units are (accepted, ordered, paid, expired) and the counter’s drift',
         security: BEARER_SECURITY,
-        response: { 200: json('Sales, newest first', flashSale.FlashSaleStatsList, { items: [{ ...SALE, accepted: 590, ordered: 588, paid: 570, expired: 2, drift: 0 }] }), ...PROBLEM_RESPONSES },
+        response: { 200: ok('Sales, newest first', flashSale.FlashSaleStatsList, { items: [{ ...SALE, accepted: 590, ordered: 588, paid: 570, expired: 2, drift: 0 }] }), ...problems() },
       },
       config: { access: 'admin' },
     },
@@ -98,7 +94,7 @@ export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
         summary: 'One flash sale with where its units are and the counter’s drift',
         security: BEARER_SECURITY,
         params: IdParams,
-        response: { 200: json('The sale', flashSale.FlashSaleStats, { ...SALE, accepted: 590, ordered: 588, paid: 570, expired: 2, drift: 0 }), ...PROBLEM_RESPONSES },
+        response: { 200: ok('The sale', flashSale.FlashSaleStats, { ...SALE, accepted: 590, ordered: 588, paid: 570, expired: 2, drift: 0 }), ...problems('NOT_FOUND') },
       },
       config: { access: 'admin' },
     },
@@ -114,7 +110,7 @@ export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
         operationId: 'getFlashSale',
         summary: 'A flash sale with the units left (served from memory for a fraction of a second)',
         params: IdParams,
-        response: { 200: json('The sale', flashSale.FlashSale, SALE), ...PROBLEM_RESPONSES },
+        response: { 200: ok('The sale', flashSale.FlashSale, SALE), ...problems('NOT_FOUND') },
       },
     },
     async (request, reply) => relay(reply, 'inventory', await upstream.call(request, 'inventory', { method: 'GET', path: `/flash-sales/${request.params.id}`, idempotent: true })),
@@ -131,8 +127,8 @@ export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
         security: BEARER_SECURITY,
         params: IdParams,
         headers: PurchaseHeaders,
-        body: flashSale.PurchaseBody,
-        response: { 202: json('The ticket', flashSale.Ticket, { ticketId: TICKET_ID, status: 'ACCEPTED' }), ...PROBLEM_RESPONSES },
+        body: withExample(flashSale.PurchaseBody, { quantity: 1 }),
+        response: { 202: ok('The ticket', flashSale.Ticket, { ticketId: TICKET_ID, status: 'ACCEPTED' }), ...problems('NOT_FOUND', 'SOLD_OUT', 'SALE_NOT_ACTIVE', 'LIMIT_EXCEEDED', 'IDEMPOTENCY_MISMATCH') },
       },
       config: { access: 'user', ...(config.rateLimits.enabled ? { rateLimit: flashSalePurchaseRateLimit(config.rateLimits) } : {}) },
     },
@@ -151,7 +147,7 @@ export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
         summary: "A ticket of the caller's: ACCEPTED, ORDERED (with the order to pay) or EXPIRED",
         security: BEARER_SECURITY,
         params: flashSale.TicketParams,
-        response: { 200: json('The ticket', flashSale.Ticket, { ticketId: TICKET_ID, status: 'ORDERED', orderId: TICKET_ID }), ...PROBLEM_RESPONSES },
+        response: { 200: ok('The ticket', flashSale.Ticket, { ticketId: TICKET_ID, status: 'ORDERED', orderId: TICKET_ID }), ...problems('NOT_FOUND') },
       },
       config: { access: 'user' },
     },
