@@ -54,7 +54,8 @@ export const SERVICES_WITH_STORAGE = ['identity', 'catalog', 'inventory', 'cart'
  * statements in four services) queue for a connection while PostgreSQL sits idle; 20 leaves room
  * and keeps one process well under PostgreSQL's default max_connections (100), next to psql,
  * migrations and a second instance. `agora cluster` runs one service per process (6 x replicas
- * pools): there, set AGORA_DB_POOL_MAX so that processes x pool stays under max_connections.
+ * pools): it divides the server's connection budget among them (`Cluster.poolMax`) unless
+ * AGORA_DB_POOL_MAX is set (docs/operations.md).
  */
 export const DB_POOL_MAX_DEFAULT = 20;
 /** The most AGORA_DB_POOL_MAX may ask for: past it, one process could take a server's connections. */
