@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Shop, expectFieldError, expectProblem, type Cart, type Product, type Shopper } from '../support/shop.js';
 import { systemVariants } from '../support/system.js';
 
-/** The cart of API.md as a shopper sees it through the gateway, on every backend. */
+/** The cart of docs/api.md as a shopper sees it through the gateway, on every backend. */
 for (const variant of systemVariants) {
   describe.runIf(await variant.available())(`cart API on ${variant.name}`, () => {
     let shop: Shop;

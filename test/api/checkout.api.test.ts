@@ -6,7 +6,7 @@ import { systemVariants } from '../support/system.js';
 const statuses = (order: Order): OrderStatus[] => order.history.map((h) => h.status);
 
 /**
- * Checkout as API.md and DESIGN.md section 2 promise it, through the gateway: every sandbox card
+ * Checkout as docs/api.md and docs/checkout.md promise it, through the gateway: every sandbox card
  * token, the stock and the cart around it, and the Idempotency-Key contract, on every backend.
  */
 for (const variant of systemVariants) {
@@ -137,7 +137,7 @@ for (const variant of systemVariants) {
       // The checkout empties the cart once it has confirmed (its last act), so a moment after.
       await eventually('cart emptied after the asynchronous confirmation', () => shop.cart(shopper), (cart) => cart.items.length === 0);
 
-      // A replay of that checkout answers what it answered first (API.md), not a second order.
+      // A replay of that checkout answers what it answered first (docs/api.md#idempotency-key), not a second order.
       const replay = await shop.checkout(shopper, 'tok_async', key);
       expect(replay.status).toBe(202);
       expect(replay.body).toEqual(res.body);

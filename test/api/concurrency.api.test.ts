@@ -17,7 +17,7 @@ function tally(answers: readonly ApiResponse<CheckoutAnswer>[]): Record<number, 
 }
 
 /**
- * The headline guarantees (DESIGN.md section 2): a crowd checking out one hot SKU at the same
+ * The headline guarantees (docs/checkout.md#stock-on-a-hot-row): a crowd checking out one hot SKU at the same
  * moment, over real HTTP, gets exactly the stock there is — no oversell, nobody refused while a
  * unit is left, no 5xx — and the books balance afterwards. On real PostgreSQL (+NATS) and PGlite.
  */

@@ -28,7 +28,7 @@ interface Page<T> {
   nextCursor: string | null;
 }
 
-/** The identity and catalog routes of API.md, through the gateway over HTTP, on every backend. */
+/** The identity and catalog routes of docs/api.md, through the gateway over HTTP, on every backend. */
 for (const backend of testBackends) {
   describe.runIf(await backend.available())(`identity and catalog API on ${backend.kind}`, () => {
     let system: RunningSystem;

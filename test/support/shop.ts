@@ -8,7 +8,7 @@ import { checkInvariants, type InvariantReport } from './invariants.js';
 import { ADMIN, WEBHOOK_SECRET, startSystem, type RunningSystem, type SystemVariant } from './system.js';
 
 // ------------------------------------------------------------------------------------------------
-// The public API's shapes (API.md), as a client sees them.
+// The public API's shapes (docs/api.md), as a client sees them.
 
 export interface Money {
   amount: number;

@@ -26,7 +26,7 @@ export const CartItem = Type.Object({
   sku: Type.String(),
   productId: Type.String(),
   productName: Type.String(),
-  /** The variant's title (API.md); `productName` names the product it belongs to. */
+  /** The variant's title (docs/api.md#cart-the-callers-own); `productName` names the product it belongs to. */
   title: Type.String(),
   quantity: Type.Integer({ minimum: 1 }),
   unitPrice: MoneySchema,

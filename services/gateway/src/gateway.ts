@@ -49,7 +49,7 @@ export async function createGateway(options: GatewayOptions): Promise<HttpApp> {
   // add and turn a missing one into a 500).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.addSchema(SharedProblemSchema);
-  // The API speaks JSON only (API.md): a text body is a 415, not a string that fails validation.
+  // The API speaks JSON only (docs/api.md#base-path-formats): a text body is a 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
 
   // Order matters: hooks first, then the plugins that watch route declarations, then routes.

@@ -8,7 +8,7 @@ afterEach(async () => {
   gw = undefined;
 });
 
-/** Every public route of API.md this issue covers, as OpenAPI paths. */
+/** Every public route of docs/api.md this issue covers, as OpenAPI paths. */
 const PUBLIC_PATHS: Record<string, string[]> = {
   '/api/v1/auth/register': ['post'],
   '/api/v1/auth/login': ['post'],

@@ -10,7 +10,7 @@ describe('order state machine', () => {
     for (const status of ['REJECTED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED'] as const) expect(allowedNext(status)).toEqual([]);
   });
 
-  it('only confirms a reserved order and only cancels what API.md lets be cancelled', () => {
+  it('only confirms a reserved order and only cancels what docs/api.md lets be cancelled', () => {
     expect(ORDER_STATUSES.filter((s) => canTransition(s, 'CONFIRMED'))).toEqual(['RESERVED']);
     expect(isCancellable('CONFIRMED')).toBe(true);
     expect(isCancellable('REJECTED')).toBe(false);

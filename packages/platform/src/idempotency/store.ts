@@ -34,7 +34,7 @@ export const IDEMPOTENCY_DEFAULTS = {
   waitMs: 30_000,
   pollMs: 25,
   maxPollMs: 500,
-  /** API.md: keys are kept 24 hours. */
+  /** Keys are kept 24 hours (docs/api.md#idempotency-key). */
   retentionMs: 24 * 60 * 60 * 1000,
   scopeChars: 512,
   requestHashChars: 128,
@@ -50,7 +50,7 @@ interface KeyRow {
 }
 
 /**
- * Idempotency keys (API.md): the same key and body get the first response (status and body); the
+ * Idempotency keys (docs/api.md#idempotency-key): the same key and body get the first response (status and body); the
  * same key with another body is 422 IDEMPOTENCY_MISMATCH; a duplicate that arrives while the
  * first is still running waits for its answer instead of running a second time.
  *
@@ -145,7 +145,7 @@ export class IdempotencyStore {
     return row?.n ?? 0;
   }
 
-  /** Deletes keys past the 24-hour retention of API.md. */
+  /** Deletes keys past their 24-hour retention (docs/api.md#idempotency-key). */
   pruneExpired(): Promise<number> {
     return this.prune(new Date(this.clock.now().getTime() - IDEMPOTENCY_DEFAULTS.retentionMs));
   }

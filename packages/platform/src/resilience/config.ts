@@ -1,6 +1,6 @@
 import { ConfigError, EnvReader, type Env } from '@agora/kernel';
 
-/** How one service's calls are protected. Every field is a named default below (DESIGN.md 7). */
+/** How one service's calls are protected. Every field is a named default below (docs/architecture.md#conventions-in-the-code). */
 export interface ResilienceSettings {
   /** Per-attempt timeout of reads (GET), in ms. */
   readTimeoutMs: number;

@@ -7,7 +7,7 @@ import { TAGS } from '../openapi.js';
 import { relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
 
-/** `Idempotency-Key` is required on checkout (API.md): a retried checkout must never buy twice. */
+/** `Idempotency-Key` is required on checkout (docs/api.md#idempotency-key): a retried checkout must never buy twice. */
 const RequiredIdempotencyHeaders = Type.Object({ 'idempotency-key': order.IdempotencyKeyHeader });
 
 function pageQueryString(query: Record<string, string | number | undefined>): string {

@@ -2,7 +2,7 @@ import { AppError } from '@agora/kernel';
 import type { OrderStatus } from '@agora/contracts/order';
 
 /**
- * The order state machine (API.md). Every status change goes through `assertTransition`; the
+ * The order state machine (docs/api.md#checkout-and-orders). Every status change goes through `assertTransition`; the
  * store repeats the from-state in its guarded UPDATE, so a concurrent change loses cleanly.
  *
  *   PENDING ──reserve──▶ RESERVED ──capture──▶ CONFIRMED ──cancel──▶ CANCELLED
