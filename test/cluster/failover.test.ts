@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackClient, ReadLoad, watchInstance, type ReadSample } from '@agora/bench';
 import { inventoryTotals } from '@agora/inventory';
+import { TEST_INTERNAL_SECRET, callerHeaders } from '@agora/platform/testing';
 import { checkInvariants } from '../support/invariants.js';
 import { clusterServersAvailable, sleep, startTestCluster, type TestCluster } from './support.js';
 
@@ -64,6 +65,8 @@ describe.runIf(await clusterServersAvailable())('cluster failover on real Postgr
         // production defaults' 30 s / 60 s: the test waits for them.
         AGORA_SAGA_LEASE_MS: '3000',
         AGORA_SAGA_RECOVERY_INTERVAL_MS: '500',
+        // The burst sent straight at an instance below signs its caller assertion with this secret.
+        AGORA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
       },
     });
     http = new LoopbackClient(tc.gateway, 32);
@@ -123,7 +126,8 @@ describe.runIf(await clusterServersAvailable())('cluster failover on real Postgr
     let samples: ReadSample[] = [];
     try {
       await waitUntil('the first answers', () => load.count >= 30 && load.inFlight > 0, 30_000);
-      const burst = Array.from({ length: 8 }, () => direct.request('GET', '/products?limit=100').then((r) => r.status, (err: unknown) => `network: ${(err as NodeJS.ErrnoException).code ?? String(err)}`));
+      const headers = await callerHeaders('catalog');
+      const burst = Array.from({ length: 8 }, () => direct.request('GET', '/products?limit=100', { headers }).then((r) => r.status, (err: unknown) => `network: ${(err as NodeJS.ErrnoException).code ?? String(err)}`));
       const inFlightAtSignal = load.inFlight;
       tc.cluster.kill(victim, 'SIGTERM');
       const exit = await Promise.race([member.exited, sleep(VERDICT_WAIT_MS).then(() => undefined)]);

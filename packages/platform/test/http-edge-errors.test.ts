@@ -52,17 +52,17 @@ describe('4xx answers from below the routes are problems too', () => {
     }
   });
 
-  it("the HTTP parser's own refusals: 400 problem+json, then the connection closes", async () => {
-    for (const request of [
-      'GARBAGE\r\n\r\n',
-      'GET /things/1 HTTP/1.1\r\nHost: x\r\nno-colon-here\r\n\r\n',
-      'POST /things/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc',
-      `GET /things/1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
-    ]) {
+  it("the HTTP parser's own refusals: a 4xx problem+json, then the connection closes", async () => {
+    for (const [request, status] of [
+      ['GARBAGE\r\n\r\n', 400],
+      ['GET /things/1 HTTP/1.1\r\nHost: x\r\nno-colon-here\r\n\r\n', 400],
+      ['POST /things/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc', 400],
+      [`GET /things/1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ] as const) {
       const answer = problemIn(await raw(port, request));
-      expect(answer.status, request.slice(0, 40)).toBe('HTTP/1.1 400 Bad Request');
+      expect(answer.status, request.slice(0, 40)).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
       expect(answer.type).toBe('application/problem+json');
-      expect(answer.body).toMatchObject({ code: 'VALIDATION_FAILED', status: 400 });
+      expect(answer.body).toMatchObject({ status, code: expect.any(String) });
     }
   });
 });

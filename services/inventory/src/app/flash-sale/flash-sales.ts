@@ -190,16 +190,27 @@ export class FlashSales {
 
   /** A ticket of the caller's (admins see any): ORDERED once its units are taken, EXPIRED if refused or given back. */
   async ticket(caller: Caller, saleId: string, ticketId: string): Promise<flashSale.Ticket> {
-    const row = await this.options.store.ticket(ticketId);
     const mine = (userId: string): boolean => caller.role === 'admin' || userId === caller.userId;
-    if (row && row.saleId === saleId && mine(row.userId)) {
+    const decided = (row: Awaited<ReturnType<FlashSaleStore['ticket']>>): flashSale.Ticket | undefined => {
+      if (!row || row.saleId !== saleId || !mine(row.userId)) return undefined;
       if (row.status === 'TAKEN' || row.status === 'PAID') return { ticketId, status: 'ORDERED', orderId: ticketId };
       return { ticketId, status: 'EXPIRED' };
+    };
+    const row = await this.options.store.ticket(ticketId);
+    if (row) {
+      const answer = decided(row);
+      if (answer) return answer;
+      throw notFound('Ticket');
     }
-    if (!row) {
-      const pending = await this.options.counter.pendingTicket(saleId, ticketId);
-      if (pending && mine(pending.userId)) return { ticketId, status: 'ACCEPTED' };
+    const pending = await this.options.counter.pendingTicket(saleId, ticketId);
+    if (pending) {
+      if (mine(pending.userId)) return { ticketId, status: 'ACCEPTED' };
+      throw notFound('Ticket');
     }
+    // The database decides a ticket before the counter forgets it as pending: a ticket decided
+    // between the two reads above is in the database now.
+    const answer = decided(await this.options.store.ticket(ticketId));
+    if (answer) return answer;
     throw notFound('Ticket');
   }
 }
