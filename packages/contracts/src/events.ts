@@ -17,7 +17,8 @@ export type EventEnvelope = Static<typeof EventEnvelope>;
 
 export const OrderLineFact = Type.Object({ sku: Type.String(), quantity: Type.Integer({ minimum: 1 }), unitPrice: MoneySchema });
 
-export const OrderConfirmed = Type.Object({ orderId: Uuid, userId: Uuid, total: MoneySchema, lines: Type.Array(OrderLineFact) });
+/** `flashSale`: the order came from a flash-sale ticket (paid with POST /orders/:id/pay); absent for checkouts. */
+export const OrderConfirmed = Type.Object({ orderId: Uuid, userId: Uuid, total: MoneySchema, lines: Type.Array(OrderLineFact), flashSale: Type.Optional(Type.Boolean()) });
 export type OrderConfirmed = Static<typeof OrderConfirmed>;
 
 export const OrderCancelled = Type.Object({ orderId: Uuid, userId: Uuid, refunded: MoneySchema, reason: Type.String() });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LIMITS, notFound } from '@agora/kernel';
 import type { catalog } from '@agora/contracts';
 import type { Logger, TieredCache } from '@agora/platform';
@@ -31,7 +32,14 @@ class WithoutAvailability extends Error {
  * answered without `available` (the gateway then asks inventory itself, or serves the read degraded)
  * and never cached.
  */
+/** How long stock facts are gathered before one lookup of their products (well inside the 1 s staleness bound). */
+export const STOCK_INVALIDATION_COALESCE_MS = 50;
+
 export class StorefrontReads {
+  /** SKUs of stock facts waiting for the next lookup, and that lookup. */
+  private readonly stockSkus = new Set<string>();
+  private stockFlush: Promise<void> | undefined;
+
   constructor(
     private readonly repository: CatalogRepository,
     private readonly service: CatalogService,
@@ -100,10 +108,21 @@ export class StorefrontReads {
   /** After inventory reports new levels for these SKUs: the products holding them go. */
   async stockChanged(skus: readonly string[]): Promise<void> {
     if (this.caches === undefined || skus.length === 0) return;
-    // Read from the database, not the variant cache: a SKU moved to another product through another
-    // instance would otherwise invalidate its old product for up to that cache's TTL.
-    const variants = await this.repository.variantsBySku(skus);
-    await this.caches.products.invalidate([...new Set(variants.map((v) => v.productId))]);
+    for (const sku of skus) this.stockSkus.add(sku);
+    // Facts arriving within STOCK_INVALIDATION_COALESCE_MS share one lookup (every checkout moves
+    // stock: one query per fact would cost a query per checkout).
+    this.stockFlush ??= sleep(STOCK_INVALIDATION_COALESCE_MS).then(async () => {
+      const batch = [...this.stockSkus];
+      this.stockSkus.clear();
+      this.stockFlush = undefined;
+      const caches = this.caches;
+      if (caches === undefined) return;
+      // Read from the database, not the variant cache: a SKU moved to another product through another
+      // instance would otherwise invalidate its old product for up to that cache's TTL.
+      const variants = await this.repository.variantsBySku(batch);
+      await caches.products.invalidate([...new Set(variants.map((v) => v.productId))]);
+    });
+    return this.stockFlush;
   }
 
   private async productsById(ids: readonly string[]): Promise<Map<string, string | undefined>> {

@@ -66,7 +66,10 @@ export async function subscribeFlashSaleConsumers(options: FlashSaleConsumersOpt
     maxDeliver: FLASH_SALE_MAX_DELIVER,
     types: [EVENT_TYPES.OrderConfirmed],
     handler: async (event) => {
-      if (await store.markPaid((event.payload as OrderConfirmed).orderId)) count('paid');
+      const confirmed = event.payload as OrderConfirmed;
+      // Every checkout confirms an order too: only a flash-sale order has a ticket to mark (no write per checkout).
+      if (confirmed.flashSale !== true) return;
+      if (await store.markPaid(confirmed.orderId)) count('paid');
     },
   });
   return [tickets, releases, paid];

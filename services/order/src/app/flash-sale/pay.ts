@@ -55,7 +55,7 @@ export class FlashSalePayments {
       }
       try {
         const now = this.clock.now();
-        await shard.store.transition(orderId, ['RESERVED'], 'CONFIRMED', 'paid', (paid) => [event(EVENT_TYPES.OrderConfirmed, paid.id, orderConfirmed(paid), now)]);
+        await shard.store.transition(orderId, ['RESERVED'], 'CONFIRMED', 'paid', (paid) => [event(EVENT_TYPES.OrderConfirmed, paid.id, { ...orderConfirmed(paid), flashSale: true }, now)]);
       } catch (err) {
         // Expired meanwhile (the sweeper's grace is over): the money goes back, the order stays EXPIRED.
         if (isAppError(err) && err.code === 'CONFLICT') {
