@@ -1,35 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import type { flashSale } from '@agora/contracts';
 import { expect } from 'vitest';
 import type { ApiResponse } from './http.js';
 import { eventually, type Order, type Shop, type Shopper } from './shop.js';
 
-/** Flash sales as a client sees them (docs/api.md), and the database's view a test checks against. */
-export interface FlashSale {
-  id: string;
-  sku: string;
-  price: { amount: number; currency: string };
-  quantity: number;
-  remaining: number;
-  startsAt: string;
-  endsAt: string;
-  perUserLimit: number;
-  status: 'SCHEDULED' | 'ACTIVE' | 'SOLD_OUT' | 'ENDED';
-}
-
-export interface FlashSaleStats extends FlashSale {
-  accepted: number;
-  ordered: number;
-  paid: number;
-  expired: number;
-  drift: number;
-}
-
-export interface Ticket {
-  ticketId: string;
-  status: 'ACCEPTED' | 'ORDERED' | 'EXPIRED';
-  orderId?: string;
-}
+/** Flash sales as a client sees them: the public contract's own types (docs/api.md, "Flash sales"). */
+export type FlashSale = flashSale.FlashSale;
+export type FlashSaleStats = flashSale.FlashSaleStats;
+export type Ticket = flashSale.Ticket;
 
 const MINUTE_MS = 60_000;
 
