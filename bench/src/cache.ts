@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { L1_POLICIES, createL1Store, type L1Policy } from '@agora/platform';
 import { runBaseline } from './baseline.js';
 import { ServerProcess, type NodeLauncher } from './child.js';
-import { createRunDatabase, type RunDatabase } from './database.js';
+import { prepareRunStorage } from './database.js';
 import { LoopbackClient } from './http.js';
 import { closedLoop, type Outcome, type PhaseResult } from './load.js';
 import { round } from './stats.js';
@@ -220,18 +218,7 @@ export async function runCacheBench(options: CacheBenchOptions): Promise<CacheRe
   try {
     options.progress(`baseline: bare Fastify, ${options.clients} connections, ${options.baselineS} s`);
     const baseline = await runBaseline({ launcher: options.launcher, connections: options.clients, durationS: options.baselineS });
-    const serverUrl = options.env.DATABASE_URL;
-    let database: RunDatabase | undefined;
-    if (serverUrl) {
-      database = await createRunDatabase(serverUrl);
-      const created = database;
-      cleanups.push(() => created.drop());
-      options.progress(`storage: PostgreSQL database ${created.name} (dropped after the run)`);
-    } else {
-      options.progress('storage: embedded PGlite in a temporary directory');
-    }
-    const dataDir = mkdtempSync(join(tmpdir(), 'agora-bench-cache-'));
-    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const { database, dataDir } = await prepareRunStorage({ env: options.env, dataDirPrefix: 'agora-bench-cache-', progress: options.progress, cleanups });
     const env: NodeJS.ProcessEnv = {
       ...options.env,
       PORT: '0',

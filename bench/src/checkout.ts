@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { runBaseline, type BaselineResult } from './baseline.js';
 import { ServerProcess, type NodeLauncher } from './child.js';
-import { createRunDatabase, type RunDatabase } from './database.js';
+import { prepareRunStorage } from './database.js';
 import { LoopbackClient, mapLimit, problemCode } from './http.js';
 import { closedLoop, type Outcome, type PhaseResult } from './load.js';
 import { backendsCpuDelta, databaseBackendsCpu, machineBusyCpuSeconds } from './proc.js';
@@ -236,18 +236,7 @@ export async function runCheckoutBench(options: CheckoutBenchOptions): Promise<C
     options.progress(`baseline: bare Fastify, ${options.buyers} connections, ${options.baselineS} s`);
     const baseline: BaselineResult = await runBaseline({ launcher: options.launcher, connections: options.buyers, durationS: options.baselineS });
 
-    const serverUrl = options.env.DATABASE_URL;
-    let database: RunDatabase | undefined;
-    if (serverUrl) {
-      database = await createRunDatabase(serverUrl);
-      const created = database;
-      if (!options.keepDatabase) cleanups.push(() => created.drop());
-      options.progress(`storage: PostgreSQL database ${created.name} on ${new URL(serverUrl).host}${options.keepDatabase ? ' (kept after the run)' : ' (dropped after the run)'}`);
-    } else {
-      options.progress('storage: embedded PGlite in a temporary directory');
-    }
-    const dataDir = mkdtempSync(join(tmpdir(), 'agora-bench-'));
-    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const { database, dataDir } = await prepareRunStorage({ env: options.env, dataDirPrefix: 'agora-bench-', keepDatabase: options.keepDatabase, progress: options.progress, cleanups });
 
     const env: NodeJS.ProcessEnv = {
       ...options.env,

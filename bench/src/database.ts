@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 
 /** The database a run works in: fresh on the given server, dropped afterwards (unless kept). */
@@ -40,4 +43,39 @@ export async function createRunDatabase(serverUrl: string): Promise<RunDatabase>
       await withClient(serverUrl, (client) => client.query(`drop database if exists "${name}" with (force)`));
     },
   };
+}
+
+/** Where a run's `agora start` keeps its data, and what removes it. */
+export interface RunStorage {
+  /** The run's database on DATABASE_URL's server; undefined: embedded PGlite in `dataDir`. */
+  database: RunDatabase | undefined;
+  /** A fresh temporary directory for AGORA_DATA_DIR. */
+  dataDir: string;
+}
+
+/**
+ * The storage every bench runs `agora start` on: a fresh database on `env.DATABASE_URL`'s server
+ * when it is set (dropped afterwards unless `keepDatabase`), and a temporary data directory. Each
+ * removal is pushed to `cleanups`, which the caller runs in reverse when the run ends.
+ */
+export async function prepareRunStorage(options: {
+  env: NodeJS.ProcessEnv;
+  dataDirPrefix: string;
+  keepDatabase?: boolean;
+  progress: (line: string) => void;
+  cleanups: (() => Promise<void>)[];
+}): Promise<RunStorage> {
+  const serverUrl = options.env.DATABASE_URL;
+  let database: RunDatabase | undefined;
+  if (serverUrl) {
+    const created = await createRunDatabase(serverUrl);
+    database = created;
+    if (!options.keepDatabase) options.cleanups.push(() => created.drop());
+    options.progress(`storage: PostgreSQL database ${created.name} on ${new URL(serverUrl).host}${options.keepDatabase ? ' (kept after the run)' : ' (dropped after the run)'}`);
+  } else {
+    options.progress('storage: embedded PGlite in a temporary directory');
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), options.dataDirPrefix));
+  options.cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+  return { database, dataDir };
 }

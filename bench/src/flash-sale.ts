@@ -1,12 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
 import { TokenService } from '@agora/platform';
 import { runBaseline } from './baseline.js';
 import { ServerProcess, type NodeLauncher } from './child.js';
-import { createRunDatabase, type RunDatabase } from './database.js';
+import { prepareRunStorage } from './database.js';
 import { LoopbackClient, problemCode } from './http.js';
 import { LOAD_LIMITS } from './load.js';
 import { Samples, round } from './stats.js';
@@ -200,15 +198,7 @@ export async function runFlashSaleBench(options: FlashSaleBenchOptions): Promise
   try {
     options.progress(`baseline: bare Fastify, ${options.clients} connections, ${options.baselineS} s`);
     const baseline = await runBaseline({ launcher: options.launcher, connections: options.clients, durationS: options.baselineS });
-    let database: RunDatabase | undefined;
-    if (options.env.DATABASE_URL) {
-      database = await createRunDatabase(options.env.DATABASE_URL);
-      const created = database;
-      cleanups.push(() => created.drop());
-      options.progress(`storage: PostgreSQL database ${created.name} (dropped after the run)`);
-    }
-    const dataDir = mkdtempSync(join(tmpdir(), 'agora-bench-flash-'));
-    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const { database, dataDir } = await prepareRunStorage({ env: options.env, dataDirPrefix: 'agora-bench-flash-', progress: options.progress, cleanups });
     const secret = randomBytes(48).toString('base64url');
     const env: NodeJS.ProcessEnv = {
       ...options.env,
