@@ -1,5 +1,5 @@
 import type { Clock } from '@agora/kernel';
-import type { Logger, Storage } from '@agora/platform';
+import { PeriodicTask, type Logger, type Storage } from '@agora/platform';
 import { ReservationStore } from '../store/reservation-store.js';
 
 export interface ReservationSweeperOptions {
@@ -24,13 +24,14 @@ export const SWEEP_BATCHES_PER_TICK = 20;
 export class ReservationSweeper {
   private readonly store: ReservationStore;
   private readonly batchSize: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PeriodicTask;
 
   constructor(private readonly options: ReservationSweeperOptions) {
     this.store = new ReservationStore(options.storage);
     this.batchSize = options.batchSize ?? SWEEP_BATCH_SIZE;
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
+    // tick() handles its own failures (a warning, then the next tick).
+    this.loop = new PeriodicTask(() => this.tick(), () => undefined);
   }
 
   /** One batch: expires up to `batchSize` reservations whose expiry is before `now`; returns their ids. */
@@ -45,21 +46,12 @@ export class ReservationSweeper {
 
   /** Sweeps every `intervalMs` until `stop()`; ticks never overlap. */
   start(intervalMs: number): void {
-    if (this.timer) return;
-    if (!Number.isSafeInteger(intervalMs) || intervalMs < 1) throw new RangeError(`intervalMs must be a positive integer, got ${intervalMs}`);
-    this.timer = setInterval(() => {
-      this.running ??= this.tick().finally(() => {
-        this.running = undefined;
-      });
-    }, intervalMs);
-    this.timer.unref();
+    this.loop.start(intervalMs);
   }
 
   /** Stops the timer and waits for a sweep in progress to finish. */
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private async tick(): Promise<void> {

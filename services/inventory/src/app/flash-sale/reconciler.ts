@@ -1,6 +1,6 @@
 import type { Clock } from '@agora/kernel';
 import { flashSale } from '@agora/contracts';
-import type { EventBus, LockManager, Logger } from '@agora/platform';
+import { PeriodicTask, type EventBus, type LockManager, type Logger } from '@agora/platform';
 import type { FlashSaleStore, SaleRow } from '../../store/flash-sale-store.js';
 import type { SaleCounter } from './counter.js';
 import { FLASH_SALE_COUNTER_RETENTION_MS, type FlashSales } from './flash-sales.js';
@@ -53,8 +53,10 @@ function idTime(id: string): number {
 export class FlashSaleReconciler {
   private readonly lastDrift = new Map<string, number>();
   private readonly reported = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop = new PeriodicTask(
+    () => this.round(),
+    (err) => this.options.logger.error({ err }, 'flash-sale reconciliation round failed; the next one retries'),
+  );
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -64,22 +66,11 @@ export class FlashSaleReconciler {
   }
 
   start(intervalMs: number = RECONCILER_DEFAULTS.intervalMs): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.round()
-        .then(() => undefined)
-        .catch((err: unknown) => this.options.logger.error({ err }, 'flash-sale reconciliation round failed; the next one retries'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, intervalMs);
-    this.timer.unref();
+    this.loop.start(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One round; undefined when another instance holds the lock. */

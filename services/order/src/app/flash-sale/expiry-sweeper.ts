@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { isAppError, type Clock } from '@agora/kernel';
 import { flashSale } from '@agora/contracts';
-import type { Logger } from '@agora/platform';
+import { PeriodicTask, type Logger } from '@agora/platform';
 import type { OrderShard, Orders } from '../orders.js';
 import { expiryGraceMs, releasedEvents } from './flash-orders.js';
 
@@ -16,8 +16,10 @@ export const EXPIRED_REASON = 'not paid within the flash sale payment window';
  * lets one of them win each order, and a pay that got there first keeps it.
  */
 export class FlashOrderExpiry {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private readonly loop = new PeriodicTask(
+    () => this.sweep(),
+    (err) => this.logger.error({ err }, 'flash-sale expiry sweep failed; the next one retries'),
+  );
 
   constructor(
     private readonly orders: Orders,
@@ -28,24 +30,11 @@ export class FlashOrderExpiry {
   ) {}
 
   start(intervalMs: number): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep()
-        .catch((err: unknown) => {
-          this.logger.error({ err }, 'flash-sale expiry sweep failed; the next one retries');
-          return 0;
-        })
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, intervalMs);
-    this.timer.unref();
+    this.loop.start(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One sweep of every shard; how many orders it expired. */
