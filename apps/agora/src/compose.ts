@@ -18,6 +18,7 @@ import {
   TokenService,
   createLogger,
   guardServiceRoutes,
+  reportPool,
   type HttpApp,
   type Logger,
   type ReadinessCheck,
@@ -169,14 +170,21 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
         metrics,
         name: `agora-${process.pid}`,
         ...(config.natsStream === undefined ? {} : { stream: config.natsStream }),
+        replicas: config.natsStreamReplicas,
         ...(config.natsSubjectPrefix === undefined ? {} : { subjectPrefix: config.natsSubjectPrefix }),
       })
     : new InMemoryEventBus({ logger: logger.child({ component: 'bus' }), metrics });
   try {
     await migrateAll(storages);
+    const pooled = new Set<Storage>();
     for (const module of SERVICE_MODULES) {
+      const storage = await storages.forService(module.name);
+      if (storage instanceof PostgresStorage && !pooled.has(storage)) {
+        pooled.add(storage);
+        reportPool(metrics, config.serviceDatabaseUrls[module.name] ? module.name : 'main', () => storage.poolStats());
+      }
       const service = await module.create({
-        storage: await storages.forService(module.name),
+        storage,
         logger: logger.child({ service: module.name }),
         metrics,
         clock: options.clock ?? systemClock,

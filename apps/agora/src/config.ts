@@ -17,6 +17,8 @@ export interface AgoraConfig {
   /** The JetStream stream and subject prefix of the event bus (`AGORA_NATS_STREAM`, `AGORA_NATS_SUBJECT_PREFIX`); unset = the bus's defaults. */
   natsStream: string | undefined;
   natsSubjectPrefix: string | undefined;
+  /** Copies of the event stream in a NATS cluster (`AGORA_NATS_STREAM_REPLICAS`, 1..5, default 1). */
+  natsStreamReplicas: number;
   /** Redis for discovery (and shared rate limits) in the cluster. */
   redisUrl: string | undefined;
   dbPoolMax: number;
@@ -114,6 +116,7 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
     natsUrl: env.url('NATS_URL', ['nats:', 'tls:']),
     natsStream: natsName(env, 'AGORA_NATS_STREAM', NATS_STREAM_NAME, 'stream name (letters, digits, _ and -)'),
     natsSubjectPrefix: natsName(env, 'AGORA_NATS_SUBJECT_PREFIX', NATS_SUBJECT_PREFIX, 'subject prefix (dot-separated tokens of letters, digits, _ and -)'),
+    natsStreamReplicas: env.int('AGORA_NATS_STREAM_REPLICAS', 1, { min: 1, max: 5 }),
     redisUrl: env.url('REDIS_URL', ['redis:', 'rediss:']),
     dbPoolMax: env.int('AGORA_DB_POOL_MAX', DB_POOL_MAX_DEFAULT, { min: 1, max: DB_POOL_MAX_LIMIT }),
     shards,

@@ -14,6 +14,8 @@ import {
   guardServiceRoutes,
   parseDiscoveryKeyPrefix,
   registerOperationalRoutes,
+  reportCluster,
+  reportPool,
   type HttpApp,
   type ReadinessCheck,
   type Registration,
@@ -75,6 +77,11 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
   const tokens = new TokenService(config.jwtSecret);
   const registry = await connectRedisRegistry({ url: config.redisUrl ?? '', logger, name: instanceId, keyPrefix: parseDiscoveryKeyPrefix(env) });
   const client = await ClusterClient.connect(registry, envVars, metrics, logger);
+  // Heartbeat ages and breaker states as this process sees them, read at each scrape.
+  reportCluster(metrics, {
+    instances: () => CALLABLE_SERVICES.flatMap((service) => (client.watcher(service)?.states() ?? []).map(({ instance, state, lastSeenAt }) => ({ service, instanceId: instance.id, state, lastSeenAt }))),
+    breakers: () => client.transport.breakerStates(),
+  });
   // Every call this process makes carries an assertion signed as `name`.
   const transport = new AssertingTransport(client.transport, new CallerAssertionSigner(internalSecret), name);
   const bus = await connectNatsEventBus({
@@ -83,6 +90,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
     metrics,
     name: instanceId,
     ...(config.natsStream === undefined ? {} : { stream: config.natsStream }),
+    replicas: config.natsStreamReplicas,
     ...(config.natsSubjectPrefix === undefined ? {} : { subjectPrefix: config.natsSubjectPrefix }),
   });
   let draining = false;
@@ -131,6 +139,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
     storage = new PostgresStorage({ url, poolMax: config.dbPoolMax, namedStatements: config.dbNamedStatements });
     if (module.migrationsFolder) await storage.migrate(module.name, module.migrationsFolder);
     const opened = storage;
+    reportPool(metrics, name, () => opened.poolStats());
     // No `ports`: in the cluster every collaborator is reached over HTTP (httpPorts over the transport).
     service = await module.create({ storage: opened, logger, metrics, clock: systemClock, env, transport, tokens, bus });
     readiness.push(...service.readiness);

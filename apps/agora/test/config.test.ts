@@ -23,3 +23,13 @@ describe('AGORA_DB_POOL_MAX', () => {
     }
   });
 });
+
+describe('AGORA_NATS_STREAM_REPLICAS', () => {
+  it('defaults to one copy (a single NATS server) and takes 1..5, the range JetStream accepts', () => {
+    expect(loadConfig(base).natsStreamReplicas).toBe(1);
+    expect(loadConfig({ ...base, AGORA_NATS_STREAM_REPLICAS: '3' }).natsStreamReplicas).toBe(3);
+    for (const bad of ['0', '6', 'three']) {
+      expect(() => loadConfig({ ...base, AGORA_NATS_STREAM_REPLICAS: bad }), bad).toThrow(ConfigError);
+    }
+  });
+});

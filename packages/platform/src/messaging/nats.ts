@@ -23,6 +23,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import {
   BUS_DEFAULTS,
+  ConsumerMetrics,
   DeadLetterReporter,
   parseEnvelope,
   resolveSubscribeOptions,
@@ -55,6 +56,11 @@ export interface NatsEventBusOptions {
   pullBatch?: number;
   /** Connection name shown in the server's monitoring. */
   name?: string;
+  /**
+   * Servers that keep a copy of the stream (its own Raft group in a NATS cluster); 1 for a single
+   * server, 3 (or 5) in production so an acknowledged event survives losing a minority of them.
+   */
+  replicas?: number;
 }
 
 export const NATS_BUS_DEFAULTS = {
@@ -65,6 +71,8 @@ export const NATS_BUS_DEFAULTS = {
   pullBatch: 10,
   /** A pull request's lifetime; its idle heartbeat (half of it) is how fast a silent server is noticed. */
   pullExpiresMs: 10_000,
+  /** A stream's copies: JetStream accepts 1 to 5. */
+  maxReplicas: 5,
   reconnectTimeWaitMs: 1_000,
   resubscribeDelayMs: 1_000,
 } as const;
@@ -91,6 +99,14 @@ export async function connectNatsEventBus(options: NatsEventBusOptions): Promise
   }
 }
 
+function streamReplicas(replicas: number | undefined): number {
+  const value = replicas ?? 1;
+  if (!Number.isInteger(value) || value < 1 || value > NATS_BUS_DEFAULTS.maxReplicas) {
+    throw new RangeError(`stream replicas must be an integer 1..${NATS_BUS_DEFAULTS.maxReplicas}, got ${value}`);
+  }
+  return value;
+}
+
 /**
  * The event bus on NATS JetStream. One stream holds every event (subject `<prefix>.<type>`); a
  * publish carries the event id as its message id, so the stream's duplicate window drops a second
@@ -106,6 +122,7 @@ export class NatsEventBus implements EventBus {
   private readonly js: JetStreamClient;
   private readonly logger: Logger;
   private readonly deadLetters: DeadLetterReporter;
+  private readonly consumers: ConsumerMetrics;
   private readonly streamConfig: Partial<StreamConfig> & { name: string; subjects: string[] };
   private readonly publishTimeoutMs: number;
   private readonly pullBatch: number;
@@ -124,6 +141,7 @@ export class NatsEventBus implements EventBus {
     this.js = jetstream(nc);
     this.logger = options.logger;
     this.deadLetters = new DeadLetterReporter(options.logger, options.metrics);
+    this.consumers = new ConsumerMetrics(options.metrics);
     this.publishTimeoutMs = options.publishTimeoutMs ?? NATS_BUS_DEFAULTS.publishTimeoutMs;
     this.pullBatch = options.pullBatch ?? NATS_BUS_DEFAULTS.pullBatch;
     this.streamConfig = {
@@ -132,7 +150,7 @@ export class NatsEventBus implements EventBus {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      num_replicas: 1,
+      num_replicas: streamReplicas(options.replicas),
       duplicate_window: nanos(options.duplicateWindowMs ?? BUS_DEFAULTS.duplicateWindowMs),
       max_age: nanos(options.maxAgeMs ?? NATS_BUS_DEFAULTS.maxAgeMs),
     };
@@ -253,6 +271,7 @@ export class NatsEventBus implements EventBus {
     return {
       logger: this.logger,
       deadLetters: this.deadLetters,
+      consumers: this.consumers,
       open: async (durable) => {
         const consumer = await this.js.consumers.get(this.stream, durable);
         return consumer.consume({ max_messages: this.pullBatch, expires: NATS_BUS_DEFAULTS.pullExpiresMs });
@@ -289,6 +308,7 @@ export class NatsEventBus implements EventBus {
 interface SubscriptionContext {
   logger: Logger;
   deadLetters: DeadLetterReporter;
+  consumers: ConsumerMetrics;
   open(durable: string): Promise<ConsumerMessages>;
   flush(): Promise<void>;
   isClosed(): boolean;
@@ -383,6 +403,7 @@ class NatsSubscription implements Subscription {
       msg.term('max deliveries');
       return;
     }
+    this.ctx.consumers.delivered(durable, event, deliveries, msg.info.pending);
     try {
       await handler(event);
     } catch (err) {
