@@ -2,3 +2,4 @@ export * from './config.js';
 export * from './compose.js';
 export * from './seed.js';
 export * from './nginx.js';
+export * from './chaos/invariants.js';

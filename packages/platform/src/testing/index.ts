@@ -3,3 +3,4 @@ export * from './nats.js';
 export * from './redis.js';
 export * from './ports.js';
 export * from './callers.js';
+export * from './pgbouncer.js';
