@@ -7,6 +7,13 @@ export interface RateLimitConfig {
   perMinute: number;
   /** Requests per minute per client IP on login and register: the routes password guessing aims at. */
   authPerMinute: number;
+  /**
+   * Flash-sale purchases one gateway process passes on per second, whoever sends them: a stampede
+   * beyond this is refused at the edge (429 RATE_LIMITED, Retry-After 1) before it costs a service
+   * call, so the rest of the shop keeps its share of the process. Set it so that the sum over the
+   * gateways stays under what the sale's Redis answers.
+   */
+  flashSalePurchasesPerSecond: number;
 }
 
 export interface GatewayConfig {
@@ -21,7 +28,7 @@ export interface GatewayConfig {
 }
 
 export const GATEWAY_DEFAULTS: GatewayConfig = {
-  rateLimits: { enabled: true, perMinute: 600, authPerMinute: 20 },
+  rateLimits: { enabled: true, perMinute: 600, authPerMinute: 20, flashSalePurchasesPerSecond: 5_000 },
   trustProxy: false,
   serviceTimeoutMs: 2 * LIMITS.serviceCallTimeoutMs,
 };
@@ -36,6 +43,7 @@ export function loadGatewayConfig(env: EnvReader): GatewayConfig {
       enabled: env.bool('AGORA_RATE_LIMITS', defaults.rateLimits.enabled),
       perMinute: env.int('AGORA_RATE_LIMIT_PER_MINUTE', defaults.rateLimits.perMinute, { min: 1, max: MAX_PER_MINUTE }),
       authPerMinute: env.int('AGORA_AUTH_RATE_LIMIT_PER_MINUTE', defaults.rateLimits.authPerMinute, { min: 1, max: MAX_PER_MINUTE }),
+      flashSalePurchasesPerSecond: env.int('AGORA_FLASH_SALE_PURCHASES_PER_SECOND', defaults.rateLimits.flashSalePurchasesPerSecond, { min: 1, max: MAX_PER_MINUTE }),
     },
     trustProxy: env.bool('AGORA_TRUST_PROXY', defaults.trustProxy),
     serviceTimeoutMs: env.int('AGORA_GATEWAY_TIMEOUT_MS', defaults.serviceTimeoutMs, { min: 100, max: 120_000 }),

@@ -7,7 +7,7 @@ const load = (env: Record<string, string>) => loadGatewayConfig(new EnvReader(en
 describe('loadGatewayConfig', () => {
   it('has defaults: limits on, 600/min, 20/min on auth, no proxy trust', () => {
     expect(load({})).toEqual({
-      rateLimits: { enabled: true, perMinute: 600, authPerMinute: 20 },
+      rateLimits: { enabled: true, perMinute: 600, authPerMinute: 20, flashSalePurchasesPerSecond: 5_000 },
       trustProxy: false,
       serviceTimeoutMs: 2 * LIMITS.serviceCallTimeoutMs,
     });
@@ -20,10 +20,11 @@ describe('loadGatewayConfig', () => {
         AGORA_RATE_LIMITS: 'off',
         AGORA_RATE_LIMIT_PER_MINUTE: '1000',
         AGORA_AUTH_RATE_LIMIT_PER_MINUTE: '5',
+        AGORA_FLASH_SALE_PURCHASES_PER_SECOND: '200',
         AGORA_TRUST_PROXY: 'true',
         AGORA_GATEWAY_TIMEOUT_MS: '3000',
       }),
-    ).toEqual({ rateLimits: { enabled: false, perMinute: 1000, authPerMinute: 5 }, trustProxy: true, serviceTimeoutMs: 3000 });
+    ).toEqual({ rateLimits: { enabled: false, perMinute: 1000, authPerMinute: 5, flashSalePurchasesPerSecond: 200 }, trustProxy: true, serviceTimeoutMs: 3000 });
     expect(load({ AGORA_RATE_LIMITS: 'on' }).rateLimits.enabled).toBe(true);
   });
 
@@ -33,6 +34,7 @@ describe('loadGatewayConfig', () => {
     ['AGORA_RATE_LIMIT_PER_MINUTE', '0'],
     ['AGORA_AUTH_RATE_LIMIT_PER_MINUTE', '-3'],
     ['AGORA_AUTH_RATE_LIMIT_PER_MINUTE', '2.5'],
+    ['AGORA_FLASH_SALE_PURCHASES_PER_SECOND', '0'],
     ['AGORA_TRUST_PROXY', 'maybe'],
     ['AGORA_GATEWAY_TIMEOUT_MS', '5'],
   ])('refuses %s=%s naming the variable', (variable, value) => {

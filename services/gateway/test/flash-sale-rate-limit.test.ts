@@ -17,7 +17,7 @@ afterEach(async () => {
 
 describe('flash-sale purchase limits at the gateway', () => {
   it(`a user gets ${FLASH_SALE_PURCHASES_PER_USER_PER_MINUTE} purchases a minute, then 429 before any service call; other users and other routes keep theirs`, async () => {
-    gw = await buildGateway({ config: { rateLimits: { enabled: true, perMinute: PER_MINUTE, authPerMinute: 20 } } });
+    gw = await buildGateway({ config: { rateLimits: { enabled: true, perMinute: PER_MINUTE, authPerMinute: 20, flashSalePurchasesPerSecond: 5_000 } } });
     gw.transport.on('inventory', 'POST', `/flash-sales/${SALE_ID}/purchase`, json(202, { ticketId: TICKET_ID, status: 'ACCEPTED' }));
     gw.transport.on('inventory', 'GET', `/flash-sales/${SALE_ID}`, json(200, { id: SALE_ID }));
     const app = gw.app;
@@ -32,6 +32,24 @@ describe('flash-sale purchase limits at the gateway', () => {
 
     expect((await buy(gw.adminToken, 0)).statusCode).toBe(202);
     expect((await app.inject({ method: 'GET', url: `/api/v1/flash-sales/${SALE_ID}`, headers: bearer(gw.customerToken) })).statusCode).toBe(200);
+  });
+
+  it('the per-process limit for everyone together is the configured AGORA_FLASH_SALE_PURCHASES_PER_SECOND', async () => {
+    vi.useFakeTimers({ now: new Date('2026-12-07T12:00:00.000Z'), toFake: ['Date'] });
+    const perSecond = 2;
+    gw = await buildGateway({ config: { rateLimits: { enabled: true, perMinute: PER_MINUTE, authPerMinute: 20, flashSalePurchasesPerSecond: perSecond } } });
+    gw.transport.on('inventory', 'POST', `/flash-sales/${SALE_ID}/purchase`, json(202, { ticketId: TICKET_ID, status: 'ACCEPTED' }));
+    const app = gw.app;
+    const buy = (token: string, key: string) =>
+      app.inject({ method: 'POST', url: `/api/v1/flash-sales/${SALE_ID}/purchase`, headers: { ...bearer(token), 'idempotency-key': key }, payload: { quantity: 1 } });
+    expect((await buy(gw.customerToken, 'a')).statusCode).toBe(202);
+    expect((await buy(gw.adminToken, 'b')).statusCode).toBe(202);
+    const refused = await buy(gw.customerToken, 'c');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(gw.transport.callsTo('inventory')).toHaveLength(perSecond);
+    vi.setSystemTime(new Date('2026-12-07T12:00:01.000Z'));
+    expect((await buy(gw.customerToken, 'd')).statusCode).toBe(202);
   });
 
   it('the global limit counts every purchase of one second and starts over in the next', () => {

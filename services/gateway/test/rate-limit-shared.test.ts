@@ -19,7 +19,7 @@ describe.runIf(await redisAvailable())('rate limits shared through Redis', () =>
     redis.on('error', () => undefined);
     opened.redis.push(redis);
     const gw = await buildGateway({
-      config: { rateLimits: { enabled: true, perMinute, authPerMinute: 2 }, trustProxy: false },
+      config: { rateLimits: { enabled: true, perMinute, authPerMinute: 2, flashSalePurchasesPerSecond: 5_000 }, trustProxy: false },
       rateLimitStore: { redis },
     });
     gw.transport.on('catalog', 'GET', '/categories', json(200, { items: [] }));

@@ -11,7 +11,7 @@ afterEach(async () => {
 async function limited(options: { perMinute?: number; authPerMinute?: number; enabled?: boolean; trustProxy?: boolean } = {}): Promise<TestGateway> {
   const built = await buildGateway({
     config: {
-      rateLimits: { enabled: options.enabled ?? true, perMinute: options.perMinute ?? 3, authPerMinute: options.authPerMinute ?? 2 },
+      rateLimits: { enabled: options.enabled ?? true, perMinute: options.perMinute ?? 3, authPerMinute: options.authPerMinute ?? 2, flashSalePurchasesPerSecond: 5_000 },
       trustProxy: options.trustProxy ?? false,
     },
   });

@@ -10,13 +10,6 @@ import type { RouteArea } from './context.js';
 /** `Idempotency-Key` is required on a purchase: a retried purchase must get the same ticket, never a second one. */
 const PurchaseHeaders = Type.Object({ 'idempotency-key': order.IdempotencyKeyHeader });
 
-/**
- * Purchases one gateway process passes on per second, whoever sends them: a stampede on a sale
- * beyond this is refused at the edge (429 RATE_LIMITED, Retry-After 1) before it costs a service
- * call, so the rest of the shop keeps its share of the process.
- */
-export const FLASH_SALE_PURCHASES_PER_SECOND = 5_000;
-
 const SALE_ID = '0190c6d4-0a1b-7c2d-8e3f-4a5b6c7d8e90';
 const TICKET_ID = '0190c6d4-1a1b-7c2d-8e3f-4a5b6c7d8e91';
 const SALE: flashSale.FlashSale = {
@@ -51,7 +44,7 @@ export class PerSecondLimit {
 
 /** Flash sales (docs/flash-sales.md): served by the inventory service, which owns a sale's units. */
 export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
-  const global = new PerSecondLimit(FLASH_SALE_PURCHASES_PER_SECOND);
+  const global = new PerSecondLimit(config.rateLimits.flashSalePurchasesPerSecond);
 
   app.post(
     '/api/v1/admin/flash-sales',
