@@ -312,6 +312,46 @@ for (const backend of testBackends) {
         await insertOrder(sale, randomUUID(), 'RESERVED');
         expect((await check(storage, { allowInFlight: true })).violations).toContain(`flash sale ${sale}: sold 0 but its live orders hold 1 units`);
       });
+
+      it('an accepted ticket without its order: named once the system is quiet, not while orders are in flight', async () => {
+        const sale = randomUUID();
+        const ticket = randomUUID();
+        await storage.query(insertSale(sale, FLASH_SKU, 1, 1));
+        await storage.query(insertTicket(sale, ticket, 'TAKEN'));
+        expect((await check(storage)).violations).toContain(`flash-sale ticket ${ticket} was accepted but has 0 orders`);
+        expect((await check(storage, { allowInFlight: true })).violations).toEqual([]);
+      });
+
+      it('a flash-sale order for a ticket the database refused', async () => {
+        const sale = randomUUID();
+        const ticket = randomUUID();
+        await storage.query(insertSale(sale, FLASH_SKU, 1, 0));
+        await storage.query(insertTicket(sale, ticket, 'REFUSED'));
+        await insertOrder(sale, ticket, 'EXPIRED');
+        expect((await check(storage)).violations).toEqual([`flash-sale order ${ticket} has no accepted ticket`]);
+      });
+    });
+
+    describe('what clients were told (a chaos run\'s history)', () => {
+      const told = (answers: { orderId: string; status: string; op: string }[]) =>
+        checkInvariants({ inventory: storage, orders: storage, payment: storage, initialStock: INITIAL_STOCK, answers });
+
+      it('a 2xx answer naming an order that does not exist', async () => {
+        const ghost = randomUUID();
+        expect((await told([{ orderId: ghost, status: 'CONFIRMED', op: 'checkout' }])).violations).toEqual([
+          `checkout answered 2xx with order ${ghost} (CONFIRMED), which does not exist`,
+        ]);
+      });
+
+      it('a final status told that no longer holds; CONFIRMED then CANCELLED and an in-flight status are fine', async () => {
+        const report = await told([
+          { orderId: ids.failed, status: 'CONFIRMED', op: 'checkout' },
+          { orderId: ids.cancelled, status: 'CONFIRMED', op: 'checkout' },
+          { orderId: ids.sold, status: 'PENDING', op: 'checkout' },
+          { orderId: ids.rejected, status: 'REJECTED', op: 'checkout' },
+        ]);
+        expect(report.violations).toEqual([`checkout answered order ${ids.failed} CONFIRMED, but it is PAYMENT_FAILED`]);
+      });
     });
 
     it('an order still in flight: named unless in-flight orders are allowed', async () => {

@@ -14,6 +14,16 @@ export interface InvariantInput {
   initialStock: ReadonlyMap<string, number>;
   /** Orders may still be PENDING/RESERVED (e.g. an asynchronous payment pending). */
   allowInFlight?: boolean;
+  /** Orders clients were told of in a 2xx answer, with the status the answer gave (a chaos run's history). */
+  answers?: readonly OrderAnswer[];
+}
+
+/** A 2xx answer naming an order: it must exist, and a final status it gave must still hold. */
+export interface OrderAnswer {
+  orderId: string;
+  status: string;
+  /** What was asked (checkout, cancel, pay): named in a violation. */
+  op: string;
 }
 
 export interface InvariantReport {
@@ -29,6 +39,10 @@ export interface InvariantReport {
 const IN_FLIGHT: readonly OrderStatus[] = ['PENDING', 'RESERVED'];
 /** Where an order ends; its reservation is COMMITTED (CONFIRMED) or given back, never HELD. */
 const TERMINAL: readonly OrderStatus[] = ORDER_STATUSES.filter((s) => !IN_FLIGHT.includes(s));
+/** What may follow a final status a client was told: only a cancellation after a sale. */
+const LATER_STATUSES: Readonly<Partial<Record<OrderStatus, readonly OrderStatus[]>>> = { CONFIRMED: ['CONFIRMED', 'CANCELLED'] };
+/** Tickets the database accepted: each became exactly one order (REFUSED ones none). */
+const ACCEPTED_TICKETS = ['TAKEN', 'PAID', 'RETURNED'] as const;
 /** Terminal without the sale: no authorization may still hold the shopper's money. */
 const UNSOLD: readonly OrderStatus[] = TERMINAL.filter((s) => s !== 'CONFIRMED');
 /** Intent statuses that hold money at the provider until captured or voided. */
@@ -70,7 +84,11 @@ interface IntentRow {
  *   `order.cancelled` for every CANCELLED order that had been confirmed;
  * - every order in a legal status, and none stuck in flight once the system is quiet;
  * - flash sales: stock also lost each sale's set-aside; a sale's `sold` = its taken and paid
- *   tickets = (when quiet) the units of its live orders, never above its quantity.
+ *   tickets = (when quiet) the units of its live orders, never above its quantity; every ticket
+ *   the database accepted has exactly one order (when quiet; never more), and no flash-sale order
+ *   lacks an accepted ticket;
+ * - what clients were told: every order a 2xx answer named exists, and a final status it gave
+ *   still holds (or, for CONFIRMED, became CANCELLED).
  */
 export async function checkInvariants(input: InvariantInput): Promise<InvariantReport> {
   const violations: string[] = [];
@@ -90,6 +108,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
   violations.push(...money.violations);
   violations.push(...(await outboxViolations(shards, [...byId.values()])));
   violations.push(...(await flashSaleViolations(input.inventory, shards, input.allowInFlight ?? false)));
+  violations.push(...answerViolations(input.answers ?? [], byId));
 
   return {
     violations,
@@ -210,11 +229,49 @@ async function flashSaleViolations(inventory: Storage, shards: readonly Storage[
     }
   }
   const violations: string[] = [];
+  violations.push(...(await ticketViolations(inventory, shards, allowInFlight)));
   for (const sale of sales) {
     if (sale.sold > sale.quantity) violations.push(`flash sale ${sale.id}: sold ${sale.sold} > quantity ${sale.quantity}`);
     if (sale.sold !== sale.held) violations.push(`flash sale ${sale.id}: sold ${sale.sold} ≠ ${sale.held} units of its taken and paid tickets`);
     const units = ordered.get(sale.id) ?? 0;
     if (units > sale.sold || (!allowInFlight && units !== sale.sold)) violations.push(`flash sale ${sale.id}: sold ${sale.sold} but its live orders hold ${units} units`);
+  }
+  return violations;
+}
+
+/** Each accepted ticket's order (its id is the ticket's, its key `flash-sale:<sale>:<ticket>`), once across every shard. */
+async function ticketViolations(inventory: Storage, shards: readonly Storage[], allowInFlight: boolean): Promise<string[]> {
+  const tickets = await inventory.query<{ id: string; status: string }>(sql`select ticket_id::text as id, status from inventory.flash_sale_tickets`);
+  const accepted = new Set(tickets.filter((t) => (ACCEPTED_TICKETS as readonly string[]).includes(t.status)).map((t) => t.id));
+  const ordersPerTicket = new Map<string, number>();
+  for (const shard of shards) {
+    const rows = await shard.query<{ key: string }>(sql`select idempotency_key as key from orders.orders where idempotency_key like ${`${FLASH_SALE_KEY_PREFIX}%`}`);
+    for (const r of rows) {
+      const ticketId = r.key.split(':')[2] ?? '';
+      ordersPerTicket.set(ticketId, (ordersPerTicket.get(ticketId) ?? 0) + 1);
+    }
+  }
+  const violations: string[] = [];
+  for (const id of accepted) {
+    const orders = ordersPerTicket.get(id) ?? 0;
+    if (orders > 1 || (orders === 0 && !allowInFlight)) violations.push(`flash-sale ticket ${id} was accepted but has ${orders} orders`);
+  }
+  for (const id of ordersPerTicket.keys()) if (!accepted.has(id)) violations.push(`flash-sale order ${id} has no accepted ticket`);
+  return violations;
+}
+
+function answerViolations(answers: readonly OrderAnswer[], orders: ReadonlyMap<string, OrderRow>): string[] {
+  const violations: string[] = [];
+  for (const answer of answers) {
+    const order = orders.get(answer.orderId);
+    if (!order) {
+      violations.push(`${answer.op} answered 2xx with order ${answer.orderId} (${answer.status}), which does not exist`);
+      continue;
+    }
+    const told = answer.status as OrderStatus;
+    if (!TERMINAL.includes(told)) continue;
+    const allowed = LATER_STATUSES[told] ?? [told];
+    if (!allowed.includes(order.status as OrderStatus)) violations.push(`${answer.op} answered order ${answer.orderId} ${told}, but it is ${order.status}`);
   }
   return violations;
 }
