@@ -3,3 +3,4 @@ export * from './compose.js';
 export * from './seed.js';
 export * from './nginx.js';
 export * from './chaos/invariants.js';
+export * from './backup/index.js';

@@ -13,6 +13,7 @@ import { Cluster } from './cluster.js';
 import { RUNNABLE, runService } from './service-runner.js';
 import { renderNginxConfig } from './nginx.js';
 import { SHARD_CLI_LIMITS, ensureShardDatabases, runShardsCommand, type ShardedService } from './shards.js';
+import { runBackupCommand, runRestoreCommand } from './backup/command.js';
 
 const USAGE = `agora — the Agora e-commerce platform
 
@@ -49,6 +50,11 @@ usage:
                                    sell-out time, p99, accepted = orders, catalog p99 during vs before
   agora nginx-config --listen [HOST:]PORT --gateways [HOST:]PORT,...
                                    prints deploy/nginx/agora.conf.template filled in
+  agora backup --to DIR [--json]   every database (pg_dump per database and shard, or the embedded
+                                   one's dump) and the event stream's snapshot, with a manifest
+  agora restore --from DIR [--force] [--json]
+                                   checks the backup's checksums, then restores it into empty
+                                   targets (--force replaces them) (docs/operations.md)
 
 configuration is by environment: PORT, AGORA_DATA_DIR, DATABASE_URL, <SERVICE>_DATABASE_URL,
 AGORA_ADMIN_EMAIL, AGORA_ADMIN_PASSWORD, AGORA_JWT_SECRET, AGORA_INTERNAL_SECRET (required by
@@ -233,6 +239,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return -1;
     case 'shards':
       return runShardsCommand(config, rest);
+    case 'backup':
+      return runBackupCommand(config, rest);
+    case 'restore':
+      return runRestoreCommand(config, rest);
     case 'migrate':
       await withStorages(config, async () => undefined);
       process.stdout.write(`migrations applied (${storageLabel(config)})\n`);

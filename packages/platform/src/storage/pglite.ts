@@ -27,6 +27,26 @@ export class PgliteStorage implements Storage {
     return new PgliteStorage(client);
   }
 
+  /**
+   * A data directory filled from PGlite's own dump ({@link dumpDataDir}): `agora restore` of the
+   * embedded database. The directory must be empty (PGlite unpacks the dump into it).
+   */
+  static async openFromDump(dataDir: string, dump: Uint8Array): Promise<PgliteStorage> {
+    mkdirSync(dataDir, { recursive: true });
+    const client = new PGlite({ dataDir, loadDataDir: new Blob([dump]) });
+    await client.waitReady;
+    return new PgliteStorage(client);
+  }
+
+  /**
+   * PGlite's own dump of the whole data directory (a gzipped tarball), consistent because PGlite
+   * is one connection in one process: no other writer can run while it dumps.
+   */
+  async dumpDataDir(): Promise<Uint8Array> {
+    const blob = await this.client.dumpDataDir('gzip');
+    return new Uint8Array(await blob.arrayBuffer());
+  }
+
   async migrate(service: string, migrationsFolder: string): Promise<void> {
     await migrate(drizzle({ client: this.client }), migrationConfig(service, migrationsFolder));
   }
