@@ -1,6 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Workspace packages resolve to their TypeScript sources under test (the "@agora/source" export
+ * condition; plain node gets their compiled dist/), then Vite's own server conditions.
+ */
+const CONDITIONS = ['@agora/source', 'module', 'node', 'development|production'];
+
 export default defineConfig({
+  resolve: { conditions: CONDITIONS },
+  ssr: { resolve: { conditions: CONDITIONS } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { dividePoolBudget, readConnectionLimits, type PoolDivision } from '@agora/platform';
 import type { NodeLauncher } from './child.js';
 import { LoopbackClient } from './http.js';
 
@@ -41,6 +42,13 @@ export interface ProcessClusterOptions {
   services: Readonly<Record<string, number>>;
   /** Created (with every service's migrations) before any member starts; used to read the cluster view. */
   admin: ClusterAdmin;
+  /**
+   * The most PostgreSQL connections the members' pools may hold together, for a cluster on a
+   * server others use too (a test beside other test files). Unset: the server's whole budget, as
+   * `agora cluster` gives it. Either way each service member's pool is the budget's share
+   * (`dividePoolBudget`), unless `env` sets AGORA_DB_POOL_MAX (the owner's size wins).
+   */
+  connectionShare?: number;
   progress?: (line: string) => void;
   readyTimeoutMs?: number;
 }
@@ -147,6 +155,7 @@ export class ProcessCluster {
   private readonly members: Member[] = [];
   private token: string | undefined;
   private stopped = false;
+  private division: PoolDivision | undefined;
   /** Last resort if the owner exits without stop(): no member outlives it. */
   private readonly killAllOnExit = () => {
     for (const member of this.members) member.signal('SIGKILL');
@@ -166,6 +175,7 @@ export class ProcessCluster {
     const secret = options.env.AGORA_INTERNAL_SECRET ?? randomBytes(48).toString('base64url');
     const cluster = new ProcessCluster({ ...options, env: { ...options.env, AGORA_INTERNAL_SECRET: secret } });
     try {
+      await cluster.divideConnections();
       await cluster.setUp();
       cluster.spawnAll();
       await cluster.waitReady(options.readyTimeoutMs ?? PROCESS_CLUSTER_LIMITS.readyTimeoutMs);
@@ -175,6 +185,11 @@ export class ProcessCluster {
       await cluster.stop();
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n${outputs}`, { cause: err });
     }
+  }
+
+  /** How the members' pools share the server (undefined without DATABASE_URL). */
+  get connections(): PoolDivision | undefined {
+    return this.division;
   }
 
   get gatewayUrls(): string[] {
@@ -207,6 +222,22 @@ export class ProcessCluster {
     return at;
   }
 
+  /**
+   * Starts a member that has exited again, with the same service, instance id and settings (a
+   * gateway listens on a new port): what a supervisor does, but when the owner decides. Does not
+   * wait until it listens (its `url` says when).
+   */
+  respawn(instanceId: string): ClusterMember {
+    const slot = this.members.findIndex((m) => m.instanceId === instanceId);
+    const old = this.members[slot];
+    if (!old) throw new Error(`no member ${instanceId}`);
+    if (old.alive) throw new Error(`${instanceId} is still running`);
+    if (this.stopped) throw new Error('the cluster is stopped');
+    const member = this.spawnMember(old.service, instanceId);
+    this.members[slot] = member;
+    return member;
+  }
+
   /** The cluster as `gatewayUrl` sees it (`/api/v1/admin/cluster`). */
   async view(http: LoopbackClient): Promise<ClusterView> {
     const answer = await http.request('GET', '/api/v1/admin/cluster', { token: this.adminToken, parse: true });
@@ -229,6 +260,21 @@ export class ProcessCluster {
     process.off('exit', this.killAllOnExit);
   }
 
+  /** The connection budget, divided among the service members (gateways keep no pool) before any starts. */
+  private async divideConnections(): Promise<void> {
+    const url = this.options.env.DATABASE_URL;
+    if (url === undefined) return;
+    const pools = Object.values(this.options.services).reduce((sum, count) => sum + count, 0);
+    if (pools === 0) return;
+    const operator = this.options.env.AGORA_DB_POOL_MAX;
+    this.division = dividePoolBudget(await readConnectionLimits(url), pools, {
+      ...(operator === undefined ? {} : { operatorPoolMax: Number(operator) }),
+      ...(this.options.connectionShare === undefined ? {} : { shareConnections: this.options.connectionShare }),
+    });
+    const { poolMax, source, budget, fits } = this.division;
+    this.options.progress?.(`${pools} pools of ${poolMax} connections (${source === 'operator' ? 'AGORA_DB_POOL_MAX' : 'the budget divided'}; budget ${budget}${fits ? '' : ', EXCEEDED'})`);
+  }
+
   private async setUp(): Promise<void> {
     this.options.progress?.('migrating and creating the admin (agora admin create)');
     const child = spawnAgora(this.options, ['admin', 'create', '--email', this.options.admin.email, '--password', this.options.admin.password], {});
@@ -247,16 +293,20 @@ export class ProcessCluster {
   private spawnAll(): void {
     for (const [service, count] of Object.entries(this.options.services)) {
       for (let i = 1; i <= count; i++) {
-        const instanceId = `${service}-${i}`;
-        // No HOST: a service listens only where it is advertised (loopback unless the owner's env says otherwise).
-        this.members.push(new Member(service, instanceId, spawnAgora(this.options, ['service', service], { AGORA_INSTANCE_ID: instanceId, AGORA_SERVICE_PORT: '0' })));
+        this.members.push(this.spawnMember(service, `${service}-${i}`));
       }
     }
-    for (let g = 1; g <= this.options.gateways; g++) {
-      const instanceId = `gateway-${g}`;
-      this.members.push(new Member('gateway', instanceId, spawnAgora(this.options, ['service', 'gateway'], { AGORA_INSTANCE_ID: instanceId, PORT: '0', HOST: '127.0.0.1' })));
-    }
+    for (let g = 1; g <= this.options.gateways; g++) this.members.push(this.spawnMember('gateway', `gateway-${g}`));
     this.options.progress?.(`started ${this.members.length} processes: ${this.members.map((m) => `${m.instanceId} (pid ${m.pid})`).join(', ')}`);
+  }
+
+  private spawnMember(service: string, instanceId: string): Member {
+    if (service === 'gateway') {
+      return new Member('gateway', instanceId, spawnAgora(this.options, ['service', 'gateway'], { AGORA_INSTANCE_ID: instanceId, PORT: '0', HOST: '127.0.0.1' }));
+    }
+    // No HOST: a service listens only where it is advertised (loopback unless the owner's env says otherwise).
+    const pool: Record<string, string> = this.division?.source === 'budget' ? { AGORA_DB_POOL_MAX: String(this.division.poolMax) } : {};
+    return new Member(service, instanceId, spawnAgora(this.options, ['service', service], { AGORA_INSTANCE_ID: instanceId, AGORA_SERVICE_PORT: '0', ...pool }));
   }
 
   private async waitReady(timeoutMs: number): Promise<void> {

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { agoraLauncher, launchArgs } from '@agora/cli/launch';
 import { createTestDatabase, postgresBackend, freePort } from '@agora/platform/testing';
 
-const MAIN = fileURLToPath(new URL('../../apps/agora/src/main.ts', import.meta.url));
+const launcher = agoraLauncher();
 
 
 interface Started {
@@ -18,7 +18,7 @@ interface Started {
 /** `agora start` as a user runs it: a child process, polled until /health/ready answers. */
 async function startAgora(env: Record<string, string>, port: number): Promise<Started> {
   const began = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start'], {
+  const child = spawn(launcher.node, launchArgs(launcher, ['start']), {
     env: { ...process.env, AGORA_LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -120,7 +120,7 @@ describe.runIf(await postgresBackend.available())('agora start with DATABASE_URL
 
 describe('agora start configuration', () => {
   it('stops with a message naming a bad variable', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start'], { env: { ...process.env, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(launcher.node, launchArgs(launcher, ['start']), { env: { ...process.env, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

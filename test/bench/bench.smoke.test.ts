@@ -1,8 +1,6 @@
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const MAIN = fileURLToPath(new URL('../../apps/agora/src/main.ts', import.meta.url));
+import { agoraLauncher, launchArgs } from '@agora/cli/launch';
 
 const REPORT_KEYS = ['scenario', 'checkoutsPerSec', 'p50Ms', 'p99Ms', 'errors', 'baselineReqPerSec'] as const;
 /** The small ring run: 4,000 keys over 4 nodes, then a fifth. */
@@ -13,7 +11,8 @@ const RING_SMOKE_MOVED_TOLERANCE = 0.04;
 /** `agora bench checkout --json` as a user runs it; resolves with its exit code and output. */
 function runBench(args: string[], env: NodeJS.ProcessEnv, killAfterMs = 150_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'bench', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const launcher = agoraLauncher();
+    const child = spawn(launcher.node, launchArgs(launcher, ['bench', ...args]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { agoraLauncher, launchArgs } from '@agora/cli/launch';
 
-const MAIN = fileURLToPath(new URL('../../apps/agora/src/main.ts', import.meta.url));
 /** A tiny run: the figures mean nothing here; the shape of the report and the counts do. */
 const UNITS = 10;
 const ARGS = ['flash-sale', '--json', '--users', '30', '--attempts', '80', '--units', String(UNITS), '--clients', '4', '--duration', '1', '--baseline-duration', '1'];
@@ -11,7 +10,8 @@ const REPORT_KEYS = ['scenario', 'attemptsPerSec', 'sellOutMs', 'p50Ms', 'p99Ms'
 
 function runBench(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'bench', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const launcher = agoraLauncher();
+    const child = spawn(launcher.node, launchArgs(launcher, ['bench', ...args]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -7,7 +7,8 @@ import { ConfigError } from '@agora/kernel';
 import { defineSaga, type SagaLogEntry } from '@agora/platform';
 import { createTestDatabase, postgresBackend } from '@agora/platform/testing';
 import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, matchesKillPoint, parseKillPoint, type KillPoint } from '@agora/order';
-import { MAIN, baseEnv } from './harness.js';
+import { agoraLauncher, launchArgs } from '@agora/cli/launch';
+import { baseEnv } from './harness.js';
 
 /** The test-only crash hook of the order service (services/order/src/app/faults.ts). */
 
@@ -92,7 +93,8 @@ describe('AGORA_FAULT_KILL_AT', () => {
       const database = await createTestDatabase('agora_fault_config');
       const dataDir = mkdtempSync(join(tmpdir(), 'agora-fault-config-'));
       try {
-        const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start'], {
+        const launcher = agoraLauncher();
+        const child = spawn(launcher.node, launchArgs(launcher, ['start']), {
           env: { PATH: process.env.PATH ?? '', ...baseEnv(database.url, dataDir), PORT: '0', [FAULT_KILL_VARIABLE]: value },
           stdio: ['ignore', 'pipe', 'pipe'],
         });

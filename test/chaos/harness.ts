@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { agoraLauncher, launchArgs } from '@agora/cli/launch';
 import { freePort } from '@agora/platform/testing';
-import { fileURLToPath } from 'node:url';
 import { Api, uniqueEmail } from '../support/http.js';
 
 /**
@@ -8,8 +8,6 @@ import { Api, uniqueEmail } from '../support/http.js';
  * shopper's and an admin's calls through the public API, and polling helpers. Processes are
  * started with a clean environment: nothing from the test runner's AGORA_* or *_URL leaks in.
  */
-
-export const MAIN = fileURLToPath(new URL('../../apps/agora/src/main.ts', import.meta.url));
 
 export const CHAOS_ADMIN = { email: 'chaos-admin@example.com', password: 'chaos-admin-password-1' };
 
@@ -63,7 +61,8 @@ export interface AgoraProcess {
 /** Starts `agora start` and waits until /health/ready answers 200. */
 export async function startAgora(env: Record<string, string>, options: { readyTimeoutMs?: number } = {}): Promise<AgoraProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start'], {
+  const launcher = agoraLauncher();
+  const child = spawn(launcher.node, launchArgs(launcher, ['start']), {
     env: { ...inheritedEnv(), ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,8 +3,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseEnvironment } from '@agora/bench';
+import { agoraLauncher, launchArgs } from '@agora/cli/launch';
 import { CALLER_ASSERTION_HEADER, CALLER_ASSERTION_LIMITS, CallerAssertionSigner, type Caller } from '@agora/platform';
-import { AGORA_MAIN, clusterServersAvailable, startTestCluster, type TestCluster } from './support.js';
+import { clusterServersAvailable, startTestCluster, type TestCluster } from './support.js';
 
 /**
  * Zero-trust service calls on real processes (docs/security.md): an inventory instance reached
@@ -121,7 +122,8 @@ describe.runIf(await clusterServersAvailable())('service ports on real processes
 
 describe('agora service without AGORA_INTERNAL_SECRET', () => {
   it('stops with a configuration error naming the variable', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', AGORA_MAIN, 'service', 'inventory'], {
+    const launcher = agoraLauncher();
+    const child = spawn(launcher.node, launchArgs(launcher, ['service', 'inventory']), {
       env: { ...baseEnvironment(process.env), AGORA_JWT_SECRET: randomBytes(48).toString('base64url'), AGORA_DATA_DIR: '/nonexistent/agora-no-secret' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ProcessCluster, baseEnvironment, type ClusterAdmin } from '@agora/bench';
+import { agoraLauncher } from '@agora/cli/launch';
 import { PostgresStorage } from '@agora/platform';
 import {
   TEST_NATS_URL,
@@ -24,8 +24,6 @@ import {
  * running in parallel never see each other's instances, rows or events.
  */
 
-export const AGORA_MAIN = fileURLToPath(new URL('../../apps/agora/src/main.ts', import.meta.url));
-
 /** Real servers only: with AGORA_REQUIRE_SERVICES=1 a missing one fails the run instead of skipping. */
 export async function clusterServersAvailable(): Promise<boolean> {
   const postgres = await postgresBackend.available();
@@ -33,6 +31,12 @@ export async function clusterServersAvailable(): Promise<boolean> {
   const redis = await redisAvailable();
   return postgres && nats && redis;
 }
+
+/**
+ * The PostgreSQL connections a test cluster's pools take in all unless its file says otherwise:
+ * the test server (100 connections) is shared by the files running beside it.
+ */
+export const TEST_CLUSTER_CONNECTIONS = 40;
 
 export interface TestCluster {
   cluster: ProcessCluster;
@@ -53,6 +57,10 @@ export interface TestClusterOptions {
   admin: ClusterAdmin;
   /** Settings on top of the defaults below (AGORA_SAGA_LEASE_MS, AGORA_GATEWAY_TIMEOUT_MS, ...). */
   env?: Readonly<Record<string, string>>;
+  /** The cluster's share of the server's connections, divided among its service processes (default TEST_CLUSTER_CONNECTIONS). */
+  connections?: number;
+  /** The database: a fresh one on the test server by default; a test putting PgBouncer in front passes its URL for it. */
+  databaseUrl?: (created: string) => string;
 }
 
 export async function startTestCluster(options: TestClusterOptions): Promise<TestCluster> {
@@ -80,12 +88,13 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       AGORA_DEMO_PRODUCTS: '0',
       ...options.env,
     };
+    const launcher = agoraLauncher();
     const cluster = await ProcessCluster.start({
-      launcher: { node: process.execPath, nodeArgs: ['--import', 'tsx'] },
-      agoraMain: AGORA_MAIN,
+      launcher,
+      agoraMain: launcher.main,
       env: {
         ...baseEnvironment(process.env),
-        DATABASE_URL: database.url,
+        DATABASE_URL: options.databaseUrl?.(database.url) ?? database.url,
         REDIS_URL: TEST_REDIS_URL,
         NATS_URL: TEST_NATS_URL,
         AGORA_DATA_DIR: dataDir,
@@ -97,6 +106,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       gateways: options.gateways,
       services: options.services,
       admin: options.admin,
+      connectionShare: options.connections ?? TEST_CLUSTER_CONNECTIONS,
     });
     cleanups.push(() => cluster.stop());
     const storage = new PostgresStorage({ url: database.url, poolMax: 4 });

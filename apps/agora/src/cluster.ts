@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { CONNECTION_BUDGET, connectRedisRegistry, parseDiscoveryKeyPrefix, poolMaxWithinBudget, readConnectionLimits, type Logger } from '@agora/platform';
+import { agoraLauncher, launchArgs, type AgoraLauncher } from '@agora/cli/launch';
+import { connectRedisRegistry, dividePoolBudget, parseDiscoveryKeyPrefix, readConnectionLimits, type Logger } from '@agora/platform';
 import { persistedSecret, type AgoraConfig } from './config.js';
 import { SERVICE_MODULES } from './compose.js';
 import { requireBackends } from './backends.js';
-
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 export interface ClusterOptions {
   /** Processes per service (default 2). */
@@ -40,6 +38,8 @@ export class Cluster {
   private stopping = false;
   /** The caller-assertion secret every member shares (docs/security.md): the operator's, or one for this cluster's life. */
   private readonly internalSecret: string;
+  /** How members start: `node apps/agora/dist/src/main.js service NAME` once built (bin/launch.js). */
+  private readonly launcher: AgoraLauncher = agoraLauncher();
 
   constructor(
     private readonly config: AgoraConfig,
@@ -63,15 +63,9 @@ export class Cluster {
   static async poolMax(config: AgoraConfig, replicas: number, logger: Logger, env: Record<string, string | undefined> = process.env): Promise<number | undefined> {
     if (!config.databaseUrl) return undefined;
     const limits = await readConnectionLimits(config.databaseUrl);
-    const pools = SERVICE_MODULES.length * replicas;
-    if (env.AGORA_DB_POOL_MAX !== undefined) {
-      const budget = limits.maxConnections - limits.reservedConnections - CONNECTION_BUDGET.marginConnections;
-      if (config.dbPoolMax * pools > budget) {
-        logger.warn({ pools, poolMax: config.dbPoolMax, budget, maxConnections: limits.maxConnections }, 'AGORA_DB_POOL_MAX x processes exceeds the server connection budget');
-      }
-      return undefined;
-    }
-    const { poolMax, budget } = poolMaxWithinBudget(limits, pools);
+    const { poolMax, source, budget, pools, fits } = dividePoolBudget(limits, SERVICE_MODULES.length * replicas, env.AGORA_DB_POOL_MAX === undefined ? {} : { operatorPoolMax: config.dbPoolMax });
+    if (!fits) logger.warn({ pools, poolMax, budget, maxConnections: limits.maxConnections }, 'AGORA_DB_POOL_MAX x processes exceeds the server connection budget');
+    if (source === 'operator') return undefined;
     logger.info({ pools, poolMax, budget, maxConnections: limits.maxConnections, reserved: limits.reservedConnections }, 'connection budget divided among the service processes');
     return poolMax;
   }
@@ -108,7 +102,7 @@ export class Cluster {
   }
 
   private spawnMember(name: string, index: number, extra: Record<string, string>, restarts = 0): ClusterMember {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'service', name], {
+    const child = spawn(this.launcher.node, launchArgs(this.launcher, ['service', name]), {
       env: this.childEnv(extra),
       stdio: ['ignore', 'inherit', 'inherit'],
     });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBenchCommand } from '@agora/bench';
+import { FROM_SOURCE_ENV, agoraLauncher } from '@agora/cli/launch';
 import { ConfigError } from '@agora/kernel';
 import { createLogger } from '@agora/platform';
 import { createAdmin } from '@agora/identity';
@@ -179,9 +179,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'bench') {
     // Before loadConfig: the bench configures the servers it starts, not this process.
+    // A CLI running from its sources starts its children from sources too (the bench's scripts beside it are .ts).
+    if (import.meta.url.endsWith('.ts')) process.env[FROM_SOURCE_ENV] ??= '1';
+    const launcher = agoraLauncher();
     return runBenchCommand(rest, {
-      launcher: { node: process.execPath, nodeArgs: ['--import', import.meta.resolve('tsx')] },
-      agoraMain: fileURLToPath(import.meta.url),
+      launcher,
+      agoraMain: launcher.main,
       env: process.env,
       stdout: (text) => process.stdout.write(text),
       stderr: (text) => process.stderr.write(text),

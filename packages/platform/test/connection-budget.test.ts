@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONNECTION_BUDGET, poolMaxWithinBudget, readConnectionLimits } from '../src/index.js';
+import { CONNECTION_BUDGET, dividePoolBudget, poolMaxWithinBudget, readConnectionLimits } from '../src/index.js';
 import { TEST_POSTGRES_URL, postgresBackend } from '../src/testing/index.js';
 
 const postgres = await postgresBackend.available();
@@ -18,6 +18,17 @@ describe('connection budget', () => {
   it('refuses a cluster whose pools cannot get even the smallest share, naming the way out', () => {
     expect(() => poolMaxWithinBudget({ maxConnections: 40, reservedConnections: 3 }, 24)).toThrow(/PgBouncer/);
     expect(() => poolMaxWithinBudget({ maxConnections: 100, reservedConnections: 3 }, 0)).toThrow(/pools/);
+  });
+
+  it("dividePoolBudget: the budget's share by default; a smaller share of the server divides that; the operator's size wins, flagged when it does not fit", () => {
+    const limits = { maxConnections: 100, reservedConnections: 3 };
+    expect(dividePoolBudget(limits, 12)).toEqual({ poolMax: 7, source: 'budget', budget: 87, pools: 12, fits: true });
+    expect(dividePoolBudget(limits, 12, { shareConnections: 48 })).toEqual({ poolMax: 4, source: 'budget', budget: 48, pools: 12, fits: true });
+    // A share larger than the server's budget is the server's budget.
+    expect(dividePoolBudget(limits, 12, { shareConnections: 500 })).toMatchObject({ poolMax: 7, budget: 87 });
+    expect(dividePoolBudget(limits, 12, { operatorPoolMax: 5 })).toEqual({ poolMax: 5, source: 'operator', budget: 87, pools: 12, fits: true });
+    expect(dividePoolBudget(limits, 12, { operatorPoolMax: 10 })).toMatchObject({ source: 'operator', fits: false });
+    expect(() => dividePoolBudget(limits, 12, { shareConnections: 12 })).toThrow(/fewer than 2 each/);
   });
 
   it.runIf(postgres)('reads the limits of the real server', async () => {

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SOURCE_NODE_ARGS } from '@agora/cli/launch';
 import {
   InstanceWatcher,
   connectRedisRegistry,
@@ -86,7 +87,7 @@ describe.runIf(await redisAvailable())('discovery on Redis', () => {
       await registry.register(${JSON.stringify(instance('doomed'))});
       console.log('registered');
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     await eventually(() => ids(watcher).includes('doomed'), 'the child process registered');
     const exited = new Promise((resolve) => child.once('exit', resolve));

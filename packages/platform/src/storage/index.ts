@@ -1,3 +1,3 @@
 export * from './storage.js';
-export { PostgresStorage, CONNECTION_BUDGET, readConnectionLimits, poolMaxWithinBudget, type PostgresOptions, type ServerConnectionLimits } from './postgres.js';
+export { PostgresStorage, CONNECTION_BUDGET, readConnectionLimits, poolMaxWithinBudget, dividePoolBudget, type PoolDivision, type PoolDivisionOptions, type PostgresOptions, type ServerConnectionLimits } from './postgres.js';
 export { PgliteStorage } from './pglite.js';

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SOURCE_NODE_ARGS } from '@agora/cli/launch';
 import { LockUnavailableError, PostgresStorage, connectRedisLocks, fenceToken, type LeaseLockManager } from '../../src/index.js';
 import { TEST_REDIS_URL, createTestDatabase, deleteRedisKeys, postgresBackend, redisAvailable, uniqueRedisPrefix } from '../../src/testing/index.js';
 import { createLockingSchema, createShardMap, logger, readShardMap, writeShardMap } from './support.js';
@@ -102,7 +103,7 @@ describe.runIf(available)('a holder paused past its lease (SIGSTOP) cannot write
   it('the new holder has a higher token, the resumed holder\'s fenced write is refused, and the new holder\'s state stands', async () => {
     const schema = await createLockingSchema(storage);
     await createShardMap(storage, schema);
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+    const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, CHILD], {
       env: {
         ...process.env,
         LOCK_TEST_SCHEMA: schema,
