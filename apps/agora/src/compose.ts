@@ -26,6 +26,10 @@ import {
   type ServiceModule,
   type Storage,
   storedShardRows,
+  startTracing,
+  traceBus,
+  traceTransport,
+  tracingActive,
 } from '@agora/platform';
 import { identityModule } from '@agora/identity';
 import { catalogModule } from '@agora/catalog';
@@ -148,6 +152,9 @@ export interface AgoraOptions {
 /** Everything in one process: every service in process, the gateway in front over a transport. */
 export async function createAgora(config: AgoraConfig, options: AgoraOptions = {}): Promise<Agora> {
   const logger = options.logger ?? createLogger('agora', config.logLevel);
+  // One process, one trace resource (service.name `agora`; spans name their service in agora.service).
+  // Started before any app or pool exists; a process that started tracing already keeps its own.
+  const tracing = tracingActive() ? undefined : startTracing({ service: 'agora', instanceId: `agora-${process.pid}`, env: options.env ?? process.env });
   const metrics = new Metrics();
   const env = new EnvReader(options.env ?? process.env);
   const gatewayConfig = loadGatewayConfig(env);
@@ -163,7 +170,7 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
   // in dependency order); the gateway still reaches every service through `transport`.
   const ports: Partial<ServicePorts> = {};
   let draining = false;
-  const bus: EventBus = config.natsUrl
+  const untracedBus: EventBus = config.natsUrl
     ? await connectNatsEventBus({
         url: config.natsUrl,
         logger: logger.child({ component: 'bus' }),
@@ -174,6 +181,7 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
         ...(config.natsSubjectPrefix === undefined ? {} : { subjectPrefix: config.natsSubjectPrefix }),
       })
     : new InMemoryEventBus({ logger: logger.child({ component: 'bus' }), metrics });
+  const bus = traceBus(untracedBus, config.natsUrl ? 'nats' : 'in-memory');
   try {
     await migrateAll(storages);
     const pooled = new Set<Storage>();
@@ -189,7 +197,7 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
         metrics,
         clock: options.clock ?? systemClock,
         env,
-        transport: new AssertingTransport(transport, signer, module.name),
+        transport: traceTransport(new AssertingTransport(transport, signer, module.name)),
         tokens,
         bus,
         ports: { ...ports },
@@ -206,7 +214,7 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
     const webRoot = options.webRoot === undefined ? builtWebApp() : options.webRoot || undefined;
     if (webRoot === undefined && options.webRoot === undefined) logger.warn(`the web app is not built (${WEB_APP_DIST} has no index.html): only the API is served; run npm run build -w @agora/web`);
     const gateway = await createGateway({
-      transport: new AssertingTransport(transport, signer, 'gateway'),
+      transport: traceTransport(new AssertingTransport(transport, signer, 'gateway')),
       tokens,
       logger: logger.child({ service: 'gateway' }),
       metrics,
@@ -234,12 +242,14 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
         for (const service of [...services].reverse()) await service.stop();
         await bus.close();
         await storages.close();
+        await tracing?.shutdown();
       },
     };
   } catch (err) {
     for (const service of services) await service.stop().catch((e: unknown) => logger.warn({ err: e }, 'stopping a service after a failed start'));
     await bus.close().catch((e: unknown) => logger.warn({ err: e }, 'closing the bus after a failed start'));
     await storages.close().catch((e: unknown) => logger.warn({ err: e }, 'closing storage after a failed start'));
+    await tracing?.shutdown();
     throw err;
   }
 }

@@ -22,6 +22,10 @@ import {
   type RunningService,
   type StoredShardRow,
   storedShardRows,
+  startTracing,
+  traceBus,
+  traceRedis,
+  traceTransport,
 } from '@agora/platform';
 import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
@@ -73,6 +77,8 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
   await requireBackends({ databaseUrl: config.databaseUrl ?? config.serviceDatabaseUrls[name], redisUrl: config.redisUrl, natsUrl: config.natsUrl });
   const instanceId = env.string('AGORA_INSTANCE_ID') ?? `${name}-${newId()}`;
   const logger = createLogger(name, config.logLevel).child({ instance: instanceId });
+  // Before any app, pool or client is built: each instruments itself only when tracing is on.
+  const tracing = startTracing({ service: name, instanceId, version: VERSION, env: envVars });
   const metrics = new Metrics();
   const tokens = new TokenService(config.jwtSecret);
   const registry = await connectRedisRegistry({ url: config.redisUrl ?? '', logger, name: instanceId, keyPrefix: parseDiscoveryKeyPrefix(env) });
@@ -83,8 +89,8 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
     breakers: () => client.transport.breakerStates(),
   });
   // Every call this process makes carries an assertion signed as `name`.
-  const transport = new AssertingTransport(client.transport, new CallerAssertionSigner(internalSecret), name);
-  const bus = await connectNatsEventBus({
+  const transport = traceTransport(new AssertingTransport(client.transport, new CallerAssertionSigner(internalSecret), name));
+  const natsBus = await connectNatsEventBus({
     url: config.natsUrl ?? '',
     logger,
     metrics,
@@ -93,11 +99,12 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
     replicas: config.natsStreamReplicas,
     ...(config.natsSubjectPrefix === undefined ? {} : { subjectPrefix: config.natsSubjectPrefix }),
   });
+  const bus = traceBus(natsBus, 'nats');
   let draining = false;
   // Gateways share their rate-limit counters in Redis: the limit holds per client across gateways.
   let sharedRedis: Redis | undefined;
   const rateLimitRedis = (): Redis => {
-    sharedRedis ??= new Redis(config.redisUrl ?? '', { connectionName: `${instanceId}-rate-limit`, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    sharedRedis ??= traceRedis(new Redis(config.redisUrl ?? '', { connectionName: `${instanceId}-rate-limit`, maxRetriesPerRequest: 1, enableOfflineQueue: false }));
     sharedRedis.on('error', (err: Error) => logger.warn({ err: err.message }, 'rate-limit Redis connection error'));
     return sharedRedis;
   };
@@ -197,6 +204,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       sharedRedis?.disconnect();
       await storage?.close();
       await Promise.all([...mapStorages.values()].map((s) => s.close()));
+      await tracing.shutdown();
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'shutdown failed');

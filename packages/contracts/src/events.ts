@@ -12,6 +12,8 @@ export const EventEnvelope = Type.Object({
   key: Type.String(),
   occurredAt: Timestamp,
   payload: Type.Unknown(),
+  /** The W3C trace context of the change that made the fact (absent when tracing is off): consumers continue its trace. */
+  traceContext: Type.Optional(Type.Object({ traceparent: Type.Optional(Type.String()), tracestate: Type.Optional(Type.String()) })),
 });
 export type EventEnvelope = Static<typeof EventEnvelope>;
 

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { traceRedis } from '../telemetry/tracing-redis.js';
 
 /**
  * The shared tier (L2): one store every instance reads and fills. Every operation may fail (the
@@ -49,7 +50,7 @@ export function cacheRedisConnection(url: string, name: string, commandTimeoutMs
   });
   // Failures are reported by the commands that meet them; an unheard 'error' event would crash.
   redis.on('error', () => undefined);
-  return redis;
+  return traceRedis(redis);
 }
 
 function chunks<T>(items: readonly T[]): T[][] {

@@ -7,6 +7,8 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { unavailableFor } from '../resilience/faults.js';
 import { unacceptableInput } from './hostile-input.js';
+import { traceRequests } from './tracing.js';
+import { tracingActive } from '../telemetry/tracing.js';
 import { fieldErrors, validatorCompiler } from './validation.js';
 
 export type HttpApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -169,6 +171,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   answerOutsideFastify(app.server);
+
+  // First of the hooks, so every later hook and the handler run inside the request's span.
+  if (tracingActive()) traceRequests(app as unknown as FastifyInstance, options.name);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { traceRedis } from '../telemetry/tracing-redis.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { FencingToken } from './lock.js';
 import { LeaseLockManager, type LeaseStore } from './lease.js';
@@ -144,5 +145,5 @@ export async function connectRedisLocks(options: RedisLocksOptions): Promise<Lea
     redis.disconnect();
     throw new Error(`locking: Redis does not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  return new LeaseLockManager(new RedisLeaseStore(redis, options.keyPrefix, true), { logger: options.logger });
+  return new LeaseLockManager(new RedisLeaseStore(traceRedis(redis), options.keyPrefix, true), { logger: options.logger });
 }

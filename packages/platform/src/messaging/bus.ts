@@ -121,7 +121,13 @@ export function parseEnvelope(value: unknown): EventEnvelope | undefined {
   if (typeof record.id !== 'string' || typeof record.type !== 'string' || typeof record.key !== 'string' || typeof record.occurredAt !== 'string') {
     return undefined;
   }
-  return { id: record.id, type: record.type, key: record.key, occurredAt: record.occurredAt, payload: record.payload };
+  const envelope: EventEnvelope = { id: record.id, type: record.type, key: record.key, occurredAt: record.occurredAt, payload: record.payload };
+  const trace = record.traceContext;
+  if (typeof trace === 'object' && trace !== null) {
+    const { traceparent, tracestate } = trace as Record<string, unknown>;
+    if (typeof traceparent === 'string') envelope.traceContext = typeof tracestate === 'string' ? { traceparent, tracestate } : { traceparent };
+  }
+  return envelope;
 }
 
 /**

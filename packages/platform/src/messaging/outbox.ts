@@ -7,6 +7,7 @@ import type { Storage, Tx } from '../storage/storage.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { serializeEvent, type EventBus } from './bus.js';
+import { currentTraceCarrier, type TraceCarrier } from '../telemetry/tracing.js';
 
 type EventEnvelope = events.EventEnvelope;
 
@@ -31,6 +32,8 @@ export function outboxTable<S extends string>(schema: PgSchema<S>) {
       payload: jsonb('payload').notNull(),
       occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
       publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+      /** The W3C trace context of the transaction that wrote the event (null when tracing was off): the relay continues that trace. */
+      traceContext: jsonb('trace_context'),
     },
     (t) => [
       // What the relay scans: only unpublished rows, in publish order.
@@ -86,10 +89,16 @@ export function outboxInsert(schema: string, events: readonly EventEnvelope[], c
   // Checked here, inside the business transaction: a row the bus would refuse must never be committed,
   // or it would block the relay behind it forever.
   events.forEach(serializeEvent);
-  const rows = events.map((e) => sql`(${e.id}::uuid, ${e.type}::text, ${e.key}::text, ${JSON.stringify(e.payload ?? null)}::jsonb, ${e.occurredAt}::timestamptz)`);
+  // The trace of the transaction writing the events, kept for the relay that publishes them later.
+  const active = currentTraceCarrier();
+  const traceOf = (e: EventEnvelope): string | null => {
+    const carrier = e.traceContext ?? active;
+    return carrier === undefined ? null : JSON.stringify(carrier);
+  };
+  const rows = events.map((e) => sql`(${e.id}::uuid, ${e.type}::text, ${e.key}::text, ${JSON.stringify(e.payload ?? null)}::jsonb, ${e.occurredAt}::timestamptz, ${traceOf(e)}::jsonb)`);
   const values = sql`values ${sql.join(rows, sql`, `)}`;
-  const source = condition ? sql`select * from (${values}) as v(id, type, key, payload, occurred_at) where ${condition}` : values;
-  return sql`insert into ${outboxOf(schema)} (id, type, key, payload, occurred_at) ${source} on conflict (id) do nothing`;
+  const source = condition ? sql`select * from (${values}) as v(id, type, key, payload, occurred_at, trace_context) where ${condition}` : values;
+  return sql`insert into ${outboxOf(schema)} (id, type, key, payload, occurred_at, trace_context) ${source} on conflict (id) do nothing`;
 }
 
 export interface OutboxRelayOptions {
@@ -119,6 +128,7 @@ interface OutboxRow {
   occurred_at: string;
 }
 
+  trace_context: string | null;
 /**
  * Publishes committed outbox rows. Any number of relays (instances) may drain the same table: each
  * claims a batch with `FOR UPDATE SKIP LOCKED`, publishes it in order, marks it and commits.
@@ -209,7 +219,8 @@ export class OutboxRelay {
     await this.storage.transaction(async (tx) => {
       const rows = await this.storage.query<OutboxRow>(
         sql`select id::text as id, type, key, payload::text as payload,
-                   to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as occurred_at
+                   to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as occurred_at,
+                   trace_context::text as trace_context
             from ${this.table}
             where published_at is null order by occurred_at, id limit ${this.batchSize} for update skip locked`,
         tx,
@@ -284,5 +295,7 @@ export class OutboxRelay {
 }
 
 function toEnvelope(row: OutboxRow): EventEnvelope {
-  return { id: row.id, type: row.type, key: row.key, occurredAt: row.occurred_at, payload: JSON.parse(row.payload) as unknown };
+  const envelope: EventEnvelope = { id: row.id, type: row.type, key: row.key, occurredAt: row.occurred_at, payload: JSON.parse(row.payload) as unknown };
+  if (row.trace_context !== null) envelope.traceContext = JSON.parse(row.trace_context) as TraceCarrier;
+  return envelope;
 }

@@ -18,6 +18,7 @@ import {
   type SignalContext,
 } from './definition.js';
 import { compensateStep } from './compensation.js';
+import { inSpan, tracingActive } from '../telemetry/tracing.js';
 import { finish, settle } from './ending.js';
 import { FENCED, SagaLeaseLost, type Drive, type SagaLogWriter } from './log-writer.js';
 import { assert, stepAt, stepContext } from './step-context.js';
@@ -69,13 +70,16 @@ export class SagaDriver {
     this.sleep = deps.sleep;
     this.logger = deps.logger;
   }
+/** Attributes of saga spans. */
+export const SAGA_SPAN_ATTRIBUTES = { sagaId: 'agora.saga.id', step: 'agora.saga.step', phase: 'agora.saga.phase' } as const;
+
 
   async drive(definition: SagaDefinition<unknown>, row: SagaRow): Promise<SagaOutcome> {
     assert(row.leaseOwner === this.log.owner, 'a driven saga is leased to this instance');
     const drive: Drive = { definition, row, fresh: row.attempts === 1, written: new Set() };
     const heartbeat = this.log.startHeartbeat(drive);
     try {
-      await this.advance(drive);
+      await inSpan(`saga ${definition.name}`, { attributes: { [SAGA_SPAN_ATTRIBUTES.sagaId]: row.id } }, () => this.advance(drive));
       return outcomeOf(drive.row);
     } catch (err) {
       if (err instanceof SagaParked || (!(err instanceof SagaLeaseLost) && isTransientFault(err))) {
@@ -102,7 +106,7 @@ export class SagaDriver {
       switch (row.status) {
         case 'RUNNING':
           if (row.currentStep === stepCount) await settle(this.deps, drive, 'COMPLETED');
-          else await this.runStep(drive, row.currentStep);
+          else await this.inStepSpan(drive, row.currentStep, 'run', () => this.runStep(drive, row.currentStep));
           break;
         case 'WAITING':
           // Just paused (lease given up): done for now. Claimed back: its signal came or its deadline passed.
@@ -111,7 +115,7 @@ export class SagaDriver {
           break;
         case 'COMPENSATING':
           if (row.currentStep === -1) await settle(this.deps, drive, 'COMPENSATED');
-          else await compensateStep(this.deps, drive, row.currentStep);
+          else await this.inStepSpan(drive, row.currentStep, 'compensate', () => compensateStep(this.deps, drive, row.currentStep));
           break;
         case 'COMPLETED':
         case 'COMPENSATED':
@@ -134,6 +138,14 @@ export class SagaDriver {
     const mayHaveRow = logging === 'bracketed' ? !drive.fresh || drive.written.has(`${step.name}:run`) : Object.hasOwn(drive.row.signals, step.name);
     const logged = mayHaveRow ? await this.log.readStep(drive.row.id, step.name, 'run') : undefined;
     assert(logged?.status !== 'DONE', 'a DONE step has advanced current_step in the same transaction');
+  /** A span per step run or compensation (`saga checkout reserve`), under the saga's span. */
+  private inStepSpan(drive: Drive, index: number, phase: 'run' | 'compensate', work: () => Promise<void>): Promise<void> {
+    if (!tracingActive()) return work();
+    const step = stepAt(drive, index).name;
+    const name = phase === 'run' ? `saga ${drive.definition.name} ${step}` : `saga ${drive.definition.name} compensate ${step}`;
+    return inSpan(name, { attributes: { [SAGA_SPAN_ATTRIBUTES.sagaId]: drive.row.id, [SAGA_SPAN_ATTRIBUTES.step]: step, [SAGA_SPAN_ATTRIBUTES.phase]: phase } }, work);
+  }
+
     // A step that returned ctx.wait and has its signal now turns the signal into its result.
     const signalled = logged?.status === 'WAITING';
     assert(!signalled || Object.hasOwn(drive.row.signals, step.name), 'a RUNNING saga at a waiting step has its signal');

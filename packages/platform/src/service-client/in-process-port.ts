@@ -1,6 +1,8 @@
 import { AppError, fromProblem, toProblem } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
 import { unavailableFor } from '../resilience/faults.js';
+import { ATTR_AGORA_SERVICE } from '../http/tracing.js';
+import { inSpan, tracingActive } from '../telemetry/tracing.js';
 
 /**
  * The edge of a service's in-process port adapter: a call fails as it would over HTTP. An AppError
@@ -15,7 +17,16 @@ export class InProcessBoundary {
     private readonly logger: Logger,
   ) {}
 
-  async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one port operation. While tracing is on it is a span `<service>.<operation>` (what the
+   * client and server spans of an HTTP call are in the cluster), nested in the caller's span.
+   */
+  run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    if (!tracingActive()) return this.answer(operation, call);
+    return inSpan(`${this.service}.${operation}`, { attributes: { [ATTR_AGORA_SERVICE]: this.service } }, () => this.answer(operation, call));
+  }
+
+  private async answer<T>(operation: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {

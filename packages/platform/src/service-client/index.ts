@@ -5,3 +5,4 @@ export * from './http.js';
 export * from './http-ports.js';
 export * from './in-process-port.js';
 export * from './asserting.js';
+export * from './tracing.js';

@@ -4,6 +4,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { advisoryKey, migrationConfig, rowsOf, type Db, type Executor, type Storage, type Tx } from './storage.js';
+import { tracePgPool } from './tracing.js';
 
 export interface PostgresOptions {
   url: string;
@@ -31,6 +32,7 @@ export class PostgresStorage implements Storage {
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
+    tracePgPool(this.pool, databaseName(options.url));
     this.db = drizzle({ client: this.pool }) as unknown as Db;
     this.names = options.namedStatements === false ? undefined : new StatementNames();
   }
@@ -80,6 +82,16 @@ export class PostgresStorage implements Storage {
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();
+  }
+}
+
+/** The database a connection URL names (a span's `db.namespace`); undefined when it names none. */
+function databaseName(url: string): string | undefined {
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+    return name === '' ? undefined : name;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,5 @@
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { currentTraceCarrier } from '@agora/platform';
 import type { PaymentStatus } from '../domain/intent.js';
 import { intents } from './schema.js';
 
@@ -170,6 +171,12 @@ export function releaseLeaseStatement(id: string, attempt: AttemptOutcome, now: 
     ${outcomeRow}`;
 }
 
+/** The active trace as the outbox's `trace_context` (null when tracing is off): the relay continues it. */
+function traceContextJson(): string | null {
+  const carrier = currentTraceCarrier();
+  return carrier === undefined ? null : JSON.stringify(carrier);
+}
+
 /** A fact for the outbox, written by the statement that makes it true. */
 export interface OutboxFact {
   id: string;
@@ -191,8 +198,8 @@ export function completeCaptureStatement(id: string, attempt: AttemptOutcome, fa
       where id = ${id}::uuid and status = 'AUTHORIZED'
       returning *),
     fact as (
-      insert into payment.outbox (id, type, key, payload, occurred_at)
-      select ${fact.id}::uuid, ${fact.type}, ${fact.key}, ${JSON.stringify(fact.payload)}::jsonb, ${fact.occurredAt}::timestamptz from result
+      insert into payment.outbox (id, type, key, payload, occurred_at, trace_context)
+      select ${fact.id}::uuid, ${fact.type}, ${fact.key}, ${JSON.stringify(fact.payload)}::jsonb, ${fact.occurredAt}::timestamptz, ${traceContextJson()}::jsonb from result
       on conflict (id) do nothing
       returning id)
     select (select count(*)::int from finished) as finished_attempts, (select count(*)::int from fact) as facts, r.*

@@ -1,5 +1,5 @@
 import { and, asc, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
-import { PG_UNIQUE_VIOLATION, pgConstraint, pgErrorCode, type Executor, type Storage } from '@agora/platform';
+import { PG_UNIQUE_VIOLATION, currentTraceCarrier, pgConstraint, pgErrorCode, type Executor, type Storage } from '@agora/platform';
 import type { events } from '@agora/contracts';
 import type { PaymentStatus } from '../domain/intent.js';
 import { decideSettlement, type SettlementDecision, type SettlementEvent } from '../domain/settlement.js';
@@ -311,7 +311,7 @@ export class PaymentStore {
   async appendFact(executor: Executor, fact: Fact): Promise<Fact | undefined> {
     const [row] = await executor
       .insert(outbox)
-      .values({ id: fact.id, type: fact.type, key: fact.key, occurredAt: new Date(fact.occurredAt), payload: fact.payload })
+      .values({ id: fact.id, type: fact.type, key: fact.key, occurredAt: new Date(fact.occurredAt), payload: fact.payload, traceContext: currentTraceCarrier() ?? null })
       .onConflictDoNothing({ target: outbox.id })
       .returning({ id: outbox.id });
     return row ? fact : undefined;

@@ -143,6 +143,7 @@ export const outbox = paymentSchema.table(
     payload: jsonb('payload').notNull(),
     occurredAt: at('occurred_at').notNull(),
     publishedAt: at('published_at'),
+    traceContext: jsonb('trace_context'),
   },
   (t) => [
     index('outbox_unpublished_idx').on(t.occurredAt, t.id).where(sql`${t.publishedAt} is null`),
