@@ -12,6 +12,7 @@ import { BackendsUnavailable } from './backends.js';
 import { Cluster } from './cluster.js';
 import { RUNNABLE, runService } from './service-runner.js';
 import { renderNginxConfig } from './nginx.js';
+import { runChaosCommand } from './chaos/command.js';
 import { SHARD_CLI_LIMITS, ensureShardDatabases, runShardsCommand, type ShardedService } from './shards.js';
 import { runBackupCommand, runRestoreCommand } from './backup/command.js';
 
@@ -50,6 +51,10 @@ usage:
                                    sell-out time, p99, accepted = orders, catalog p99 during vs before
   agora nginx-config --listen [HOST:]PORT --gateways [HOST:]PORT,...
                                    prints deploy/nginx/agora.conf.template filled in
+  agora chaos [--seed S] [--duration D] [--json] [--pgbouncer]
+                                   shoppers on a cluster on PostgreSQL/Redis/NATS of its own while
+                                   a seeded schedule kills, stops and restarts processes and
+                                   servers; then the invariants (docs/operations.md#chaos)
   agora backup --to DIR [--json]   every database (pg_dump per database and shard, or the embedded
                                    one's dump) and the event stream's snapshot, with a manifest
   agora restore --from DIR [--force] [--json]
@@ -171,6 +176,20 @@ async function withStorages<T>(config: AgoraConfig, work: (storages: StorageSet)
   }
 }
 
+/** How a command that starts Agora processes of its own (bench, chaos) runs this CLI again. */
+function selfContext() {
+  // A CLI running from its sources starts its children from sources too (the bench's scripts beside it are .ts).
+  if (import.meta.url.endsWith('.ts')) process.env[FROM_SOURCE_ENV] ??= '1';
+  const launcher = agoraLauncher();
+  return {
+    launcher,
+    agoraMain: launcher.main,
+    env: process.env,
+    stdout: (text: string) => void process.stdout.write(text),
+    stderr: (text: string) => void process.stderr.write(text),
+  };
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
@@ -179,16 +198,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'bench') {
     // Before loadConfig: the bench configures the servers it starts, not this process.
-    // A CLI running from its sources starts its children from sources too (the bench's scripts beside it are .ts).
-    if (import.meta.url.endsWith('.ts')) process.env[FROM_SOURCE_ENV] ??= '1';
-    const launcher = agoraLauncher();
-    return runBenchCommand(rest, {
-      launcher,
-      agoraMain: launcher.main,
-      env: process.env,
-      stdout: (text) => process.stdout.write(text),
-      stderr: (text) => process.stderr.write(text),
-    });
+    return runBenchCommand(rest, selfContext());
+  }
+  if (command === 'chaos') {
+    // Before loadConfig: chaos configures the servers and the cluster it starts, not this process.
+    return runChaosCommand(rest, selfContext());
   }
   if (command === 'nginx-config') {
     // Before loadConfig: printing a config file needs no secrets or data directory.

@@ -1,0 +1,141 @@
+import type { ProcessCluster } from '@agora/bench';
+import type { History } from './history.js';
+import type { Fault } from './schedule.js';
+import type { ChaosServers } from './servers.js';
+
+/**
+ * Applies the schedule's faults, in order and at their times, to the cluster's members and the
+ * servers, recording each in the history; and, like a supervisor, starts again any member that
+ * exits on its own (recorded too: a member that dies of a backend's restart is worth knowing).
+ */
+
+export const FAULT_LIMITS = {
+  /** A SIGTERMed member drains; one that has not exited after this long is SIGKILLed. */
+  memberExitWaitMs: 20_000,
+  /** How often the supervisor looks for members that exited on their own. */
+  superviseEveryMs: 1_000,
+  /** Wait this long before starting a member that exited on its own (a supervisor's backoff). */
+  respawnBackoffMs: 500,
+} as const;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface MemberExit {
+  instanceId: string;
+  atMs: number;
+  code: number | null;
+  signal: string | null;
+  output: string;
+}
+
+export class FaultRunner {
+  /** Members a fault holds down right now: the supervisor leaves them to it. */
+  private readonly held = new Set<string>();
+  private supervisor: NodeJS.Timeout | undefined;
+  readonly unexpectedExits: MemberExit[] = [];
+
+  constructor(
+    private readonly cluster: ProcessCluster,
+    private readonly servers: ChaosServers,
+    private readonly history: History,
+  ) {}
+
+  /** Starts the supervisor: members that exit without a fault are recorded and started again. */
+  supervise(): void {
+    this.supervisor = setInterval(() => void this.reviveStrays(), FAULT_LIMITS.superviseEveryMs);
+  }
+
+  private reviving = false;
+  private async reviveStrays(): Promise<void> {
+    if (this.reviving) return;
+    this.reviving = true;
+    try {
+      for (const member of this.cluster.all()) {
+        if (member.alive || this.held.has(member.instanceId)) continue;
+        const exit = await member.exited;
+        this.unexpectedExits.push({ instanceId: member.instanceId, atMs: this.history.sinceStartMs(), code: exit.code, signal: exit.signal, output: member.output().slice(-2_000) });
+        await sleep(FAULT_LIMITS.respawnBackoffMs);
+        if (!member.alive && !this.held.has(member.instanceId)) this.cluster.respawn(member.instanceId);
+      }
+    } finally {
+      this.reviving = false;
+    }
+  }
+
+  /** Runs the schedule until it ends or `stopped()`; each fault is finished (the member back, the server up) before the next. */
+  async run(schedule: readonly Fault[], stopped: () => boolean): Promise<void> {
+    for (const fault of schedule) {
+      const wait = fault.atMs - this.history.sinceStartMs();
+      if (wait > 0) await this.sleepUnless(wait, stopped);
+      if (stopped()) return;
+      await this.apply(fault);
+    }
+  }
+
+  private async sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until && !stopped()) await sleep(Math.min(250, until - Date.now()));
+  }
+
+  private async apply(fault: Fault): Promise<void> {
+    const atMs = this.history.sinceStartMs();
+    const record = (detail: string, skipped?: string) =>
+      this.history.fault({ kind: fault.kind, target: fault.target, atMs, endedAtMs: this.history.sinceStartMs(), detail, ...(skipped ? { skipped } : {}) });
+    switch (fault.kind) {
+      case 'sigkill':
+      case 'sigterm':
+      case 'sigstop': {
+        const member = this.cluster.all().find((m) => m.instanceId === fault.target);
+        if (!member?.alive) {
+          record('', `${fault.target} was not running`);
+          return;
+        }
+        this.held.add(fault.target);
+        try {
+          if (fault.kind === 'sigstop') {
+            this.cluster.kill(fault.target, 'SIGSTOP');
+            await sleep(fault.holdMs);
+            this.cluster.kill(fault.target, 'SIGCONT');
+            record(`stopped ${fault.holdMs} ms, then SIGCONT`);
+            return;
+          }
+          this.cluster.kill(fault.target, fault.kind === 'sigkill' ? 'SIGKILL' : 'SIGTERM');
+          const exited = await Promise.race([member.exited, sleep(FAULT_LIMITS.memberExitWaitMs).then(() => undefined)]);
+          if (!exited) this.cluster.kill(fault.target, 'SIGKILL');
+          const exit = exited ?? (await member.exited);
+          await sleep(fault.holdMs);
+          this.cluster.respawn(fault.target);
+          record(`exited (${exit.signal ?? `code ${exit.code}`})${exited ? '' : ' only after SIGKILL'}, started again after ${fault.holdMs} ms`);
+        } finally {
+          this.held.delete(fault.target);
+        }
+        return;
+      }
+      case 'restart-postgres':
+        await this.servers.restartPostgres(fault.how === 'immediate' ? 'immediate' : 'fast', fault.holdMs);
+        record(`pg_ctl stop -m ${fault.how}, down ${fault.holdMs} ms`);
+        return;
+      case 'restart-redis':
+        await this.servers.restartRedis(fault.how === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM', fault.holdMs);
+        record(`${fault.how}, down ${fault.holdMs} ms, back empty`);
+        return;
+      case 'restart-nats':
+        await this.servers.restartNats(fault.how === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM', fault.holdMs);
+        record(`${fault.how}, down ${fault.holdMs} ms`);
+        return;
+      case 'restart-pgbouncer':
+        await this.servers.restartPgbouncer(fault.holdMs);
+        record(`down ${fault.holdMs} ms`);
+        return;
+    }
+  }
+
+  /** Stops supervising; every member is running again (none stopped, none down) when this returns. */
+  async settle(): Promise<void> {
+    if (this.supervisor) clearInterval(this.supervisor);
+    while (this.reviving) await sleep(50);
+    for (const member of this.cluster.all()) if (!member.alive) this.cluster.respawn(member.instanceId);
+  }
+}
