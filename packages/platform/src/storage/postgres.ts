@@ -207,45 +207,6 @@ export function dividePoolBudget(limits: ServerConnectionLimits, pools: number, 
   return { poolMax, source: 'budget', budget, pools, fits: true };
 }
 
-/** How a cluster's service processes share the server: what `agora cluster` and the process cluster of tests and benchmarks apply. */
-export interface PoolDivision {
-  /** Connections per service process's pool. */
-  poolMax: number;
-  /** `operator`: AGORA_DB_POOL_MAX was set and wins; `budget`: the budget's share. */
-  source: 'operator' | 'budget';
-  /** Connections the pools may hold together (the server's budget, or the owner's share of it). */
-  budget: number;
-  pools: number;
-  /** pools x poolMax stays within the budget (always, unless the operator's size does not). */
-  fits: boolean;
-}
-
-export interface PoolDivisionOptions {
-  /** AGORA_DB_POOL_MAX when the operator set it (behind PgBouncer the server-side sum is PgBouncer's). */
-  operatorPoolMax?: number;
-  /** The most connections this cluster may take in all, for a cluster sharing the server with others (tests). */
-  shareConnections?: number;
-}
-
-/**
- * The one rule for a cluster's pools (docs/operations.md, "The budget"): the operator's
- * AGORA_DB_POOL_MAX when set, else `floor(budget / pools)` where the budget is max_connections
- * minus the reserved connections and the margin — or the owner's share of it, when smaller.
- */
-export function dividePoolBudget(limits: ServerConnectionLimits, pools: number, options: PoolDivisionOptions = {}): PoolDivision {
-  const serverBudget = limits.maxConnections - limits.reservedConnections - CONNECTION_BUDGET.marginConnections;
-  const share = options.shareConnections;
-  if (share !== undefined && (!Number.isSafeInteger(share) || share < 1)) throw new Error(`shareConnections must be an integer >= 1, got ${share}`);
-  if (options.operatorPoolMax !== undefined) {
-    const budget = Math.min(serverBudget, share ?? serverBudget);
-    return { poolMax: options.operatorPoolMax, source: 'operator', budget, pools, fits: options.operatorPoolMax * pools <= budget };
-  }
-  // A share smaller than the server's budget is the same rule on a smaller server.
-  const margin = share === undefined || share >= serverBudget ? CONNECTION_BUDGET.marginConnections : limits.maxConnections - limits.reservedConnections - share;
-  const { poolMax, budget } = poolMaxWithinBudget(limits, pools, margin);
-  return { poolMax, source: 'budget', budget, pools, fits: true };
-}
-
 /** Each of `pools` pools' size within the server's budget; throws when even the smallest pools do not fit. */
 export function poolMaxWithinBudget(limits: ServerConnectionLimits, pools: number, marginConnections: number = CONNECTION_BUDGET.marginConnections): { poolMax: number; budget: number } {
   if (!Number.isSafeInteger(pools) || pools < 1) throw new Error(`pools must be an integer >= 1, got ${pools}`);
