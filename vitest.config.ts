@@ -2,9 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Workspace packages resolve to their TypeScript sources under test (the "@agora/source" export
- * condition; plain node gets their compiled dist/), then Vite's own server conditions.
+ * condition; plain node gets their compiled dist/), then Vitest's own server conditions (Vite's
+ * without "module": Node itself loads the dependencies Vitest leaves external).
  */
-const CONDITIONS = ['@agora/source', 'module', 'node', 'development|production'];
+const CONDITIONS = ['@agora/source', 'node', 'development|production'];
 
 export default defineConfig({
   resolve: { conditions: CONDITIONS },
