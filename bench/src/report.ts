@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '@agora/platform';
 import type { CheckoutReport } from './checkout.js';
 
 /** bench/results (gitignored): every run leaves its JSON there. */
-export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+export const RESULTS_DIR = packageFile(import.meta.url, 'results/');
 
 export function writeResult(report: CheckoutReport, dir: string = RESULTS_DIR): string {
   mkdirSync(dir, { recursive: true });

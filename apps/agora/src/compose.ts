@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EnvReader, systemClock, type Clock } from '@agora/kernel';
 import { PORT_NAMES, type ServicePorts } from '@agora/contracts';
 import {
+  packageFile,
   AssertingTransport,
   CallerAssertionSigner,
   CallerAssertionVerifier,
@@ -110,7 +110,7 @@ export interface Agora {
 }
 
 /** Where Vite writes the web app (apps/web/dist); `npm start` builds it first when stale. */
-export const WEB_APP_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
+export const WEB_APP_DIST = packageFile(import.meta.url, '../web/dist');
 
 /** The built web app's folder when it has been built, else undefined (the API still runs). */
 export function builtWebApp(root: string = WEB_APP_DIST): string | undefined {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@agora/kernel';
+import { packageFile } from '@agora/platform';
 
 /** deploy/nginx/agora.conf.template: the upstream and server blocks, to include inside `http {}`. */
-export const NGINX_TEMPLATE = fileURLToPath(new URL('../../../deploy/nginx/agora.conf.template', import.meta.url));
+export const NGINX_TEMPLATE = packageFile(import.meta.url, '../../deploy/nginx/agora.conf.template');
 
 /** Passive health check of each gateway (see the template's notes). */
 export const NGINX_UPSTREAM_DEFAULTS = { maxFails: 3, failTimeoutS: 5 } as const;

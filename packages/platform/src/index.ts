@@ -5,6 +5,7 @@ export * from './service-client/index.js';
 export * from './auth/index.js';
 export * from './service.js';
 export * from './periodic.js';
+export * from './package-file.js';
 export * from './sharding/index.js';
 export * from './messaging/index.js';
 export * from './saga/index.js';

@@ -4,10 +4,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageFile } from '@agora/platform';
 import { buildOpenApiDocument } from './openapi-document.js';
 
 /** The repository's redocly.yaml: the recommended ruleset, telemetry off. */
-export const REDOCLY_CONFIG = fileURLToPath(new URL('../../../redocly.yaml', import.meta.url));
+export const REDOCLY_CONFIG = packageFile(import.meta.url, '../../redocly.yaml');
 
 /**
  * Redocly CLI runs from node_modules with nothing to fetch: the recommended ruleset is built in.
