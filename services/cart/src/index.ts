@@ -1,4 +1,5 @@
-import { packageFile, createHttpApp, fenceWaitReporter, openServiceShards, ServiceClient, type RunningService, type ServiceDeps, type ServiceModule, type ShardRouter } from '@agora/platform';
+import { fileURLToPath } from 'node:url';
+import { createHttpApp, fenceWaitReporter, openServiceShards, ServiceClient, type RunningService, type ServiceDeps, type ServiceModule, type ShardRouter } from '@agora/platform';
 import { CartService } from './app/cart-service.js';
 import { CatalogClient, CatalogPortLookup } from './app/catalog.js';
 import { registerCartRoutes } from './http/routes.js';
@@ -6,7 +7,7 @@ import { CartStore } from './store/cart-store.js';
 import { InProcessCartPort } from './port.js';
 
 export const CART_SERVICE = 'cart';
-export const CART_MIGRATIONS = packageFile(import.meta.url, 'src/store/migrations');
+export const CART_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
 
 /** How long an applied checkout's order id is remembered (a retry comes within minutes). */
 export const CHECKED_OUT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;

@@ -1,5 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type StockChanged } from '@agora/contracts/events';
-import { packageFile, TIERED_CACHE_DEFAULTS, TTL_JITTER_LIMITS, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule, type Subscription } from '@agora/platform';
+import { TIERED_CACHE_DEFAULTS, TTL_JITTER_LIMITS, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule, type Subscription } from '@agora/platform';
 import { CatalogService } from './app/catalog-service.js';
 import { StorefrontReads } from './app/storefront-reads.js';
 import { catalogCacheConfig, openCatalogCaches } from './cache-config.js';
@@ -74,7 +75,7 @@ export async function createCatalog(deps: ServiceDeps): Promise<CatalogInstance>
 
 export const catalogModule: ServiceModule = {
   name: CATALOG_SERVICE,
-  migrationsFolder: packageFile(import.meta.url, 'src/store/migrations'),
+  migrationsFolder: fileURLToPath(new URL('./store/migrations', import.meta.url)),
   async create(deps: ServiceDeps): Promise<RunningService> {
     return (await createCatalog(deps)).running;
   },

@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from '@agora/kernel';
 import type { identity } from '@agora/contracts';
-import { packageFile, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule, type Storage } from '@agora/platform';
+import { createHttpApp, type RunningService, type ServiceDeps, type ServiceModule, type Storage } from '@agora/platform';
 import { Accounts, createAccount, ensureAdminAccount, type EnsureAdminResult } from './app/accounts.js';
 import { ScryptPasswordHasher } from './app/password-hasher.js';
 import type { LoginOutcome } from './app/ports.js';
@@ -15,7 +16,7 @@ export type { NewAccount } from './domain/user.js';
 export { normaliseEmail } from './domain/email.js';
 
 export const IDENTITY_SERVICE = 'identity';
-export const migrationsFolder = packageFile(import.meta.url, 'src/store/migrations');
+export const migrationsFolder = fileURLToPath(new URL('./store/migrations', import.meta.url));
 
 const storeDeps = (storage: Storage, clock: Clock) => ({
   users: new SqlUserRepository(storage.db),

@@ -1,4 +1,5 @@
-import { packageFile, OutboxRelay, createHttpApp, type ServiceModule, type Storage } from '@agora/platform';
+import { fileURLToPath } from 'node:url';
+import { OutboxRelay, createHttpApp, type ServiceModule, type Storage } from '@agora/platform';
 import { INVENTORY_SCHEMA } from './store/stock-facts.js';
 import { InventoryApp } from './app/inventory.js';
 import { ReservationSweeper } from './app/reservation-sweeper.js';
@@ -14,7 +15,7 @@ import { ReservationStore, type InventoryTotal } from './store/reservation-store
 const STOCK_BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64] as const;
 import { StockStore } from './store/stock-store.js';
 
-export const INVENTORY_MIGRATIONS = packageFile(import.meta.url, 'src/store/migrations');
+export const INVENTORY_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
 
 /** How often each instance looks for expired reservations (`INVENTORY_SWEEP_INTERVAL_MS`). */
 export const DEFAULT_SWEEP_INTERVAL_MS = 5_000;

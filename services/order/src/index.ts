@@ -1,5 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type PaymentSettled } from '@agora/contracts/events';
-import { packageFile, OutboxRelay, SAGA_DEFAULTS, createHttpApp, fenceWaitReporter, openServiceShards, type ServiceModule } from '@agora/platform';
+import { OutboxRelay, SAGA_DEFAULTS, createHttpApp, fenceWaitReporter, openServiceShards, type ServiceModule } from '@agora/platform';
 import { Collaborators } from './app/clients.js';
 import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, parseKillPoint } from './app/faults.js';
 import { Orders } from './app/orders.js';
@@ -9,7 +10,7 @@ import { createFlashSaleOrders } from './app/flash-sale/module.js';
 import { registerPayRoute } from './http/flash-sale-routes.js';
 import { ORDERS_SCHEMA } from './store/order-store.js';
 
-export const ORDER_MIGRATIONS = packageFile(import.meta.url, 'src/store/migrations');
+export const ORDER_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
 
 export const ORDER_DEFAULTS = {
   sagaRecoveryIntervalMs: 5_000,

@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { AppError } from '@agora/kernel';
 import { payment } from '@agora/contracts';
-import { packageFile, OutboxRelay, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule } from '@agora/platform';
+import { OutboxRelay, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule } from '@agora/platform';
 import { loadPaymentConfig, type PaymentConfig } from './app/config.js';
 import { Payments, type PaymentNotifier } from './app/payments.js';
 import type { PaymentProvider } from './app/provider.js';
@@ -11,7 +12,7 @@ import { SANDBOX_PROVIDER, SandboxProvider, type RecalledCharge } from './sandbo
 import { PaymentStore, type IntentRecord } from './store/payment-store.js';
 
 export const PAYMENT_SERVICE = 'payment';
-export const PAYMENT_MIGRATIONS = packageFile(import.meta.url, 'src/store/migrations');
+export const PAYMENT_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
 
 export interface ProviderContext {
   /** The built-in sandbox, already wired to deliver its webhooks to this service. */
