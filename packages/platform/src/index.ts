@@ -16,3 +16,4 @@ export * from './discovery/index.js';
 export * from './locking/index.js';
 export * from './balancing/index.js';
 export * from './cache/index.js';
+export * from './simulation/index.js';

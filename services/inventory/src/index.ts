@@ -100,3 +100,6 @@ export type { StockLevel } from './domain/stock.js';
 export type { InventoryTotal } from './store/reservation-store.js';
 export { ReservationSweeper, SWEEP_BATCH_SIZE, type ReservationSweeperOptions } from './app/reservation-sweeper.js';
 export type { Reservation, ReservationStatus } from './domain/reservation.js';
+// The reservation use cases the deterministic simulation drives (apps/agora/src/sim) over a model of their store.
+export { ReservationsApp } from './app/reservations.js';
+export type { ReserveOutcome, TransitionOutcome } from './store/reservation-rows.js';

@@ -107,3 +107,10 @@ export { Orders, type OrdersOptions } from './app/orders.js';
 export { FAULT_KILL_VARIABLE, parseKillPoint, assertKillPointExists, matchesKillPoint, killAtObserver, type KillPoint } from './app/faults.js';
 export { OrderStore, ORDERS_SCHEMA } from './store/order-store.js';
 export { ORDER_SHARDED_DATA } from './store/shard-data.js';
+// The checkout's parts the deterministic simulation drives (apps/agora/src/sim): the real saga and its steps.
+export { checkoutSaga } from './app/checkout/saga.js';
+export { Collaborators } from './app/clients.js';
+export { FreshAnswers } from './app/checkout/fresh-answers.js';
+export { CHECKOUT_LIMITS, type CheckoutDeps, type CheckoutInput } from './app/checkout/input.js';
+export { priceSnapshot } from './domain/pricing.js';
+export { canTransition as canOrderTransition, assertTransition as assertOrderTransition } from './domain/status.js';

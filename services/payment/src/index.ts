@@ -183,3 +183,5 @@ export { computeSignature, signatureHeader, verifySignature, SIGNATURE_TOLERANCE
 export { PAYMENT_STATUSES, intentViolations, type PaymentStatus } from './domain/intent.js';
 export { PaymentStore, paymentFacts } from './store/payment-store.js';
 export { paymentTotals, paymentInvariantViolations, type PaymentTotals } from './store/totals.js';
+// The intent rules the deterministic simulation's payment model applies (apps/agora/src/sim).
+export { decideCapture, decideVoid, assertRefundable, assertAuthorizable, CAPTURED_STATUSES, type IntentState } from './domain/intent.js';

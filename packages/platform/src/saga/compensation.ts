@@ -1,11 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { isTransientFault } from '../resilience/faults.js';
-import { DEFAULT_COMPENSATE_RETRY, backoffDelay, retryPolicy, transientPolicy, type CompensationContext } from './definition.js';
-import type { DriverDeps } from './driver.js';
+import { DEFAULT_COMPENSATE_RETRY, backoffDelay, retryPolicy, type CompensationContext } from './definition.js';
+import { transientRetries, type DriverDeps } from './driver.js';
 import { FENCED, type Drive } from './log-writer.js';
 import { errorMessage, ts } from './log.js';
 import { assert, baseContext, stepAt } from './step-context.js';
-import { SagaParked, TransientRetries } from './transient.js';
+import { SagaParked } from './transient.js';
 
 /**
  * COMPENSATING(k): undo step k. A bracketed step's compensation commits STARTED and DONE around
@@ -32,7 +32,7 @@ export async function compensateStep(deps: DriverDeps, drive: Drive, index: numb
   const stepResult = bracketed ? (await log.readStep(drive.row.id, step.name, 'run'))?.result : drive.row.state.results[step.name];
   let attempt = logged?.attempts ?? 0;
   let failures = attempt;
-  const transient = new TransientRetries(transientPolicy(step.transient));
+  const transient = transientRetries(deps, step);
   let lastError = logged?.error ?? 'no error recorded';
   for (;;) {
     if (failures >= policy.attempts) {
@@ -77,7 +77,7 @@ export async function compensateStep(deps: DriverDeps, drive: Drive, index: numb
         failures += 1;
         logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga compensation failed');
         if (failures >= policy.attempts) continue;
-        delay = backoffDelay(policy, failures);
+        delay = backoffDelay(policy, failures, deps.retryTiming?.random);
       }
       const retrying = { name: step.name, phase: 'compensate' as const, status: 'RETRYING' as const, attempt };
       if (bracketed) {

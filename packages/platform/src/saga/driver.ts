@@ -34,6 +34,18 @@ export interface DriverDeps {
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
   logger: Logger | undefined;
+  /**
+   * How retries are timed: the jitter of their delays and the clock their transient deadline is
+   * measured on (default Math.random and the wall clock, Date.now). The deterministic simulation
+   * gives its seeded generator and its virtual clock.
+   */
+  retryTiming?: { random(): number; now(): number };
+}
+
+/** A step's transient-fault budget for one drive, timed as the drive's deps say. */
+export function transientRetries(deps: DriverDeps, step: SagaStep<unknown>): TransientRetries {
+  const timing = deps.retryTiming;
+  return timing ? new TransientRetries(transientPolicy(step.transient), timing.now, timing.random) : new TransientRetries(transientPolicy(step.transient));
 }
 
 /**
@@ -152,7 +164,7 @@ export const SAGA_SPAN_ATTRIBUTES = { sagaId: 'agora.saga.id', step: 'agora.saga
     let attempt = logging === 'bracketed' ? (logged?.attempts ?? 0) : 0;
     // Failures that count against policy.attempts: unclassified ones (and crashes mid-step), never transient ones.
     let failures = attempt;
-    const transient = new TransientRetries(transientPolicy(step.transient));
+    const transient = transientRetries(this.deps, step);
     let lastError = logged?.error ?? 'no error recorded';
     for (;;) {
       if (failures >= policy.attempts) {
@@ -195,7 +207,7 @@ export const SAGA_SPAN_ATTRIBUTES = { sagaId: 'agora.saga.id', step: 'agora.saga
           failures += 1;
           this.logger?.warn({ sagaId: drive.row.id, step: step.name, attempt, err }, 'saga step failed');
           if (failures >= policy.attempts) continue;
-          delay = backoffDelay(policy, failures);
+          delay = backoffDelay(policy, failures, this.deps.retryTiming?.random);
         }
         const retrying = { name: step.name, phase: 'run' as const, status: 'RETRYING' as const, attempt };
         if (logging === 'bracketed') {

@@ -13,7 +13,7 @@ export async function settle({ log, logger }: DriverDeps, drive: Drive, status: 
 }
 
 /** Runs onFinished (at least once overall; retried here, then by recovery) and gives the lease up. */
-export async function finish({ log, logger, sleep }: DriverDeps, drive: Drive): Promise<void> {
+export async function finish({ log, logger, sleep, retryTiming }: DriverDeps, drive: Drive): Promise<void> {
   const onFinished = drive.definition.onFinished;
   if (drive.row.finishedAt === null && onFinished) {
     const policy = retryPolicy(DEFAULT_RUN_RETRY, drive.definition.finishRetry);
@@ -29,7 +29,7 @@ export async function finish({ log, logger, sleep }: DriverDeps, drive: Drive): 
           await log.write(drive, { release: true });
           return;
         }
-        await sleep(backoffDelay(policy, attempt));
+        await sleep(backoffDelay(policy, attempt, retryTiming?.random));
       }
     }
     await log.write(drive, { finished: true, release: true });

@@ -30,6 +30,7 @@ export class TransientRetries {
   constructor(
     readonly policy: TransientRetryPolicy,
     private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
   ) {}
 
   /** The wait before trying again, or undefined once the step's deadline has passed (park it). */
@@ -39,7 +40,7 @@ export class TransientRetries {
     const left = this.since + this.policy.deadlineMs - now;
     if (left <= 0) return undefined;
     this.tries += 1;
-    return Math.min(left, backoffDelay(this.policy, this.tries));
+    return Math.min(left, backoffDelay(this.policy, this.tries, this.random));
   }
 }
 
