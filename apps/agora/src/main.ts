@@ -13,6 +13,7 @@ import { Cluster } from './cluster.js';
 import { RUNNABLE, runService } from './service-runner.js';
 import { renderNginxConfig } from './nginx.js';
 import { runChaosCommand } from './chaos/command.js';
+import { runSimCommand } from './sim/command.js';
 import { SHARD_CLI_LIMITS, ensureShardDatabases, runShardsCommand, type ShardedService } from './shards.js';
 import { runBackupCommand, runRestoreCommand } from './backup/command.js';
 
@@ -51,6 +52,10 @@ usage:
                                    sell-out time, p99, accepted = orders, catalog p99 during vs before
   agora nginx-config --listen [HOST:]PORT --gateways [HOST:]PORT,...
                                    prints deploy/nginx/agora.conf.template filled in
+  agora sim [--seeds N] [--seed S] [--json] [--trace] [--bug NAME]
+                                   deterministic simulation of checkout: the real saga over
+                                   modelled stores, a faulty network and crashing processes in
+                                   virtual time; thousands of seeds, each replayable (docs/simulation.md)
   agora chaos [--seed S] [--duration D] [--json] [--pgbouncer]
                                    shoppers on a cluster on PostgreSQL/Redis/NATS of its own while
                                    a seeded schedule kills, stops and restarts processes and
@@ -199,6 +204,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === 'bench') {
     // Before loadConfig: the bench configures the servers it starts, not this process.
     return runBenchCommand(rest, selfContext());
+  }
+  if (command === 'sim') {
+    // Before loadConfig: the simulation runs in memory and needs no configuration.
+    return runSimCommand(rest, { stdout: (text) => void process.stdout.write(text), stderr: (text) => void process.stderr.write(text) });
   }
   if (command === 'chaos') {
     // Before loadConfig: chaos configures the servers and the cluster it starts, not this process.
