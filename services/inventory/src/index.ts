@@ -17,6 +17,9 @@ import { StockStore } from './store/stock-store.js';
 
 export const INVENTORY_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
 
+/** Overdue reservations are counted up to this many (the scrape's query stays an index range read). */
+export const OVERDUE_RESERVATIONS_CAP = 10_000;
+
 /** How often each instance looks for expired reservations (`INVENTORY_SWEEP_INTERVAL_MS`). */
 export const DEFAULT_SWEEP_INTERVAL_MS = 5_000;
 
@@ -33,8 +36,13 @@ export const inventoryModule: ServiceModule = {
     // Operations per stock batch (reserves and commits sharing one transaction), by how the batch ended.
     const batchSizes = deps.metrics.histogram('agora_inventory_stock_batch_operations', 'Stock operations per batch transaction', ['outcome'], STOCK_BATCH_BUCKETS);
     const store = new ReservationStore(deps.storage, { onBatch: (size, outcome) => batchSizes.observe({ outcome }, size) });
-    const reservations = new ReservationsApp(store, deps.clock, count);
+    const stockUnits = deps.metrics.counter('agora_inventory_stock_units_total', 'Units of stock moved by reservations, by movement (reserve, commit, release, restock)', ['movement']);
+    const reservations = new ReservationsApp(store, deps.clock, count, (movement, units) => stockUnits.inc({ movement }, units));
     registerReservationRoutes(app, reservations);
+    // The stock-leak alert's input: HELD reservations the sweeper should have released, read at scrape time.
+    const overdue = () => store.overdue(deps.clock.now(), OVERDUE_RESERVATIONS_CAP);
+    deps.metrics.scraped('agora_inventory_overdue_reservations', `HELD reservations past their expiry, not yet released (counted up to ${OVERDUE_RESERVATIONS_CAP})`, [], async () => [{ labels: {}, value: (await overdue()).count }], 'max');
+    deps.metrics.scraped('agora_inventory_overdue_reservation_age_seconds', 'How far past its expiry the oldest HELD reservation is (0: none overdue)', [], async () => [{ labels: {}, value: (await overdue()).oldestSeconds }], 'max');
     const sweeper = new ReservationSweeper({ storage: deps.storage, clock: deps.clock, logger: deps.logger, onExpired: (n) => count('expired', n) });
     // StockChanged facts are committed with each stock move and published from the outbox.
     const relay = new OutboxRelay({ storage: deps.storage, schema: INVENTORY_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics });

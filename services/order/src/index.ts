@@ -42,6 +42,7 @@ export const orderModule: ServiceModule = {
     const collaborators = new Collaborators(deps.transport, deps.ports);
     const orders = new Orders(router, collaborators, deps.clock, deps.logger, instance, {
       leaseMs,
+      metrics: deps.metrics,
       onFenceWait: fenceWaitReporter(deps.metrics, deps.logger, 'order'),
       ...(killAt ? { onLog: killAtObserver(killAt) } : {}),
     });

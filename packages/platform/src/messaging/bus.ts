@@ -1,5 +1,5 @@
 import type { events } from '@agora/contracts';
-import type { Counter } from 'prom-client';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -175,5 +175,32 @@ export class DeadLetterReporter {
   /** Events dead-lettered by this bus instance since it started. */
   total(): number {
     return this.count;
+  }
+}
+
+/** Seconds from an event's occurrence to its delivery: the outbox's wait, the bus, the consumer's queue. */
+export const EVENT_LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
+
+/**
+ * What consumers see of their lag, per durable consumer (names fixed in code): how old each event
+ * is when delivered, how many deliveries are second or later ones, and (JetStream) how many
+ * messages wait behind the one delivered. A counter, a histogram and a gauge per delivery.
+ */
+export class ConsumerMetrics {
+  private readonly lag: Histogram<'durable'> | undefined;
+  private readonly redelivered: Counter<'durable'> | undefined;
+  private readonly pending: Gauge<'durable'> | undefined;
+
+  constructor(metrics?: Metrics) {
+    this.lag = metrics?.histogram('agora_event_delivery_lag_seconds', 'Time from an event occurring to its delivery to a consumer, by durable consumer', ['durable'], EVENT_LAG_BUCKETS);
+    this.redelivered = metrics?.counter('agora_events_redelivered_total', 'Deliveries after the first of an event (a failed or timed-out handler), by durable consumer', ['durable']);
+    this.pending = metrics?.gauge('agora_event_consumer_pending_messages', 'Messages waiting for a durable consumer behind the last one it was handed (JetStream)', ['durable']);
+  }
+
+  delivered(durable: string, event: EventEnvelope, deliveries: number, pending?: number): void {
+    const occurred = Date.parse(event.occurredAt);
+    if (Number.isFinite(occurred)) this.lag?.observe({ durable }, Math.max(0, Date.now() - occurred) / 1000);
+    if (deliveries > 1) this.redelivered?.inc({ durable });
+    if (pending !== undefined) this.pending?.set({ durable }, pending);
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import {
   BUS_DEFAULTS,
+  ConsumerMetrics,
   DeadLetterReporter,
   resolveSubscribeOptions,
   retryDelay,
@@ -75,6 +76,7 @@ interface MemoryConsumer {
 export class InMemoryEventBus implements EventBus {
   private readonly logger: Logger;
   private readonly deadLetters: DeadLetterReporter;
+  private readonly consumerMetrics: ConsumerMetrics;
   private readonly duplicateWindowMs: number;
   private readonly maxEvents: number;
   private readonly maxAgeMs: number;
@@ -90,6 +92,7 @@ export class InMemoryEventBus implements EventBus {
   constructor(options: InMemoryEventBusOptions) {
     this.logger = options.logger;
     this.deadLetters = new DeadLetterReporter(options.logger, options.metrics);
+    this.consumerMetrics = new ConsumerMetrics(options.metrics);
     this.duplicateWindowMs = options.duplicateWindowMs ?? BUS_DEFAULTS.duplicateWindowMs;
     this.maxEvents = options.maxEvents ?? IN_MEMORY_BUS_DEFAULTS.maxEvents;
     this.maxAgeMs = options.maxAgeMs ?? IN_MEMORY_BUS_DEFAULTS.maxAgeMs;
@@ -247,6 +250,7 @@ export class InMemoryEventBus implements EventBus {
     clearTimeout(pending.timer);
     pending.timer = setTimeout(() => this.onAckTimeout(consumer, seq, attempt), ackWaitMs);
     pending.timer.unref();
+    this.consumerMetrics.delivered(durable, event, pending.deliveries);
     subscriber.inFlight = this.run(consumer, subscriber, seq, attempt, event);
   }
 

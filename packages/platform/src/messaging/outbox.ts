@@ -48,6 +48,8 @@ export const OUTBOX_LIMITS = {
   /** Rows per insert statement (5 parameters each, far below PostgreSQL's 65535). */
   insertChunk: 1_000,
   batchSizeMax: 10_000,
+  /** Unpublished rows counted at a scrape, at most (the count stays an index range read). */
+  backlogCountMax: 100_000,
 } as const;
 
 export const OUTBOX_DEFAULTS = {
@@ -126,9 +128,9 @@ interface OutboxRow {
   payload: string;
   /** ISO 8601 UTC with milliseconds, formatted by the database so both drivers agree. */
   occurred_at: string;
+  trace_context: string | null;
 }
 
-  trace_context: string | null;
 /**
  * Publishes committed outbox rows. Any number of relays (instances) may drain the same table: each
  * claims a batch with `FOR UPDATE SKIP LOCKED`, publishes it in order, marks it and commits.
@@ -173,6 +175,26 @@ export class OutboxRelay {
       throw new Error(`outbox pokeDebounceMs must be a non-negative integer, got ${this.pokeDebounceMs}`);
     }
     this.published = options.metrics?.counter('agora_outbox_published_total', 'Outbox rows published to the event bus, by schema', ['schema']);
+    // Read at scrape time (one index read each): relays of several shards of a schema add up their backlogs.
+    options.metrics?.scraped('agora_outbox_backlog_rows', `Outbox rows not yet published, by schema (counted up to ${OUTBOX_LIMITS.backlogCountMax} per database)`, ['schema'], async () => [
+      { labels: { schema: this.schema }, value: (await this.lag()).backlog },
+    ]);
+    options.metrics?.scraped(
+      'agora_outbox_oldest_unpublished_age_seconds',
+      'Age of the oldest outbox row not yet published, by schema (0: none waiting)',
+      ['schema'],
+      async () => [{ labels: { schema: this.schema }, value: (await this.lag()).oldestSeconds }],
+      'max',
+    );
+  }
+
+  /** What waits to be published: rows (up to OUTBOX_LIMITS.backlogCountMax) and the oldest one's age by the database's clock. */
+  async lag(): Promise<{ backlog: number; oldestSeconds: number }> {
+    const [row] = await this.storage.query<{ n: number; age: number | string | null }>(
+      sql`select count(*)::int as n, extract(epoch from now() - min(occurred_at))::float8 as age
+          from (select occurred_at from ${this.table} where published_at is null order by occurred_at limit ${OUTBOX_LIMITS.backlogCountMax}) waiting`,
+    );
+    return { backlog: row?.n ?? 0, oldestSeconds: Math.max(0, Number(row?.age ?? 0)) };
   }
 
   /** Runs the relay loop until {@link stop}. */

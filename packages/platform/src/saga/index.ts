@@ -36,3 +36,4 @@ export {
 export { sagaTables } from './tables.js';
 export { SagaParked } from './transient.js';
 export type { SagaState, StepRow as SagaStepRow } from './log.js';
+export { sagaMetricsObserver, SAGA_METRICS } from './metrics.js';

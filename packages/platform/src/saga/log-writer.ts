@@ -18,6 +18,10 @@ export interface SagaLogEntry {
   saga: string;
   /** The saga's status after the entry (in memory when not durable). */
   status: SagaStatus;
+  /** The status before it, for a write of a drive in progress (absent for a begin, a claim or a resume). */
+  previous?: SagaStatus;
+  /** When the saga began (its row's created_at); always set by the orchestrator. */
+  createdAt?: Date;
   durable: boolean;
   /** Present when the entry concerns a step. */
   step?: { name: string; phase: StepPhase; status: StepStatus | 'RETRYING'; attempt: number };
@@ -153,13 +157,14 @@ export class SagaLogWriter {
 
   /** A checkpoint written inside a caller's transaction has committed: the drive moves on. */
   committed(drive: Drive, row: SagaRow, step?: SagaLogEntry['step']): void {
+    const previous = drive.row.status;
     drive.row = row;
-    this.observe(row, true, step);
+    this.observe(row, true, step, previous);
   }
 
-  observe(row: SagaRow, durable: boolean, step?: SagaLogEntry['step']): void {
+  observe(row: SagaRow, durable: boolean, step?: SagaLogEntry['step'], previous?: SagaStatus): void {
     if (!this.onLog) return;
-    this.onLog({ sagaId: row.id, saga: row.name, status: row.status, durable, ...(step ? { step } : {}) });
+    this.onLog({ sagaId: row.id, saga: row.name, status: row.status, createdAt: row.createdAt, durable, ...(step ? { step } : {}), ...(previous ? { previous } : {}) });
   }
 
   /** Renews the lease while a drive runs long; a renewal that finds the lease gone leaves it to the next (fenced) write. */

@@ -1,6 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { isUuid, newId, notFound, systemClock, type Clock } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { sagaMetricsObserver } from './metrics.js';
 import type { Storage, Tx } from '../storage/storage.js';
 import type { SagaDefinition, SagaOutcome } from './definition.js';
 import { SagaDriver } from './driver.js';
@@ -28,6 +30,8 @@ export interface SagaOrchestratorOptions {
    * A throw from it stops the drive on the spot, as a crash at that point would.
    */
   onLog?: (entry: SagaLogEntry) => void;
+  /** Where step and saga durations go (saga/metrics.ts); none without it. */
+  metrics?: Metrics;
   /** Waits between retries; tests may shorten it. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -83,7 +87,9 @@ export class SagaOrchestrator {
     if (!Number.isSafeInteger(this.recoveryBatch) || this.recoveryBatch < 1) throw new Error('recoveryBatch must be >= 1');
     if (this.owner.length === 0 || this.owner.length > 200) throw new Error('owner must be 1..200 chars');
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-    this.logWriter = new SagaLogWriter(this.storage, options.schema, this.owner, this.leaseMs, this.clock, this.logger, options.onLog);
+    const observers = [options.metrics ? sagaMetricsObserver(options.metrics) : undefined, options.onLog].filter((o) => o !== undefined);
+    const onLog = observers.length > 1 ? (entry: SagaLogEntry) => observers.forEach((observe) => observe(entry)) : observers[0];
+    this.logWriter = new SagaLogWriter(this.storage, options.schema, this.owner, this.leaseMs, this.clock, this.logger, onLog);
     this.driver = new SagaDriver({ log: this.logWriter, clock: this.clock, sleep, logger: this.logger });
   }
 

@@ -83,6 +83,11 @@ export class PostgresStorage implements Storage {
     this.closed = true;
     await this.pool.end();
   }
+
+  /** The pool's connections now (for `agora_db_pool_*`, read at scrape time). */
+  poolStats(): { max: number; total: number; idle: number; waiting: number } {
+    return { max: this.pool.options.max ?? 0, total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
 }
 
 /** The database a connection URL names (a span's `db.namespace`); undefined when it names none. */

@@ -14,6 +14,13 @@ export type ReservationEvent = 'held' | 'out_of_stock' | 'committed' | 'released
 
 const DONE: Record<ReservationAction, ReservationEvent> = { commit: 'committed', release: 'released', restock: 'restocked' };
 
+/** Units of stock moved, as the `movement` label of `agora_inventory_stock_units_total`. */
+export type StockMovement = 'reserve' | 'commit' | 'release' | 'restock';
+
+function unitsOf(r: Reservation): number {
+  return r.lines.reduce((sum, line) => sum + line.quantity, 0);
+}
+
 export function reservationDto(r: Reservation): inventory.Reservation {
   return { reservationId: r.id, status: r.status, expiresAt: r.expiresAt.toISOString(), lines: r.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) };
 }
@@ -27,6 +34,8 @@ export class ReservationsApp {
     private readonly store: ReservationStore,
     private readonly clock: Clock,
     private readonly onEvent: (event: ReservationEvent, count: number) => void = () => undefined,
+    /** Units each movement took or gave back (a metric in the service). */
+    private readonly onUnits: (movement: StockMovement, units: number) => void = () => undefined,
   ) {}
 
   async reserve(body: inventory.ReserveBody): Promise<ReservationResult> {
@@ -37,6 +46,7 @@ export class ReservationsApp {
     switch (outcome.kind) {
       case 'held':
         this.onEvent('held', 1);
+        this.onUnits('reserve', unitsOf(outcome.reservation));
         return { created: true, reservation: reservationDto(outcome.reservation) };
       case 'short': {
         this.onEvent('out_of_stock', 1);
@@ -82,6 +92,7 @@ export class ReservationsApp {
     const outcome: TransitionOutcome = action === 'release' ? await this.store.release(id, now) : await this.store.transition(id, action, now);
     if (outcome.moved) {
       this.onEvent(DONE[action], 1);
+      this.onUnits(action, unitsOf(outcome.reservation));
       return reservationDto(outcome.reservation);
     }
     if (!outcome.reservation) throw new AppError('NOT_FOUND', `Reservation ${id} not found`);

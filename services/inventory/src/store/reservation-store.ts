@@ -202,6 +202,19 @@ export class ReservationStore {
    * another transaction holds (a commit, another sweeper), marks them EXPIRED and gives their
    * stock back. Returns the ids expired.
    */
+  /**
+   * HELD reservations past their expiry at `now` (the sweeper's work not done yet): how many, up to
+   * `cap`, and how far past it the oldest is (0 when none). Two index reads (reservations_held_expiry).
+   */
+  async overdue(now: Date, cap: number): Promise<{ count: number; oldestSeconds: number }> {
+    const [row] = await this.storage.query<{ n: number; oldest: Date | string | null }>(
+      sql`select count(*)::int as n, min(expires_at) as oldest
+          from (select expires_at from inventory.reservations where status = 'HELD' and expires_at < ${at(now)} order by expires_at limit ${cap}) due`,
+    );
+    const oldest = row?.oldest ? new Date(row.oldest).getTime() : now.getTime();
+    return { count: row?.n ?? 0, oldestSeconds: Math.max(0, now.getTime() - oldest) / 1000 };
+  }
+
   expireDue(now: Date, limit: number): Promise<string[]> {
     return this.storage.transaction(async (tx) => {
       const expired = await this.storage.query<{ id: string }>(

@@ -8,7 +8,9 @@ import {
   type Caller,
   type FenceWait,
   type Logger,
+  type Metrics,
   type SagaDefinition,
+  type SagaLogEntry,
   type SagaOrchestratorOptions,
   type Shard,
   type ShardRouter,
@@ -22,6 +24,7 @@ import type { CheckoutInput, PaymentSignal } from './checkout/input.js';
 import { FreshAnswers } from './checkout/fresh-answers.js';
 import { checkoutSaga } from './checkout/saga.js';
 import type { Collaborators } from './clients.js';
+import { OrderStatusMetrics } from './order-metrics.js';
 
 export type { CheckoutResponse } from './checkout/checkout.js';
 
@@ -41,6 +44,8 @@ export interface OrdersOptions {
   leaseMs?: number;
   /** Observer of the saga log's entries (fault injection in tests: see faults.ts). */
   onLog?: SagaOrchestratorOptions['onLog'];
+  /** Saga step durations and orders by status (`agora_orders_total`); none without it. */
+  metrics?: Metrics;
   /** Told of each try a shard fence refused while the shopper was being moved (metrics, logs). */
   onFenceWait?: (wait: FenceWait) => void;
 }
@@ -67,6 +72,7 @@ export class Orders {
   private readonly shards = new Map<string, OrderShard>();
   private readonly checkouts: Checkout;
   private readonly answers = new FreshAnswers();
+  private readonly statusMetrics: OrderStatusMetrics | undefined;
   private recoveryIntervalMs: number | undefined;
   private unsubscribe: (() => void) | undefined;
 
@@ -79,6 +85,7 @@ export class Orders {
     private readonly options: OrdersOptions = {},
   ) {
     this.checkouts = new Checkout(services, logger, this.answers, clock);
+    this.statusMetrics = options.metrics ? new OrderStatusMetrics(options.metrics) : undefined;
     for (const shard of router.all()) this.machinery(shard);
   }
 
@@ -89,8 +96,10 @@ export class Orders {
   private machinery(shard: Shard): OrderShard {
     const known = this.shards.get(shard.id);
     if (known?.storage === shard.storage) return known;
-    const { leaseMs, onLog } = this.options;
-    const store = new OrderStore(shard.storage, this.clock);
+    const { leaseMs, metrics } = this.options;
+    const statuses = this.statusMetrics;
+    const onLog = statuses && this.options.onLog ? (entry: SagaLogEntry) => (statuses.observeSagaLog(entry), this.options.onLog?.(entry)) : (statuses?.observeSagaLog ?? this.options.onLog);
+    const store = new OrderStore(shard.storage, this.clock, statuses ? (status) => statuses.entered(status) : undefined);
     const orchestrator = new SagaOrchestrator({
       storage: shard.storage,
       schema: ORDERS_SCHEMA,
@@ -99,6 +108,7 @@ export class Orders {
       owner: `${this.owner}:${shard.id}`,
       ...(leaseMs === undefined ? {} : { leaseMs }),
       ...(onLog === undefined ? {} : { onLog }),
+      ...(metrics === undefined ? {} : { metrics }),
     });
     const checkout = checkoutSaga({ store, services: this.services, clock: this.clock, answers: this.answers }, this.logger);
     const cancel = cancelSaga(store, this.services, this.clock);

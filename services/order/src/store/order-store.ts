@@ -72,6 +72,8 @@ export class OrderStore {
   constructor(
     readonly storage: Storage,
     private readonly clock: Clock,
+    /** Told of each status change this store commits itself (not those inside a caller's transaction): metrics. */
+    private readonly onStatus: (status: OrderStatus) => void = () => undefined,
   ) {}
 
   /**
@@ -102,7 +104,10 @@ export class OrderStore {
           ${alongside ? sql`, a as (${alongside(sql`exists (select 1 from o)`)})` : sql``}
           select id from o`,
     );
-    if (opened) return { created: true, key: { id: opened.id, requestHash: order.requestHash, answer: undefined } };
+    if (opened) {
+      this.onStatus('PENDING');
+      return { created: true, key: { id: opened.id, requestHash: order.requestHash, answer: undefined } };
+    }
     const existing = await this.findByKey(order.userId, order.idempotencyKey);
     if (!existing) throw new AppError('CONFLICT', 'order for this idempotency key vanished; retry');
     return { created: false, key: existing };
@@ -217,7 +222,7 @@ export class OrderStore {
     const allowedFrom = from.filter((f) => canTransition(f, to) || viaReserved(f));
     if (allowedFrom.length === 0) for (const f of from) assertTransition(f, to);
     const inTransaction = <T>(work: (tx: Tx) => Promise<T>): Promise<T> => (options.tx ? work(options.tx) : this.storage.transaction(work));
-    return inTransaction(async (tx) => {
+    const result = await inTransaction(async (tx) => {
       const now = this.clock.now();
       const updated = await tx
         .update(orders)
@@ -249,6 +254,8 @@ export class OrderStore {
       if (envelopes.length > 0) await writeOutbox(this.storage, tx, ORDERS_SCHEMA, envelopes);
       return { changed: true };
     });
+    if (result.changed && !options.tx) this.onStatus(to);
+    return result;
   }
 
   /** Claims the right to cancel: sets the cancel saga id once; returns the id that holds it. */
