@@ -48,6 +48,9 @@ export function transientRetries(deps: DriverDeps, step: SagaStep<unknown>): Tra
   return timing ? new TransientRetries(transientPolicy(step.transient), timing.now, timing.random) : new TransientRetries(transientPolicy(step.transient));
 }
 
+/** Attributes of saga spans. */
+export const SAGA_SPAN_ATTRIBUTES = { sagaId: 'agora.saga.id', step: 'agora.saga.step', phase: 'agora.saga.phase' } as const;
+
 /**
  * Drives one saga this instance holds the lease of, one transition per iteration, until it is
  * done, waits for a signal, or the lease is lost:
@@ -82,9 +85,6 @@ export class SagaDriver {
     this.sleep = deps.sleep;
     this.logger = deps.logger;
   }
-/** Attributes of saga spans. */
-export const SAGA_SPAN_ATTRIBUTES = { sagaId: 'agora.saga.id', step: 'agora.saga.step', phase: 'agora.saga.phase' } as const;
-
 
   async drive(definition: SagaDefinition<unknown>, row: SagaRow): Promise<SagaOutcome> {
     assert(row.leaseOwner === this.log.owner, 'a driven saga is leased to this instance');
@@ -138,6 +138,14 @@ export const SAGA_SPAN_ATTRIBUTES = { sagaId: 'agora.saga.id', step: 'agora.saga
     }
   }
 
+  /** A span per step run or compensation (`saga checkout reserve`), under the saga's span. */
+  private inStepSpan(drive: Drive, index: number, phase: 'run' | 'compensate', work: () => Promise<void>): Promise<void> {
+    if (!tracingActive()) return work();
+    const step = stepAt(drive, index).name;
+    const name = phase === 'run' ? `saga ${drive.definition.name} ${step}` : `saga ${drive.definition.name} compensate ${step}`;
+    return inSpan(name, { attributes: { [SAGA_SPAN_ATTRIBUTES.sagaId]: drive.row.id, [SAGA_SPAN_ATTRIBUTES.step]: step, [SAGA_SPAN_ATTRIBUTES.phase]: phase } }, work);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Running forward
 
@@ -150,14 +158,6 @@ export const SAGA_SPAN_ATTRIBUTES = { sagaId: 'agora.saga.id', step: 'agora.saga
     const mayHaveRow = logging === 'bracketed' ? !drive.fresh || drive.written.has(`${step.name}:run`) : Object.hasOwn(drive.row.signals, step.name);
     const logged = mayHaveRow ? await this.log.readStep(drive.row.id, step.name, 'run') : undefined;
     assert(logged?.status !== 'DONE', 'a DONE step has advanced current_step in the same transaction');
-  /** A span per step run or compensation (`saga checkout reserve`), under the saga's span. */
-  private inStepSpan(drive: Drive, index: number, phase: 'run' | 'compensate', work: () => Promise<void>): Promise<void> {
-    if (!tracingActive()) return work();
-    const step = stepAt(drive, index).name;
-    const name = phase === 'run' ? `saga ${drive.definition.name} ${step}` : `saga ${drive.definition.name} compensate ${step}`;
-    return inSpan(name, { attributes: { [SAGA_SPAN_ATTRIBUTES.sagaId]: drive.row.id, [SAGA_SPAN_ATTRIBUTES.step]: step, [SAGA_SPAN_ATTRIBUTES.phase]: phase } }, work);
-  }
-
     // A step that returned ctx.wait and has its signal now turns the signal into its result.
     const signalled = logged?.status === 'WAITING';
     assert(!signalled || Object.hasOwn(drive.row.signals, step.name), 'a RUNNING saga at a waiting step has its signal');
