@@ -79,6 +79,7 @@ export async function runSimCommand(args: readonly string[], ctx: SimCommandCont
         seeds: batch.seeds,
         seedsPerSecond: round(seedsPerSecond),
         seedsPerMinute: Math.round(seedsPerSecond * 60),
+        cpuMsPerSeed: round(batch.cpuMs / batch.seeds),
         loadAverage: load.map(Number),
         faults: batch.faults,
         orders: batch.orders,
@@ -96,6 +97,7 @@ export async function runSimCommand(args: readonly string[], ctx: SimCommandCont
 function formatBatch(batch: SimBatchResult, seedsPerSecond: number, load: string[], bugFlag: string): string {
   const lines = [
     `  ${batch.seeds} seeds in ${(batch.wallMs / 1000).toFixed(1)} s: ${seedsPerSecond.toFixed(1)} seeds/s (${Math.round(seedsPerSecond * 60)}/min), load average ${load.join(' ')}`,
+    `  CPU ${(batch.cpuMs / 1000).toFixed(1)} s: ${(batch.cpuMs / batch.seeds).toFixed(1)} ms per seed (${Math.round((60_000 * batch.seeds) / Math.max(batch.cpuMs, 1))} seeds per CPU-minute)`,
     `  faults: ${SIM_FAULT_KINDS.map((k) => `${k} ${batch.faults[k]}`).join(', ')}`,
     `  orders ${batch.orders} (confirmed ${batch.confirmed}), ${batch.events} events`,
   ];

@@ -35,7 +35,7 @@ export async function runSeed(seed: number, options: SimSeedOptions = {}): Promi
     world.healed &&
     world.shoppers.every((s) => s.done) &&
     world.processes.every((p) => p.alive && !p.stopped) &&
-    world.sagas.all().every((s) => s.finishedAt !== null);
+    world.sagas.allFinished();
   const end = await rt.run(settled, SIM_LIMITS);
   const violations = [...world.violations, ...world.inventory.violations];
   if (end !== 'settled') violations.push(`the run did not settle (${end}) by ${rt.clock.elapsed()} ms, ${rt.events} events`);
@@ -67,13 +67,16 @@ export interface SimBatchResult {
   confirmed: number;
   events: number;
   wallMs: number;
+  /** CPU time of this process over the batch (user + system): what a seed costs, whatever else the machine runs. */
+  cpuMs: number;
 }
 
 /** Seeds `firstSeed`, `firstSeed + 1`, ... one after another; stops early after `maxFailures` failing seeds. */
 export async function runSeeds(firstSeed: number, seeds: number, options: SimSeedOptions & { maxFailures?: number; onSeed?: (r: SimSeedResult) => void } = {}): Promise<SimBatchResult> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const faults = Object.fromEntries(SIM_FAULT_KINDS.map((k) => [k, 0])) as Record<SimFaultKind, number>;
-  const batch: SimBatchResult = { firstSeed, seeds: 0, failed: [], faults, orders: 0, confirmed: 0, events: 0, wallMs: 0 };
+  const batch: SimBatchResult = { firstSeed, seeds: 0, failed: [], faults, orders: 0, confirmed: 0, events: 0, wallMs: 0, cpuMs: 0 };
   for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
     const result = await runSeed(seed, options);
     batch.seeds += 1;
@@ -88,5 +91,7 @@ export async function runSeeds(firstSeed: number, seeds: number, options: SimSee
     }
   }
   batch.wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  batch.cpuMs = (used.user + used.system) / 1000;
   return batch;
 }

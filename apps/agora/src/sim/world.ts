@@ -33,7 +33,7 @@ export const SIM_WORLD = {
   unitPrice: 1_250,
   currency: 'EUR',
   /** Faults are injected only before this (virtual ms); then every process is healed and the run must settle. */
-  faultWindowMs: 20_000,
+  faultWindowMs: 10_000,
   shoppers: { min: 2, max: 8 },
   /** Saga lease of the order instances (virtual ms): short, so a stopped instance loses its sagas often. */
   leaseMs: 3_000,

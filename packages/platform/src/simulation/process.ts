@@ -59,16 +59,18 @@ export class SimProcess {
     // Code of a crashed process that is still unwinding schedules nothing, not even into its next life.
     if (!this.aliveNow) return;
     const life = this.life;
-    const attempt = (): void => {
-      if (!this.aliveNow || life !== this.life) return;
-      const wait = this.stoppedUntil - this.rt.clock.elapsed();
-      if (wait > 0) {
-        this.rt.clock.schedule(wait, attempt);
-        return;
-      }
-      fn();
-    };
-    this.rt.clock.schedule(delayMs, attempt);
+    this.rt.clock.schedule(delayMs, () => this.arrive(life, fn));
+  }
+
+  /** What arrives now for life `life`: run, held while stopped, dropped after a crash. */
+  private arrive(life: number, fn: () => void): void {
+    if (!this.aliveNow || life !== this.life) return;
+    const wait = this.stoppedUntil - this.rt.clock.elapsed();
+    if (wait > 0) {
+      this.rt.clock.schedule(wait, () => this.arrive(life, fn));
+      return;
+    }
+    fn();
   }
 
   /** Resolves in this process after `ms` of virtual time (never, if it crashes first). */
@@ -98,6 +100,7 @@ export class SimProcess {
   statement<T>(label: string, apply: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (!this.aliveNow) return;
+      const life = this.life;
       const { random } = this.rt;
       const latency = random.int(this.db.minLatencyMs, this.db.maxLatencyMs);
       const refused = random.chance(this.db.faultRate);
@@ -119,7 +122,7 @@ export class SimProcess {
           }
         }
         const answered = outcome;
-        this.deliver(0, () => (answered.ok ? resolve(answered.value) : reject(answered.error)));
+        this.arrive(life, () => (answered.ok ? resolve(answered.value) : reject(answered.error)));
       });
     });
   }

@@ -54,6 +54,19 @@ export class SimSagaTable {
   all(): SagaRow[] {
     return [...this.rows.values()].map((row) => structuredClone(row));
   }
+
+  /** Rows matching `where` (read in place, copied out): a claim's scan without copying the whole table. */
+  select(where: (row: Readonly<SagaRow>) => boolean): SagaRow[] {
+    const found: SagaRow[] = [];
+    for (const row of this.rows.values()) if (where(row)) found.push(structuredClone(row));
+    return found;
+  }
+
+  /** Whether every saga is finished (its onFinished ran, its lease given up). */
+  allFinished(): boolean {
+    for (const row of this.rows.values()) if (row.finishedAt === null) return false;
+    return true;
+  }
 }
 
 /** What `new SagaLogWriter` needs of a storage it never uses here; a use is a modelling gap. */
@@ -216,10 +229,12 @@ export class SimSagaHost {
     const { process, table } = this.options;
     return process.statement('saga claim', () => {
       const now = process.rt.clock.now();
-      const candidates = ('id' in only ? [table.get(only.id)].filter((r) => r !== undefined) : table.all())
-        .filter((row) => this.definitions.has(row.name) && row.finishedAt === null)
-        .filter((row) => row.status !== 'WAITING' || (row.waitUntil !== null && row.waitUntil.getTime() <= now.getTime()))
-        .filter((row) => row.leaseUntil === null || row.leaseUntil.getTime() < now.getTime())
+      const recoverable = (row: Readonly<SagaRow>): boolean =>
+        this.definitions.has(row.name) &&
+        row.finishedAt === null &&
+        (row.status !== 'WAITING' || (row.waitUntil !== null && row.waitUntil.getTime() <= now.getTime())) &&
+        (row.leaseUntil === null || row.leaseUntil.getTime() < now.getTime());
+      const candidates = ('id' in only ? [table.get(only.id)].filter((r) => r !== undefined).filter(recoverable) : table.select(recoverable))
         .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime() || (a.id < b.id ? -1 : 1))
         .slice(0, 'id' in only ? 1 : only.limit);
       if (candidates.length > 0) process.rt.trace(`${this.owner} claims ${candidates.map((row) => row.id.slice(0, 8)).join(' ')}`);
