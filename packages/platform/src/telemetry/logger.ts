@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { activeTraceIds } from './tracing.js';
 
 export type { Logger } from 'pino';
@@ -7,7 +7,7 @@ export type { Logger } from 'pino';
  * JSON logs; `AGORA_LOG_LEVEL` sets the level (default info, `silent` in tests). A line written
  * inside a traced span carries its `trace_id` and `span_id` (docs/operations.md, Traces).
  */
-export function createLogger(name: string, level: string = process.env.AGORA_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name: string, level: string = process.env.AGORA_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     name,
     level,
@@ -17,5 +17,5 @@ export function createLogger(name: string, level: string = process.env.AGORA_LOG
     mixin: () => activeTraceIds() ?? {},
     redact: { paths: ['req.headers.authorization', '*.password', 'password'], censor: '[redacted]' },
   };
-  return pino(options);
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
