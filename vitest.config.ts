@@ -11,6 +11,8 @@ export default defineConfig({
   resolve: { conditions: CONDITIONS },
   ssr: { resolve: { conditions: CONDITIONS } },
   test: {
+    // Compiles the workspaces first: processes the tests start run the compiled build (test/build/global-setup.ts).
+    globalSetup: ['test/build/global-setup.ts'],
     include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

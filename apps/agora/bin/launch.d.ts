@@ -30,3 +30,5 @@ export declare function compiledWorkspaces(root?: string): string[];
 export declare function buildState(root?: string): BuildState;
 export declare function agoraLauncher(env?: Readonly<Record<string, string | undefined>>): AgoraLauncher;
 export declare function launchArgs(launcher: Pick<AgoraLauncher, 'nodeArgs' | 'main'>, args: readonly string[]): string[];
+/** A workspace's files under src/ that are not TypeScript (the build copies them to dist/src/), relative to src/. */
+export declare function sourceAssets(workspace: string): string[];
