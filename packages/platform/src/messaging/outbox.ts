@@ -45,7 +45,7 @@ export function outboxTable<S extends string>(schema: PgSchema<S>) {
 }
 
 export const OUTBOX_LIMITS = {
-  /** Rows per insert statement (5 parameters each, far below PostgreSQL's 65535). */
+  /** Rows per insert statement (6 parameters each, far below PostgreSQL's 65535). */
   insertChunk: 1_000,
   batchSizeMax: 10_000,
   /** Unpublished rows counted at a scrape, at most (the count stays an index range read). */
