@@ -9,6 +9,7 @@ import { SharedProblemSchema } from './schemas.js';
 import { ROUTE_AREAS, type RouteContext, type WebAppMount } from './routes/index.js';
 import { mountWebApp } from './routes/web.js';
 import { registerClusterRoute, type ClusterViewSource } from './routes/cluster.js';
+import { registerPrometheusTargets } from './routes/prometheus-targets.js';
 import { Upstream } from './upstream.js';
 
 export const GATEWAY_NAME = 'gateway';
@@ -62,7 +63,10 @@ export async function createGateway(options: GatewayOptions): Promise<HttpApp> {
   const upstream = new Upstream(options.transport, config.serviceTimeoutMs);
   const context: RouteContext = { upstream, availability: new AvailabilityEnricher(upstream, metrics), config };
   for (const area of ROUTE_AREAS) area(app, context);
-  if (options.cluster) registerClusterRoute(app, options.cluster);
+  if (options.cluster) {
+    registerClusterRoute(app, options.cluster);
+    registerPrometheusTargets(app, options.cluster);
+  }
 
   if (options.web) await mountWebApp(app, options.web);
   return app;
