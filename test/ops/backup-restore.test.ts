@@ -233,7 +233,8 @@ describe.runIf((await postgresBackend.available()) && (await natsAvailable()))('
     cpSync(backupDir, corrupt, { recursive: true });
     const victim = manifest.artifacts.find((a) => a.kind === 'postgres')!;
     const bytes = readFileSync(join(corrupt, victim.file));
-    bytes[bytes.length >> 1] ^= 0xff;
+    const middle = bytes.length >> 1;
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
     writeFileSync(join(corrupt, victim.file), bytes);
     const before = await invariants();
 
