@@ -5,7 +5,6 @@ import {
   InProcessBoundary,
   SimNetwork,
   SimProcess,
-  SimRuntime,
   SimSagaHost,
   SimSagaTable,
   createLogger,
@@ -18,6 +17,7 @@ import {
   type SagaStep,
   type SimDatabasePlan,
   type SimNetworkPlan,
+  type SimRuntime,
 } from '@agora/platform';
 import { CHECKOUT_LIMITS, Collaborators, FreshAnswers, OrderStore, checkoutSaga, priceSnapshot, type CheckoutInput } from '@agora/order';
 import { InProcessInventoryPort, ReservationsApp } from '@agora/inventory';
@@ -30,6 +30,8 @@ import { PaymentPortModel, PaymentTable } from './payment-model.js';
 export const SIM_WORLD = {
   orderInstances: ['order-a', 'order-b'],
   skus: ['SIM-A', 'SIM-B', 'SIM-C'],
+  /** Units per SKU at the start: 0..this, scarce enough that shoppers compete for the last ones. */
+  maxUnitsPerSku: 10,
   unitPrice: 1_250,
   currency: 'EUR',
   /** Faults are injected only before this (virtual ms); then every process is healed and the run must settle. */
@@ -116,7 +118,7 @@ export function buildWorld(rt: SimRuntime, bugs: ReadonlySet<SimBug>): { world: 
   const plan = drawPlan(rt);
   const skuCount = random.int(1, SIM_WORLD.skus.length);
   const skus = SIM_WORLD.skus.slice(0, skuCount);
-  const initialStock = new Map(skus.map((sku) => [sku, random.int(0, 6)]));
+  const initialStock = new Map(skus.map((sku) => [sku, random.int(0, SIM_WORLD.maxUnitsPerSku)]));
   const world: SimWorld = {
     rt,
     bugs,
@@ -157,8 +159,8 @@ export function buildWorld(rt: SimRuntime, bugs: ReadonlySet<SimBug>): { world: 
     const boundary = new InProcessBoundary('payment', logger);
     return {
       authorize: (body) => boundary.run('authorize', () => model.authorize(body)),
-      capture: (id, key) => boundary.run('capture', () => model.capture(id)),
-      void: (id, key) => boundary.run('void', () => model.void(id)),
+      capture: (id) => boundary.run('capture', () => model.capture(id)),
+      void: (id) => boundary.run('void', () => model.void(id)),
       refund: (id, amount, key) => boundary.run('refund', () => model.refund(id, amount, key)),
       paymentsOf: (orderId) => boundary.run('paymentsOf', () => model.paymentsOf(orderId)),
     };

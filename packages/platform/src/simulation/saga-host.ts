@@ -113,8 +113,14 @@ export class SimSagaLog extends SagaLogWriter {
       this.table.put(row);
       return { row };
     });
-    if ('lost' in written) throw new SagaLeaseLost(drive.row.id, this.owner);
-    if ('precondition' in written) throw new SagaPreconditionFailed(drive.row.id);
+    if ('lost' in written) {
+      this.process.rt.trace(`${this.owner} fenced off saga ${drive.row.id.slice(0, 8)}: lease lost`);
+      throw new SagaLeaseLost(drive.row.id, this.owner);
+    }
+    if ('precondition' in written) {
+      this.process.rt.trace(`${this.owner} saga ${drive.row.id.slice(0, 8)}: fused precondition failed`);
+      throw new SagaPreconditionFailed(drive.row.id);
+    }
     this.committed(drive, written.row, change.entry);
     return written.row;
   }
