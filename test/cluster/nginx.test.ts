@@ -1,13 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackClient, ReadLoad, type ReadSample } from '@agora/bench';
-import { renderNginxConfig } from '@agora/cli';
-import { servicesRequired, freePort } from '@agora/platform/testing';
 import { ADMIN, WEBHOOK_SECRET } from '../support/system.js';
+import { nginxInstalled, spawnGroup, startNginx, type RunningNginx } from '../support/nginx.js';
 import { clusterServersAvailable, sleep, startTestCluster, type TestCluster } from './support.js';
 
 /**
@@ -24,7 +21,6 @@ import { clusterServersAvailable, sleep, startTestCluster, type TestCluster } fr
  * setting of the whole cluster), and start.e2e (it starts `agora start` itself).
  */
 
-const NGINX = '/usr/sbin/nginx';
 const VITEST = fileURLToPath(new URL('../../node_modules/vitest/vitest.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -45,52 +41,6 @@ const SUITE_TIMEOUT_MS = 15 * 60_000;
 const SERVICES = { identity: 1, catalog: 1, inventory: 1, cart: 1, payment: 1, order: 1 } as const;
 
 
-interface Spawned {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-  /** Signals the whole process group. */
-  kill(signal: NodeJS.Signals): void;
-}
-
-function spawnGroup(command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Spawned {
-  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-200_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const kill = (signal: NodeJS.Signals) => {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
-  };
-  process.once('exit', () => kill('SIGKILL'));
-  return { child, exited, output: () => output, kill };
-}
-
-/** A whole nginx.conf around the rendered template: everything it writes stays in `dir`. */
-function standaloneConfig(dir: string, site: string): string {
-  return [
-    'worker_processes 1;',
-    'events { worker_connections 1024; }',
-    'http {',
-    `  access_log ${join(dir, 'access.log')};`,
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${join(dir, kind)};`),
-    site
-      .split('\n')
-      .map((line) => `  ${line}`)
-      .join('\n'),
-    '}',
-    '',
-  ].join('\n');
-}
-
 interface VitestReport {
   numTotalTests: number;
   numPassedTests: number;
@@ -99,17 +49,10 @@ interface VitestReport {
   testResults: { name: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[];
 }
 
-/** Like the servers: skipped where nginx is not installed, a failure when AGORA_REQUIRE_SERVICES=1 (CI installs it). */
-function nginxInstalled(): boolean {
-  if (existsSync(NGINX)) return true;
-  if (servicesRequired()) throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${NGINX} is not installed (apt-get install nginx)`);
-  return false;
-}
-
 describe.runIf(nginxInstalled() && (await clusterServersAvailable()))('nginx in front of a cluster with two gateways', () => {
   let tc: TestCluster;
   let dir: string;
-  let nginx: Spawned;
+  let nginx: RunningNginx;
   let edge: string;
 
   beforeAll(async () => {
@@ -119,31 +62,13 @@ describe.runIf(nginxInstalled() && (await clusterServersAvailable()))('nginx in 
       admin: ADMIN,
       env: { AGORA_PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET, AGORA_TRUST_PROXY: 'on' },
     });
-    dir = mkdtempSync(join(tmpdir(), 'agora-nginx-'));
-    // nginx's workers run as `nobody` when the master is root: they must reach their temp dirs.
-    chmodSync(dir, 0o755);
-    const port = await freePort();
-    const gateways = tc.cluster.gatewayUrls.map((url) => new URL(url).host);
-    writeFileSync(join(dir, 'nginx.conf'), standaloneConfig(dir, renderNginxConfig({ listen: `127.0.0.1:${port}`, gateways })));
-    const errorLog = join(dir, 'error.log');
-    nginx = spawnGroup(NGINX, ['-e', errorLog, '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log ${errorLog};`], process.env);
-    edge = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const live = await fetch(`${edge}/health/live`).then((r) => r.status, () => 0);
-      if (live === 200) break;
-      if (nginx.child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not come up:\n${nginx.output()}\n${existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : ''}`);
-      await sleep(100);
-    }
+    nginx = await startNginx(tc.cluster.gatewayUrls);
+    edge = nginx.url;
+    dir = nginx.dir;
   }, 420_000);
 
   afterAll(async () => {
-    if (nginx) {
-      nginx.kill('SIGQUIT');
-      await Promise.race([nginx.exited, sleep(5_000)]);
-      nginx.kill('SIGKILL');
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await nginx?.stop();
     await tc?.stop();
   }, 120_000);
 

@@ -41,11 +41,11 @@ describe.runIf(await clusterServersAvailable())('cluster with two order and two 
     // Two shards to start with, a third for the move.
     for (let i = 0; i < 3; i++) databases.push(await createTestDatabase('agora_shard'));
     const urls = databases.slice(0, 2).map((d) => d.url).join(',');
-    tc = await startTestCluster({ gateways: 1, services: SERVICES, admin: ADMIN, env: {
+    // 8 pools of 4 (the cluster divides the share), plus each process's shard pools of 2.
+    tc = await startTestCluster({ gateways: 1, services: SERVICES, admin: ADMIN, connections: 32, env: {
         ORDER_SHARDS: urls,
         CART_SHARDS: urls,
         AGORA_SHARD_POOL_MAX: '2',
-        AGORA_DB_POOL_MAX: '4',
         // Shared by every member (agora cluster generates one), whether or not support.ts sets it.
         AGORA_INTERNAL_SECRET: randomBytes(48).toString('base64url'),
       },
