@@ -4,3 +4,4 @@ export * from './seed.js';
 export * from './nginx.js';
 export * from './chaos/invariants.js';
 export * from './backup/index.js';
+export { missingChaosBinaries } from './chaos/servers.js';

@@ -11,7 +11,7 @@ import { FaultRunner } from './faults.js';
 import { History } from './history.js';
 import { checkInvariants, type InvariantReport } from './invariants.js';
 import { ADMIN, ChaosClient, LOAD_LIMITS, runLoad, setUpShop } from './load.js';
-import { buildReport, formatReport, orderAnswers, replayCommand } from './report.js';
+import { buildReport, formatExits, formatReport, orderAnswers, replayCommand } from './report.js';
 import { buildSchedule } from './schedule.js';
 import { startChaosServers } from './servers.js';
 
@@ -33,6 +33,8 @@ export const CHAOS_LIMITS = {
   /** After the load: how long the system has to reach a state where every invariant holds. */
   recoveryWaitMs: 120_000,
   recoveryPollMs: 2_000,
+  /** Say what is still inconsistent every this many polls. */
+  recoveryReportEvery: 5,
   /** Every member must listen again within this long after the load. */
   membersBackMs: 180_000,
   /** Every process compiles at start and 2 busy cores may run several runs: generous. */
@@ -49,7 +51,7 @@ export const CHAOS_VICTIMS = ['inventory', 'payment', 'order'] as const;
 export const CHAOS_SETTINGS = {
   AGORA_SAGA_LEASE_MS: '3000',
   AGORA_SAGA_RECOVERY_INTERVAL_MS: '1000',
-  AGORA_FLASH_SALE_PAYMENT_WINDOW_MS: '8000',
+  AGORA_FLASH_SALE_PAYMENT_WINDOW_MS: '5000',
   AGORA_FLASH_SALE_SWEEP_MS: '1000',
   AGORA_FLASH_SALE_RECONCILE_MS: '1000',
   AGORA_DISCOVERY_TTL_MS: '3000',
@@ -144,6 +146,8 @@ export async function runChaosCommand(argv: readonly string[], context: ChaosCon
         REDIS_URL: servers.redisUrl,
         NATS_URL: servers.natsUrl,
         AGORA_DATA_DIR: dataDir,
+        // Through a PgBouncer older than 1.21 a named statement may meet another server connection (docs/operations.md).
+        ...(servers.namedStatements ? {} : { AGORA_DB_NAMED_STATEMENTS: 'off' }),
         AGORA_JWT_SECRET: randomBytes(48).toString('base64url'),
         AGORA_PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('base64url'),
       },
@@ -163,9 +167,12 @@ export async function runChaosCommand(argv: readonly string[], context: ChaosCon
     progress(`${LOAD_LIMITS.shoppers} shoppers for ${durationS} s; ${schedule.length} faults scheduled`);
     const faults = new FaultRunner(cluster, servers, history);
     faults.supervise();
+    // The load runs for the duration and at least until the last fault is over: every fault hits a loaded system.
     const endAt = Date.now() + durationS * 1000;
-    const stopped = () => Date.now() >= endAt;
-    await Promise.all([runLoad(new ChaosClient(() => cluster.gatewayUrls, history), history, setup, seed, stopped), faults.run(schedule, stopped)]);
+    let faultsDone = false;
+    const stopped = () => faultsDone && Date.now() >= endAt;
+    const faulting = faults.run(schedule).finally(() => (faultsDone = true));
+    await Promise.all([runLoad(new ChaosClient(() => cluster.gatewayUrls, history), history, setup, seed, stopped), faulting]);
     const loadEnded = Date.now();
     progress(`load over (${history.requestCount} requests); every member back, then waiting for the invariants`);
     await faults.settle();
@@ -175,7 +182,8 @@ export async function runChaosCommand(argv: readonly string[], context: ChaosCon
     const check = () => checkInvariants({ inventory: storage, orders: storage, payment: storage, initialStock: setup.initialStock, answers });
     let report: InvariantReport = await check();
     const recoveryDeadline = Date.now() + CHAOS_LIMITS.recoveryWaitMs;
-    while (report.violations.length > 0 && Date.now() < recoveryDeadline) {
+    for (let polls = 0; report.violations.length > 0 && Date.now() < recoveryDeadline; polls++) {
+      if (polls % CHAOS_LIMITS.recoveryReportEvery === 0) progress(`not yet consistent (${report.violations.length}, e.g. ${report.violations[0]}); waiting`);
       await sleep(CHAOS_LIMITS.recoveryPollMs);
       report = await check().catch((err: unknown) => ({ ...report, violations: [`the checker failed: ${String(err)}`] }));
     }
@@ -187,6 +195,7 @@ export async function runChaosCommand(argv: readonly string[], context: ChaosCon
       report = await check();
     }
     const result = buildReport({ seed, durationS, pgbouncer: values.pgbouncer, history, violations: report.violations, exits: faults.unexpectedExits, recoveryMs, ordersByStatus: report.ordersByStatus });
+    if (faults.unexpectedExits.length > 0) context.stderr(formatExits(faults.unexpectedExits));
     context.stdout(formatReport(result, history));
     if (values.json) context.stdout(`${JSON.stringify(result)}\n`);
     return result.violations === 0 ? 0 : 1;

@@ -1,4 +1,4 @@
-import type { ProcessCluster } from '@agora/bench';
+import type { ClusterMember, ProcessCluster } from '@agora/bench';
 import type { History } from './history.js';
 import type { Fault } from './schedule.js';
 import type { ChaosServers } from './servers.js';
@@ -16,6 +16,8 @@ export const FAULT_LIMITS = {
   superviseEveryMs: 1_000,
   /** Wait this long before starting a member that exited on its own (a supervisor's backoff). */
   respawnBackoffMs: 500,
+  /** A fault's target that is down is waited for this long (compiling and starting on a busy machine). */
+  targetBackWaitMs: 120_000,
 } as const;
 
 function sleep(ms: number): Promise<void> {
@@ -64,19 +66,13 @@ export class FaultRunner {
     }
   }
 
-  /** Runs the schedule until it ends or `stopped()`; each fault is finished (the member back, the server up) before the next. */
-  async run(schedule: readonly Fault[], stopped: () => boolean): Promise<void> {
+  /** Runs the whole schedule; each fault is finished (the member back, the server up) before the next, which may then start late. */
+  async run(schedule: readonly Fault[]): Promise<void> {
     for (const fault of schedule) {
       const wait = fault.atMs - this.history.sinceStartMs();
-      if (wait > 0) await this.sleepUnless(wait, stopped);
-      if (stopped()) return;
+      if (wait > 0) await sleep(wait);
       await this.apply(fault);
     }
-  }
-
-  private async sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
-    const until = Date.now() + ms;
-    while (Date.now() < until && !stopped()) await sleep(Math.min(250, until - Date.now()));
   }
 
   private async apply(fault: Fault): Promise<void> {
@@ -87,9 +83,10 @@ export class FaultRunner {
       case 'sigkill':
       case 'sigterm':
       case 'sigstop': {
-        const member = this.cluster.all().find((m) => m.instanceId === fault.target);
-        if (!member?.alive) {
-          record('', `${fault.target} was not running`);
+        // A target that is down (it exited on its own and the supervisor is starting it again) is waited for.
+        const member = await this.running(fault.target);
+        if (!member) {
+          record('', `${fault.target} was not running again within ${FAULT_LIMITS.targetBackWaitMs / 1000} s`);
           return;
         }
         this.held.add(fault.target);
@@ -129,6 +126,16 @@ export class FaultRunner {
         await this.servers.restartPgbouncer(fault.holdMs);
         record(`down ${fault.holdMs} ms`);
         return;
+    }
+  }
+
+  private async running(instanceId: string): Promise<ClusterMember | undefined> {
+    const deadline = Date.now() + FAULT_LIMITS.targetBackWaitMs;
+    for (;;) {
+      const member = this.cluster.all().find((m) => m.instanceId === instanceId);
+      if (member?.alive && member.url !== undefined) return member;
+      if (Date.now() > deadline) return undefined;
+      await sleep(FAULT_LIMITS.superviseEveryMs);
     }
   }
 

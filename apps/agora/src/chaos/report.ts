@@ -65,6 +65,16 @@ export function buildReport(input: {
   };
 }
 
+/** The end of each unexpected exit's output: why it died. */
+export function formatExits(exits: readonly MemberExit[]): string {
+  return exits.map((e) => `--- ${e.instanceId} exited on its own at ${(e.atMs / 1000).toFixed(1)} s (${e.signal ?? `code ${e.code}`}); its last output:\n${e.output.slice(-REPORT_LIMITS.exitOutputChars)}\n`).join('');
+}
+
+export const REPORT_LIMITS = {
+  /** Output shown per member that exited on its own. */
+  exitOutputChars: 1_500,
+} as const;
+
 export function formatReport(report: ChaosReport, history: History): string {
   const lines = [
     `chaos seed ${report.seed}, ${report.durationS} s${report.pgbouncer ? ', through PgBouncer' : ''}: ${report.requests} requests, ${Object.values(report.faults).reduce((a, b) => a + b, 0)} faults`,

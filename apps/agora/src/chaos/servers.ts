@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
-import { freePort, startPgbouncer, type RunningPgbouncer } from '@agora/platform/testing';
+import { PGBOUNCER, freePort, startPgbouncer, type RunningPgbouncer } from '@agora/platform/testing';
 
 /**
  * The servers `agora chaos` runs Agora on and breaks on purpose: a PostgreSQL of its own
@@ -41,6 +41,8 @@ export interface ChaosServers {
   readonly redisUrl: string;
   readonly natsUrl: string;
   readonly pgbouncer: boolean;
+  /** Whether named prepared statements survive the way to PostgreSQL (not through a PgBouncer older than 1.21). */
+  readonly namedStatements: boolean;
   restartPostgres(mode: PostgresStopMode, downMs: number): Promise<void>;
   /** Redis without persistence: it comes back empty (registrations, counters and locks are rebuilt). */
   restartRedis(signal: 'SIGTERM' | 'SIGKILL', downMs: number): Promise<void>;
@@ -49,6 +51,16 @@ export interface ChaosServers {
   restartPgbouncer(downMs: number): Promise<void>;
   /** Stops everything started and removes the directories; safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** The binaries a run needs that are not here (PgBouncer only with --pgbouncer); empty when all are. */
+export function missingChaosBinaries(options: { pgbouncer: boolean }): string[] {
+  const onPath = (name: string) => (process.env.PATH ?? '').split(':').some((dir) => dir.length > 0 && existsSync(join(dir, name)));
+  const missing: string[] = [];
+  for (const tool of ['initdb', 'pg_ctl']) if (!existsSync(join(POSTGRES_BIN, tool))) missing.push(join(POSTGRES_BIN, tool));
+  for (const name of [REDIS_SERVER, NATS_SERVER]) if (!onPath(name)) missing.push(name);
+  if (options.pgbouncer && !existsSync(PGBOUNCER)) missing.push(PGBOUNCER);
+  return missing;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -264,6 +276,8 @@ class NatsServer {
  * started is stopped again if a later one fails to start.
  */
 export async function startChaosServers(options: { pgbouncer: boolean }): Promise<ChaosServers> {
+  const missing = missingChaosBinaries(options);
+  if (missing.length > 0) throw new Error(`agora chaos needs ${missing.join(', ')} (Debian: postgresql, redis-server, nats-server${options.pgbouncer ? ', pgbouncer' : ''})`);
   const root = mkdtempSync(join(tmpdir(), 'agora-chaos-'));
   const user = postgresUser();
   if (user) chownSync(root, user.uid, user.gid);
@@ -296,6 +310,7 @@ export async function startChaosServers(options: { pgbouncer: boolean }): Promis
       redisUrl: redis.url,
       natsUrl: nats.url,
       pgbouncer: bouncer !== undefined,
+      namedStatements: bouncer?.namedStatements ?? true,
       async restartPostgres(mode, downMs) {
         postgres.stop(mode);
         await sleep(downMs);
