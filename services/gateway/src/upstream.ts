@@ -10,6 +10,14 @@ export type ServiceName = (typeof SERVICES)[number];
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';
 
+/**
+ * What a client is told to wait after a call the gateway could not complete — no answer within its
+ * timeout, a service unreachable: a transient fault (docs/operations.md), never an outcome. The
+ * client sends the same request again (a checkout with the same Idempotency-Key is answered, not
+ * run twice). A service's own wait (an open breaker's cool-down, a bulkhead) wins when it gave one.
+ */
+export const UPSTREAM_RETRY_AFTER_SECONDS = 1;
+
 /** Response headers of a service that mean something to the outside client. */
 const RELAYED_RESPONSE_HEADERS = ['retry-after', 'location', 'cache-control', 'etag', 'last-modified'] as const;
 
@@ -34,7 +42,7 @@ export class Upstream {
     this.clients = new Map(SERVICES.map((name) => [name, new ServiceClient(name, transport)]));
   }
 
-  /** Calls a service; a transport failure or timeout becomes 503 UNAVAILABLE naming the service. */
+  /** Calls a service; a transport failure or timeout becomes 503 UNAVAILABLE naming the service, with Retry-After. */
   async call(request: FastifyRequest, service: ServiceName, call: ServiceRequest): Promise<ServiceResponse> {
     const client = this.clients.get(service);
     if (!client) throw new Error(`gateway has no client for service ${service}`);
@@ -51,12 +59,8 @@ export class Upstream {
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       request.log.warn({ service, method: call.method, path: call.path, err: reason }, 'service call failed');
-      const retryAfterSeconds = err instanceof AppError ? err.retryAfterSeconds : undefined;
-      throw new AppError('UNAVAILABLE', `The ${service} service is unavailable; try again shortly`, {
-        cause: err,
-        extras: { service },
-        ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-      });
+      const retryAfterSeconds = (err instanceof AppError ? err.retryAfterSeconds : undefined) ?? UPSTREAM_RETRY_AFTER_SECONDS;
+      throw new AppError('UNAVAILABLE', `The ${service} service is unavailable; try again shortly`, { cause: err, extras: { service }, retryAfterSeconds });
     } finally {
       if (timer) clearTimeout(timer);
     }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceResponse } from '@agora/platform';
+import { UPSTREAM_RETRY_AFTER_SECONDS } from '../src/upstream.js';
 import { ADMIN_ID, CUSTOMER_ID, bearer, buildGateway, json, problem, type TestGateway } from './fakes.js';
 
 const USER = { id: CUSTOMER_ID, email: 'ann@example.com', name: 'Ann', role: 'customer' };
@@ -131,6 +132,8 @@ describe('when a service is down', () => {
     expect(body).toMatchObject({ code: 'UNAVAILABLE', service: 'identity' });
     expect(body.detail).toContain('identity');
     expect(JSON.stringify(body)).not.toContain('ECONNREFUSED');
+    // Transient, not an outcome: the client is told when to send it again.
+    expect(res.headers['retry-after']).toBe(String(UPSTREAM_RETRY_AFTER_SECONDS));
   });
 
   it('answers 503 when a service does not answer within the timeout', async () => {
@@ -139,6 +142,21 @@ describe('when a service is down', () => {
     const res = await gw.app.inject({ method: 'GET', url: '/api/v1/categories' });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ code: 'UNAVAILABLE', service: 'catalog' });
+    expect(res.headers['retry-after']).toBe(String(UPSTREAM_RETRY_AFTER_SECONDS));
+  });
+
+  it('a checkout the order service did not answer in time is a 503 with Retry-After, not a failed order', async () => {
+    gw = await buildGateway({ config: { serviceTimeoutMs: 50 } });
+    gw.transport.on('order', 'POST', '/checkout', () => new Promise<ServiceResponse>(() => undefined));
+    const res = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/checkout',
+      headers: { ...bearer(gw.customerToken), 'idempotency-key': 'k-1' },
+      payload: { payment: { method: 'card', token: 'tok_visa' }, shippingAddress: { name: 'A', line1: '1 Road', city: 'Porto', postalCode: '4000', country: 'PT' } },
+    });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 'UNAVAILABLE', service: 'order' });
+    expect(res.headers['retry-after']).toBe(String(UPSTREAM_RETRY_AFTER_SECONDS));
   });
 
   it('turns an error answer that is not a problem document into problem+json', async () => {
