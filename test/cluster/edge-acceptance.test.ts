@@ -213,7 +213,21 @@ async function expectConserved(tc: TestCluster, stocked: ReadonlyMap<string, num
   expect(report.captured - report.refunded).toBe(confirmed * PRICE);
 }
 
-function print(label: string, name: string, result: BurstReport): void {
+/** Why the gateways' service calls failed, from the tail of their logs ("service call failed"), numbers folded. */
+function gatewayCallFailures(tc: TestCluster): Record<string, number> {
+  const reasons: Record<string, number> = {};
+  for (const member of tc.cluster.all().filter((m) => m.service === 'gateway')) {
+    for (const line of member.output().split('\n')) {
+      if (!line.includes('service call failed')) continue;
+      const reason = (/"err":"([^"]*)"/.exec(line)?.[1] ?? 'unknown').replace(/\d+/g, 'N').slice(0, 80);
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
+  }
+  return reasons;
+}
+
+function print(label: string, name: string, result: BurstReport, tc: TestCluster): void {
+  console.info(`[edge ${label} ${name}] gateway call failures in their recent logs ${JSON.stringify(gatewayCallFailures(tc))}`);
   console.info(`[edge ${label} ${name}] first answers ${JSON.stringify(result.firstAnswers)}; outcomes ${JSON.stringify(result.outcomes)}; 202s followed ${result.followed}; client retries ${JSON.stringify(result.retries)}`);
 }
 
@@ -247,7 +261,7 @@ describe.runIf(available)('issue 11 acceptance: bursts through nginx on a cluste
       await fillCarts(nginx.url, crowd, sku, leftovers);
       leftovers = [sku];
       const result = await burst(nginx.url, crowd);
-      print(`cluster (pools of ${tc.cluster.connections?.poolMax ?? '?'})`, step.name, result);
+      print(`cluster (pools of ${tc.cluster.connections?.poolMax ?? '?'})`, step.name, result, tc);
       confirmed += result.outcomes.CONFIRMED ?? 0;
       expect(result.unclean).toEqual([]);
       expect(result.outcomes).toEqual(refused > 0 ? { CONFIRMED: step.units, '409 OUT_OF_STOCK REJECTED': refused } : { CONFIRMED: step.units });
@@ -292,7 +306,7 @@ describe.runIf(available)('issue 11 acceptance: the same burst with every proces
     const sku = await stockedSku(nginx.url, tc.cluster.adminToken, BOUNCED_BURST.units, BOUNCED_BURST.name);
     await fillCarts(nginx.url, buyers, sku, []);
     const result = await burst(nginx.url, buyers);
-    print(`PgBouncer (pools of ${BOUNCED_POOL_MAX})`, BOUNCED_BURST.name, result);
+    print(`PgBouncer (pools of ${BOUNCED_POOL_MAX})`, BOUNCED_BURST.name, result, tc);
     expect(result.unclean).toEqual([]);
     expect(result.outcomes).toEqual({ CONFIRMED: BOUNCED_BURST.units });
     await expectNothingOpen(tc);
