@@ -46,6 +46,18 @@ async function shardMembers(config: AgoraConfig, service: (typeof SHARDED)[numbe
   return (config.shards[service] ?? []).map((url, i) => ({ id: `s${i}`, url }));
 }
 
+/**
+ * The databases holding checkout sagas (the order shards, then the order service's main database)
+ * are snapshotted first, the saga participants (inventory, payment, ...) after: a saga in the
+ * backup that has not recorded a step done runs it again after the restore, and the participant,
+ * keyed by the order id, performs it or replays what it already did (docs/operations.md).
+ */
+function sagaFirst(uses: readonly DatabaseUse[]): number {
+  if (uses.some((u) => u.service === 'order' && u.shard !== undefined)) return 0;
+  if (uses.some((u) => u.service === 'order')) return 1;
+  return 2;
+}
+
 export async function planBackup(config: AgoraConfig): Promise<BackupPlan> {
   const databases = new Map<string, { url: string; uses: DatabaseUse[] }>();
   const use = (url: string, entry: DatabaseUse) => {
@@ -66,7 +78,7 @@ export async function planBackup(config: AgoraConfig): Promise<BackupPlan> {
     for (const member of await shardMembers(config, service, main)) use(member.url, { service, shard: member.id });
   }
   return {
-    databases: [...databases.values()],
+    databases: [...databases.values()].sort((a, b) => sagaFirst(a.uses) - sagaFirst(b.uses)),
     embedded: embedded ? { dataDir: embeddedDataDir(config) } : undefined,
     stream: config.natsUrl ? { natsUrl: config.natsUrl, stream: config.natsStream ?? NATS_BUS_DEFAULTS.stream } : undefined,
   };
