@@ -32,6 +32,10 @@ export class PostgresStorage implements Storage {
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
+    // Nor a checked-out one (in a transaction, between statements: a PostgreSQL or PgBouncer
+    // restart): node-postgres emits 'error' on the client itself, which kills Node without a
+    // listener. Its pending or next statement fails instead, and the pool drops it on release.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     tracePgPool(this.pool, databaseName(options.url));
     this.db = drizzle({ client: this.pool }) as unknown as Db;
     this.names = options.namedStatements === false ? undefined : new StatementNames();
