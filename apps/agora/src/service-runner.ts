@@ -117,7 +117,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
   const mapStorage = async (service: string): Promise<PostgresStorage> => {
     const url = config.serviceDatabaseUrls[service] ?? config.databaseUrl ?? '';
     let opened = mapStorages.get(url);
-    if (!opened) mapStorages.set(url, (opened = new PostgresStorage({ url, poolMax: 1 })));
+    if (!opened) mapStorages.set(url, (opened = new PostgresStorage({ url, poolMax: 1, namedStatements: config.dbNamedStatements })));
     return opened;
   };
   const readiness: ReadinessCheck[] = [
