@@ -24,7 +24,7 @@ import { clusterServersAvailable, sleep, startTestCluster, type TestCluster } fr
  * connections the file takes (`dividePoolBudget`, the rule of `agora cluster`).
  *
  * The buyers are real clients: one that is answered 503 with Retry-After (the cluster shedding a
- * burst it cannot take at once) waits as told and sends the same request again with the same
+ * burst it cannot take at once) waits at least as told, backing off with jitter, and sends the same request again with the same
  * Idempotency-Key, at most CLIENT_RETRIES_MAX times; one answered 202 follows its order until it is
  * final. Every such retry is counted and printed with the first answers and the outcomes.
  */
@@ -54,9 +54,14 @@ const PRICE = 1_900;
 const CARD = { method: 'card', token: 'tok_visa' } as const;
 const ADDRESS = { name: 'Edge Buyer', line1: '1 Edge Road', city: 'Porto', postalCode: '4000', country: 'PT' } as const;
 /** A buyer's bound on sending its checkout again after a 503 with Retry-After or a lost connection. */
-const CLIENT_RETRIES_MAX = 6;
-/** The longest Retry-After a buyer honours as given (longer ones are waited this long). */
-const RETRY_AFTER_CAP_S = 5;
+const CLIENT_RETRIES_MAX = 8;
+/**
+ * A buyer's wait before its n-th retry: at least what Retry-After says, and a backoff of
+ * BACKOFF_BASE_S x 2^n with jitter (half to all of it, so 300 buyers do not come back in step),
+ * at most BACKOFF_CAP_S — some 40 s of patience in all, as a well-behaved client has.
+ */
+const BACKOFF_BASE_S = 0.5;
+const BACKOFF_CAP_S = 10;
 const SETUP_CONCURRENCY = 8;
 const FOLLOW_POLL_MS = 250;
 /** A burst's bound: buyers without a final answer by then are reported as such (and fail the test). */
@@ -181,7 +186,7 @@ async function burst(edge: string, buyers: readonly Buyer[]): Promise<BurstRepor
         if (res.status !== 503) return `${res.status} ${code} ${res.body?.order?.status ?? ''}`.trim();
         // Who shed it, in a few words (numbers out, so alike reasons count together).
         reason = `503 ${code} ${(res.body?.detail ?? '').replace(/\d+/g, 'N').slice(0, 60)}`.trim();
-        retryInS = Math.min(Number(retryAfter ?? 1) || 1, RETRY_AFTER_CAP_S);
+        retryInS = Number(retryAfter ?? 1) || 1;
       } catch (err) {
         reason = `network: ${(err as { cause?: { code?: string } }).cause?.code ?? String(err)}`;
         retryInS = 1;
@@ -189,7 +194,8 @@ async function burst(edge: string, buyers: readonly Buyer[]): Promise<BurstRepor
       if (attempt >= CLIENT_RETRIES_MAX) return `gave up after ${attempt + 1} × ${reason}`;
       if (Date.now() > deadline) return `no final answer before the deadline (last: ${reason})`;
       count(report.retries, reason);
-      await sleep(retryInS * 1_000);
+      const backoffS = Math.min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt + 1)) * (0.5 + Math.random() / 2);
+      await sleep(Math.min(BACKOFF_CAP_S, Math.max(retryInS, backoffS)) * 1_000);
     }
   };
 
