@@ -370,7 +370,8 @@ describe('deploy/k8s: what Agora needs of them', () => {
  * seven processes would cost this suite too much of a 2-core machine.
  */
 const STARTED = ['gateway', 'catalog'] as const;
-const READY_TIMEOUT_MS = 90_000;
+/** Generous: on a loaded 2-core machine a process run from source (a stale build) takes minutes to listen. */
+const READY_TIMEOUT_MS = 240_000;
 const POLL_MS = 250;
 
 interface Pod {
