@@ -1,5 +1,4 @@
 import { ensureBuild } from '@agora/cli/build';
-import { FROM_SOURCE_ENV } from '@agora/cli/launch';
 
 /**
  * Vitest's global setup: compiles the workspaces once before any test file runs (`tsc -b`, a few
@@ -7,10 +6,9 @@ import { FROM_SOURCE_ENV } from '@agora/cli/launch';
  * tests start run as `node apps/agora/dist/src/main.js` with no TypeScript to compile at start
  * (agoraLauncher). Type errors do not stop the run (`npm run typecheck` reports them); a build
  * that could not be made leaves the launchers on the sources through tsx. With AGORA_FROM_SOURCE
- * set (1: the sources, 0: the existing build) nothing is built.
+ * set (1: the sources, 0: the existing build) nothing is built (ensureBuild).
  */
 export async function setup(): Promise<void> {
-  if (process.env[FROM_SOURCE_ENV] !== undefined) return;
   const { built, code, state, output } = await ensureBuild({ quiet: true, log: (line) => process.stderr.write(`${line}\n`) });
   if (!built) return;
   if (code !== 0) process.stderr.write(`build: tsc -b reported errors (npm run typecheck shows them all); first lines:\n${output.split('\n').slice(0, 5).join('\n')}\n`);

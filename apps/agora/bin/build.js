@@ -3,7 +3,8 @@
 // itself (SQL migrations) to dist/src/, under a lock, so the test suite's global
 // setup, `npm start` and `npm run build` running at once never write dist/ twice at the same time.
 //
-//   node apps/agora/bin/build.js           build when the build is stale (buildState); type errors
+//   node apps/agora/bin/build.js           build when the build is stale (buildState) and
+//                                          AGORA_FROM_SOURCE is unset; type errors
 //                                          are reported but do not fail it while tsc emitted the JS
 //   node apps/agora/bin/build.js --force   always run tsc -b; fail on type errors (`npm run build`)
 //
@@ -14,7 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT, buildState, compiledWorkspaces, sourceAssets } from './launch.js';
+import { FROM_SOURCE_ENV, ROOT, buildState, compiledWorkspaces, sourceAssets } from './launch.js';
 
 const LOCK = join(ROOT, 'node_modules', '.cache', 'agora-build.lock');
 /** How long to wait for another process's build before giving up. */
@@ -93,7 +94,8 @@ export function copyAssets() {
  */
 export async function ensureBuild({ force = false, quiet = false, log = (line) => process.stderr.write(`${line}\n`) } = {}) {
   const before = buildState();
-  if (!force && before.fresh) return { built: false, code: 0, state: before, output: '' };
+  // AGORA_FROM_SOURCE set is a choice already made (1: the sources, 0: the build as it is).
+  if (!force && (before.fresh || process.env[FROM_SOURCE_ENV] !== undefined)) return { built: false, code: 0, state: before, output: '' };
   const { waited, release } = await acquireLock();
   try {
     // Only the assets may be missing (after a bare `tsc -b`).
