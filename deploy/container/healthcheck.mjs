@@ -3,6 +3,9 @@
 // advertises (AGORA_ADVERTISE_HOST, else HOST unless a wildcard, else loopback) on
 // AGORA_SERVICE_PORT; a gateway on HOST:PORT. One process runs per container, so the check asks
 // each candidate port and is healthy when one of them says ready.
+import process from 'node:process';
+
+/* global fetch, AbortSignal -- Node's own (18+) */
 const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::']);
 const TIMEOUT_MS = 2_500;
 const DEFAULT_PORT = '8080';
