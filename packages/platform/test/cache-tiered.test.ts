@@ -39,6 +39,21 @@ describe('single-flight under a stampede', () => {
     expect(loads).toBe(1);
   });
 
+  it('getMany whose load fails rejects, and leaves no rejection of another key unhandled (Node would exit on it)', async () => {
+    const c = cache();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(c.getMany(['a', 'b', 'c'], () => Promise.reject(new Error('database restarting')))).rejects.toThrow('database restarting');
+      // Unhandled rejections are reported after the microtasks of the turn that made them.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('getMany loads the keys missing everywhere in one call and joins loads already running', async () => {
     const c = cache();
     const g = gate();

@@ -182,7 +182,11 @@ export class TieredCache {
       (started ? mine : waiting).push([key, flight]);
     }
     if (mine.length > 0) this.fillMany(mine, loadMany).then(release, fail);
-    for (const [key, flight] of [...mine, ...waiting]) found.set(key, await flight.promise);
+    // All at once: awaiting one flight after another would leave the others' rejections (a failed
+    // load fails every key of the batch) unhandled, and Node exits on an unhandled rejection.
+    const flights = [...mine, ...waiting];
+    const values = await Promise.all(flights.map(([, flight]) => flight.promise));
+    flights.forEach(([key], i) => found.set(key, values[i]));
     return found;
   }
 
