@@ -168,4 +168,40 @@ describe.runIf(hasRedisServer)('discovery across a Redis restart', () => {
       await Promise.all([instances?.close(), clients.close()]);
     }
   });
+  it('a watcher whose process stalls while ioredis re-subscribes after a reconnect keeps running (no unhandled command timeout)', async () => {
+    const url = `redis://127.0.0.1:${port}`;
+    if (!server) startServer();
+    const commandTimeoutMs = 200;
+    let clients: RedisRegistry | undefined;
+    await eventually(async () => {
+      clients = await connectRedisRegistry({ url, logger, commandTimeoutMs }).catch(() => undefined);
+      return clients !== undefined;
+    }, 'the private Redis accepts connections');
+    const watcher = await InstanceWatcher.start({ registry: clients!, service: 'cart', logger });
+    // What a paused or CPU-starved process does: right after the reconnect's 'ready' (ioredis has
+    // just sent its own SUBSCRIBE), the event loop is blocked longer than a command may take, so
+    // timers run before the answer is read. With a command timeout on the subscriber connection
+    // that SUBSCRIBE's promise rejects, and nobody holds it: Node would exit.
+    const subscriber = (clients as unknown as { subscriber: { once(event: 'ready', listener: () => void): void } }).subscriber;
+    let stalled = false;
+    subscriber.once('ready', () =>
+      setImmediate(() => {
+        const until = Date.now() + 3 * commandTimeoutMs;
+        while (Date.now() < until) {
+          // blocked, as a stopped process is
+        }
+        stalled = true;
+      }),
+    );
+    try {
+      await killServer();
+      startServer();
+      await eventually(() => stalled, 'the watcher reconnected and stalled while re-subscribing', 30_000);
+      await clients!.register(instance('z'));
+      await eventually(() => ids(watcher).includes('z'), 'a registration after the stall reaches the watcher', 30_000);
+    } finally {
+      await watcher.close();
+      await clients?.close();
+    }
+  });
 });

@@ -100,7 +100,9 @@ export class RedisInvalidationChannel implements InvalidationChannel {
     this.channel = `${options.prefix}:invalidations`;
     const name = options.name ?? 'agora-cache';
     this.publisher = cacheRedisConnection(options.url, `${name}-pub`);
-    this.subscriber = cacheRedisConnection(options.url, `${name}-sub`);
+    // No command timeout on the subscriber (see cacheRedisConnection): an unanswered SUBSCRIBE
+    // leaves the channel marked lost until the next 'ready', which is what a timeout would do too.
+    this.subscriber = cacheRedisConnection(options.url, `${name}-sub`, undefined);
     this.subscriber.on('message', (channel: string, text: string) => {
       if (channel !== this.channel) return;
       const invalidation = parseInvalidation(text);

@@ -37,13 +37,18 @@ export interface RedisL2Options {
   commandTimeoutMs?: number;
 }
 
-/** A Redis connection for cache commands: no offline queue, so a command fails at once while it is down. */
-export function cacheRedisConnection(url: string, name: string, commandTimeoutMs: number = REDIS_L2_DEFAULTS.commandTimeoutMs): Redis {
+/**
+ * A Redis connection for cache commands: no offline queue, so a command fails at once while it is
+ * down. `commandTimeoutMs: undefined` gives a connection without ioredis's command timeout: the one
+ * for a subscriber, because ioredis re-subscribes on its own after a reconnect and leaves that
+ * command's promise unhandled — a timeout there (a paused or starved process) would kill Node.
+ */
+export function cacheRedisConnection(url: string, name: string, commandTimeoutMs: number | undefined = REDIS_L2_DEFAULTS.commandTimeoutMs): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectionName: name,
     connectTimeout: REDIS_L2_DEFAULTS.connectTimeoutMs,
-    commandTimeout: commandTimeoutMs,
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(times * 100, REDIS_L2_DEFAULTS.maxReconnectDelayMs),

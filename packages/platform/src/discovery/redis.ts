@@ -112,6 +112,8 @@ export class RedisRegistry implements Registry {
   private subscriber: Redis | undefined;
   private readonly listeners = new Map<string, Set<RegistryListener>>();
   private readonly subscribing = new Map<string, Promise<void>>();
+  /** How long a first SUBSCRIBE may take (the subscriber connection has no ioredis timeout). */
+  private readonly commandTimeoutMs: number;
   private closed = false;
 
   constructor(
@@ -124,6 +126,7 @@ export class RedisRegistry implements Registry {
     this.clock = options.clock ?? systemClock;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.logger = options.logger;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? REDIS_REGISTRY_DEFAULTS.commandTimeoutMs;
     // ioredis emits 'error' on every failed reconnect attempt; unhandled, that would crash the process.
     redis.on('error', (err: Error) => this.logger.debug({ err }, 'discovery: Redis connection error'));
   }
@@ -178,7 +181,7 @@ export class RedisRegistry implements Registry {
       this.listeners.set(channel, set);
       // ioredis re-subscribes on its own after a reconnect (autoResubscribe); what was published
       // while disconnected is lost, which the watcher's periodic re-list makes up for.
-      const subscribing = subscriber.subscribe(channel).then(() => undefined);
+      const subscribing = withinMs(subscriber.subscribe(channel).then(() => undefined), this.commandTimeoutMs, `SUBSCRIBE ${channel}`);
       this.subscribing.set(channel, subscribing);
       try {
         await subscribing;
@@ -251,7 +254,10 @@ export class RedisRegistry implements Registry {
 
   private subscriberConnection(): Redis {
     if (this.subscriber) return this.subscriber;
-    const subscriber = this.redis.duplicate({ connectionName: 'agora-discovery-watch' });
+    // Without ioredis's command timeout: after a reconnect ioredis re-subscribes on its own and
+    // leaves that command's promise unhandled, so its timeout (a paused or CPU-starved process)
+    // would kill Node. The first SUBSCRIBE of a channel is bounded by watch() instead.
+    const subscriber = this.redis.duplicate({ connectionName: 'agora-discovery-watch', commandTimeout: undefined });
     subscriber.on('error', (err: Error) => this.logger.debug({ err }, 'discovery: Redis subscriber connection error'));
     subscriber.on('message', (channel: string, message: string) => this.deliver(channel, message));
     this.subscriber = subscriber;
@@ -318,6 +324,16 @@ export class RedisRegistry implements Registry {
   private assertOpen(): void {
     if (this.closed) throw new Error('registry is closed');
   }
+}
+
+/** `work`, or an error once `ms` have passed; a late rejection of `work` is absorbed, never unhandled. */
+function withinMs<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`discovery: ${what} got no answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /** MULTI/EXEC reports per-command errors in its result instead of rejecting; surface them. */

@@ -48,6 +48,9 @@ export class PostgresStorage implements Storage {
     // would stay behind on whichever server connection took it). drizzle's migrator opens its own
     // transaction inside ours (PostgreSQL warns and carries on) and its COMMIT ends both, lock included.
     const client = new pg.Client({ connectionString: this.options.url });
+    // The server going away mid-migration (a restart, a failover) is an 'error' event on the
+    // client, which kills Node unheard; the pending statement fails instead and the start fails cleanly.
+    client.on('error', () => undefined);
     await client.connect();
     try {
       await client.query('begin');
@@ -162,6 +165,7 @@ export interface ServerConnectionLimits {
 /** The server's connection limits, read over one short-lived connection. */
 export async function readConnectionLimits(url: string): Promise<ServerConnectionLimits> {
   const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined); // a lost server fails the query below, not the process
   await client.connect();
   try {
     const { rows } = await client.query<{ max: number; reserved: number }>(
