@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheRedisConnection } from '@agora/platform';
-import { postgresBackend, servicesRequired, natsAvailable } from '@agora/platform/testing';
+import { freePort, postgresBackend, servicesRequired, natsAvailable } from '@agora/platform/testing';
 import { Shop, eventually, mapLimit, type Shopper } from '../support/shop.js';
 import { createSale, ordersOfSale, purchase, saleBody, saleRow } from '../support/flash-sale.js';
 
@@ -23,16 +22,6 @@ function redisServerInstalled(): boolean {
   return found;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A redis-server of this test's own, without persistence: a restart loses everything. */
 async function startRedis(port: number): Promise<ChildProcess> {
