@@ -14,10 +14,10 @@ import { servicesRequired } from '@agora/platform/testing';
  */
 
 /**
- * Seed 12 through PgBouncer is not here: in a clean-clone CI run it found a violation that is
- * not explained yet (one checkout's capture and stock on an order that did not end CONFIRMED, and
- * recovery still waiting after its 2 minutes); replay: agora chaos --seed 12 --duration 15s
- * --pgbouncer. It goes back into this list once the cause is found and fixed.
+ * Seed 12 through PgBouncer is not here: it finds a violation, reproducibly, that is not
+ * explained yet. Money and stock of an order do not converge (a CONFIRMED order with nothing
+ * captured net), and recovery is still waiting after its 2 minutes. Replay: agora chaos --seed 12
+ * --duration 15s --pgbouncer. It goes back into this list once the cause is found and fixed.
  */
 const SEEDS = [{ seed: 11, pgbouncer: false }] as const;
 const DURATION_S = 15;
