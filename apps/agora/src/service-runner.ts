@@ -30,7 +30,7 @@ import {
 import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
 import { SERVICE_MODULES, WEB_APP_DIST, builtWebApp } from './compose.js';
-import { requireBackends } from './backends.js';
+import { BACKENDS_WAIT, requireBackends } from './backends.js';
 import { CALLABLE_SERVICES, ClusterClient } from './runtime.js';
 
 export const RUNNABLE = ['gateway', ...SERVICE_MODULES.map((m) => m.name)] as const;
@@ -74,7 +74,13 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
   const isGateway = name === 'gateway';
   // A gateway is the public edge (HOST); a service listens only where it is advertised.
   const advertisedHost = isGateway ? env.string('AGORA_ADVERTISE_HOST', WILDCARD_HOSTS.has(config.host) ? '127.0.0.1' : config.host) : serviceAddress(config.host, env);
-  await requireBackends({ databaseUrl: config.databaseUrl ?? config.serviceDatabaseUrls[name], redisUrl: config.redisUrl, natsUrl: config.natsUrl });
+  await requireBackends(
+    { databaseUrl: config.databaseUrl ?? config.serviceDatabaseUrls[name], redisUrl: config.redisUrl, natsUrl: config.natsUrl },
+    {
+      waitMs: env.int(BACKENDS_WAIT.variable, BACKENDS_WAIT.defaultMs, { min: 0, max: BACKENDS_WAIT.maxMs }),
+      onWait: (problems) => process.stderr.write(`agora: waiting for ${problems.join('; ')}\n`),
+    },
+  );
   const instanceId = env.string('AGORA_INSTANCE_ID') ?? `${name}-${newId()}`;
   const logger = createLogger(name, config.logLevel).child({ instance: instanceId });
   // Before any app, pool or client is built: each instruments itself only when tracing is on.

@@ -8,10 +8,11 @@ import { ProcessCluster, baseEnvironment, type NodeLauncher } from '@agora/bench
 import { ConfigError } from '@agora/kernel';
 import { PostgresStorage } from '@agora/platform';
 import { FaultRunner } from './faults.js';
+import { explainViolations } from './forensics.js';
 import { History } from './history.js';
 import { checkInvariants, type InvariantReport } from './invariants.js';
 import { ADMIN, ChaosClient, LOAD_LIMITS, runLoad, setUpShop } from './load.js';
-import { buildReport, formatExits, formatReport, orderAnswers, replayCommand } from './report.js';
+import { buildReport, formatExits, formatMemberOutputs, formatReport, orderAnswers, replayCommand } from './report.js';
 import { buildSchedule } from './schedule.js';
 import { startChaosServers } from './servers.js';
 
@@ -196,6 +197,11 @@ export async function runChaosCommand(argv: readonly string[], context: ChaosCon
     }
     const result = buildReport({ seed, durationS, pgbouncer: values.pgbouncer, history, violations: report.violations, exits: faults.unexpectedExits, recoveryMs, ordersByStatus: report.ordersByStatus });
     if (faults.unexpectedExits.length > 0) context.stderr(formatExits(faults.unexpectedExits));
+    if (report.violations.length > 0) {
+      // The members' last output first, the databases' rows last: a caller keeping only the tail keeps those.
+      context.stderr(formatMemberOutputs(cluster.all().filter((m) => CHAOS_VICTIMS.some((v) => m.service === v))));
+      context.stderr(await explainViolations(storage, report.violations));
+    }
     context.stdout(formatReport(result, history));
     if (values.json) context.stdout(`${JSON.stringify(result)}\n`);
     return result.violations === 0 ? 0 : 1;

@@ -70,9 +70,16 @@ export function formatExits(exits: readonly MemberExit[]): string {
   return exits.map((e) => `--- ${e.instanceId} exited on its own at ${(e.atMs / 1000).toFixed(1)} s (${e.signal ?? `code ${e.code}`}); its last output:\n${e.output.slice(-REPORT_LIMITS.exitOutputChars)}\n`).join('');
 }
 
+/** The last output of each member (their warnings and errors, at the chaos log level), for a failing run. */
+export function formatMemberOutputs(members: readonly { instanceId: string; output(): string }[]): string {
+  return members.map((m) => `--- ${m.instanceId}'s last output:\n${m.output().slice(-REPORT_LIMITS.memberOutputChars)}\n`).join('');
+}
+
 export const REPORT_LIMITS = {
   /** Output shown per member that exited on its own. */
   exitOutputChars: 1_500,
+  /** Output shown per order, inventory and payment member when an invariant is broken. */
+  memberOutputChars: 2_500,
 } as const;
 
 export function formatReport(report: ChaosReport, history: History): string {
