@@ -1,2 +1,2 @@
 /** The conservation laws over the databases: `agora chaos` checks them too, so they live with it. */
-export { checkInvariants, type InvariantInput, type InvariantReport } from '@agora/cli';
+export { checkInvariants, type InvariantReport } from '@agora/cli';

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { sql } from 'drizzle-orm';
 import { ConfigError, EnvReader } from '@agora/kernel';
 import {
   PostgresStorage,
@@ -195,11 +194,6 @@ export async function ensureShardDatabases(databaseUrl: string, service: Sharded
   } finally {
     await client.end();
   }
-}
-
-/** Orders per shard (the admin view and the tests): one count per shard's storage. */
-export async function ordersPerShard(storages: readonly Storage[]): Promise<number[]> {
-  return Promise.all(storages.map(async (s) => Number((await s.query<{ n: string }>(sql`select count(*)::text as n from orders.orders`))[0]?.n ?? 0)));
 }
 
 const SHARDS_USAGE = `usage:

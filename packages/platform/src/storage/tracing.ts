@@ -3,7 +3,7 @@ import { ATTR_DB_NAMESPACE, ATTR_DB_OPERATION_NAME, ATTR_DB_QUERY_TEXT, ATTR_DB_
 import { DB_STATEMENT_CHARS_MAX, SpanKind, hasActiveSpan, inSpan, tracingActive } from '../telemetry/tracing.js';
 
 /** The pre-1.26 name of `db.system.name`, still what many trace backends group database spans by. */
-export const ATTR_DB_SYSTEM_LEGACY = 'db.system';
+const ATTR_DB_SYSTEM_LEGACY = 'db.system';
 
 /** The first keyword of a statement (`SELECT`, `INSERT`, `BEGIN`, ...): its `db.operation.name`. */
 export function statementOperation(text: string): string {

@@ -10,8 +10,6 @@ export interface CartLine {
 /** The currency of an empty cart's subtotal. */
 export const DEFAULT_CURRENCY = 'USD';
 
-export type UnavailableReason = cart.UnavailableReason;
-
 /**
  * The cart as the shopper sees it: stored lines priced with the catalog's current prices. A SKU
  * the catalog no longer sells stays in the cart (it may come back) but is listed under

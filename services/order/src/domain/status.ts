@@ -35,11 +35,6 @@ export function allowedNext(from: OrderStatus): readonly OrderStatus[] {
   return TRANSITIONS[from];
 }
 
-/** Final as far as the checkout is concerned (CONFIRMED can still be cancelled later). */
-export function isSettled(status: OrderStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
-}
-
 export function isCancellable(status: OrderStatus): boolean {
   return canTransition(status, 'CANCELLED');
 }
