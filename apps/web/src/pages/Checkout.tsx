@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, NETWORK_ERROR, newIdempotencyKey, request } from '../api';
 import { itemsText, refreshCart, useCart } from '../cart';
 import { formatMoney } from '../format';
+import { rememberPlacedOrder } from '../placed-orders';
 import { Link, navigate } from '../router';
 import { useSession } from '../session';
 import type { Address, Order } from '../types';
@@ -111,6 +112,7 @@ export function CheckoutPage() {
         idempotencyKey: attemptKey.current,
       });
       attemptKey.current = undefined;
+      rememberPlacedOrder(body);
       await refreshCart().catch((err: unknown) => console.warn('cart refresh after checkout failed', err));
       navigate(`/orders/${body.id}?placed=1`);
     } catch (err) {

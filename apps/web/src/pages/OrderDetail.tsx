@@ -1,8 +1,10 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiError, api } from '../api';
 import { announce } from '../announce';
+import { refreshCart } from '../cart';
 import { STATUS_LABELS, formatDateTime, formatMoney, shortId } from '../format';
 import type { Params } from '../match';
+import { placedOrder } from '../placed-orders';
 import { Link, useSearchParams } from '../router';
 import { CANCELLABLE, IN_PROGRESS, type Order } from '../types';
 import { Alert, ErrorAlert, Loading } from '../ui/Alert';
@@ -14,19 +16,30 @@ import { useAsync } from '../useAsync';
 const POLL_MS = 1_000;
 const POLL_LIMIT = 120;
 
-function Outcome({ order, placed }: { order: Order; placed: boolean }) {
-  if (!placed) return null;
+/**
+ * What the shopper should know about the order now: waiting for an asynchronous payment (on
+ * every visit while it lasts), and right after checkout or a settled payment, how it ended.
+ */
+function Outcome({ order, placed, settled }: { order: Order; placed: boolean; settled: boolean }) {
+  if (IN_PROGRESS.has(order.status)) {
+    return (
+      <Alert kind="info" title="Payment pending: your items are reserved.">
+        <p>We are waiting for the payment provider to confirm your card. This page updates by itself when it does.</p>
+      </Alert>
+    );
+  }
+  if (order.status === 'CONFIRMED' && settled) {
+    return (
+      <Alert kind="success" title="Payment received. Your order is confirmed.">
+        <p>The payment provider confirmed your card and your items are set aside for you.</p>
+      </Alert>
+    );
+  }
+  if (!placed && !settled) return null;
   if (order.status === 'CONFIRMED') {
     return (
       <Alert kind="success" title="Thank you! Your order is confirmed.">
         <p>We have your payment and your items are reserved for you.</p>
-      </Alert>
-    );
-  }
-  if (IN_PROGRESS.has(order.status)) {
-    return (
-      <Alert kind="info" title="Your order is being processed.">
-        <p>We are waiting for the payment provider. This page updates by itself.</p>
       </Alert>
     );
   }
@@ -37,8 +50,20 @@ function Outcome({ order, placed }: { order: Order; placed: boolean }) {
 /** One order with its lines and status history; shared by the shopper's and the admin's pages. */
 export function OrderView({ id, backTo, backLabel }: { id: string; backTo: string; backLabel: string }) {
   const placed = useSearchParams().get('placed') === '1';
-  const order = useAsync((signal) => api.get<Order>(`/api/v1/orders/${encodeURIComponent(id)}`, { signal }), [id]);
+  // Right after checkout the order as checkout answered it is shown first (see placed-orders.ts).
+  const [seed] = useState(() => (placed ? placedOrder(id) : undefined));
+  const seedShown = useRef(false);
+  const order = useAsync((signal) => {
+    if (seed && !seedShown.current) {
+      seedShown.current = true;
+      return Promise.resolve(seed);
+    }
+    return api.get<Order>(`/api/v1/orders/${encodeURIComponent(id)}`, { signal });
+  }, [id]);
   const [polls, setPolls] = useState(0);
+  /** The order was seen waiting for its payment and has since left that state. */
+  const [settled, setSettled] = useState(false);
+  const sawInProgress = useRef(false);
   const [confirming, setConfirming] = useState(false);
   const [cancelling, setCancelling] = useState(false);
   const [cancelError, setCancelError] = useState<unknown>(undefined);
@@ -54,6 +79,19 @@ export function OrderView({ id, backTo, backLabel }: { id: string; backTo: strin
   }, [data, polls, reload]);
 
   const status = data?.status;
+  useEffect(() => {
+    if (!status) return;
+    if (IN_PROGRESS.has(status)) {
+      sawInProgress.current = true;
+      return;
+    }
+    if (!sawInProgress.current) return;
+    sawInProgress.current = false;
+    setSettled(true);
+    // A confirmed order's lines leave the cart on the server only now: the header follows.
+    refreshCart().catch((err: unknown) => console.warn('cart refresh after the payment settled failed', err));
+  }, [status]);
+
   useEffect(() => {
     if (status && polls > 0) announce(`Order status: ${STATUS_LABELS[status]}.`);
   }, [status, polls]);
@@ -101,7 +139,7 @@ export function OrderView({ id, backTo, backLabel }: { id: string; backTo: strin
         <StatusBadge status={data.status} /> <span className="muted">Placed {formatDateTime(data.createdAt)}</span>
       </p>
       <div aria-live="polite">
-        <Outcome order={data} placed={placed} />
+        <Outcome order={data} placed={placed} settled={settled} />
       </div>
 
       <div className="order-layout">

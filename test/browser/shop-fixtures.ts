@@ -1,0 +1,104 @@
+import { expect } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN, type RunningSystem } from '../support/system.js';
+import { Api, uniqueEmail } from '../support/http.js';
+import { openPage, type WatchedPage } from './browser.js';
+
+/** What the browser tests read from the API to set a scene (the public bodies, as far as they need). */
+export interface Variant {
+  sku: string;
+  title: string;
+  price: { amount: number; currency: string };
+  available: number;
+}
+export interface Product {
+  id: string;
+  name: string;
+  category: string;
+  variants: Variant[];
+}
+export interface Session {
+  token: string;
+  user: { id: string; name: string; email: string; role: string };
+}
+
+export const ADDRESS = { line1: '1 Market Street', city: 'Springfield', postalCode: '12345' };
+
+/** One system, one browser, and the scene-setting a test needs: shoppers, stock, pages. */
+export class Shop {
+  readonly api: Api;
+  private readonly opened: WatchedPage[] = [];
+
+  constructor(
+    readonly system: RunningSystem,
+    private readonly browser: Browser,
+  ) {
+    this.api = new Api(system.baseUrl);
+  }
+
+  async open(viewport?: { width: number; height: number }): Promise<WatchedPage> {
+    const watched = await openPage(this.browser, this.system.baseUrl, viewport);
+    this.opened.push(watched);
+    return watched;
+  }
+
+  async close(): Promise<void> {
+    for (const { context } of this.opened) await context.close().catch((err: unknown) => console.warn('closing a browser context', err));
+  }
+
+  /** A demo product with a variant that has at least `minimum` in stock, not one of `skip`. */
+  async productInStock(minimum: number, skip: readonly string[] = []): Promise<{ product: Product; variant: Variant }> {
+    const page = await this.api.get<{ items: Product[] }>('/api/v1/products?limit=50');
+    for (const product of page.body.items) {
+      if (skip.includes(product.id)) continue;
+      const variant = product.variants.find((v) => v.available >= minimum);
+      if (variant) return { product, variant };
+    }
+    throw new Error(`no demo product has ${minimum} in stock`);
+  }
+
+  async registerShopper(name = 'Casey Cart'): Promise<Session> {
+    const res = await this.api.post<Session>('/api/v1/auth/register', { email: uniqueEmail(), password: 'browser-pass-1', name });
+    expect(res.status).toBe(201);
+    return res.body;
+  }
+
+  async adminToken(): Promise<string> {
+    const res = await this.api.post<Session>('/api/v1/auth/login', ADMIN);
+    expect(res.status).toBe(200);
+    return res.body.token;
+  }
+
+  /** A shopper whose cart holds `quantity` of `sku`. */
+  async shopperWithCart(sku: string, quantity: number): Promise<Session> {
+    const session = await this.registerShopper();
+    const add = await this.api.post('/api/v1/cart/items', { sku, quantity }, { token: session.token });
+    expect(add.status).toBe(200);
+    return session;
+  }
+
+  /** A product of one variant with exactly `onHand` units, made through the admin API. */
+  async createProduct(name: string, onHand: number, priceCents = 1500): Promise<{ product: Product; sku: string }> {
+    const token = await this.adminToken();
+    const sku = `BRT-${Date.now().toString(36).toUpperCase()}-${Math.random().toString(36).slice(2, 6).toUpperCase()}`;
+    const body = { name, description: 'Made by a browser test.', category: 'office', variants: [{ sku, title: 'Standard', price: { amount: priceCents, currency: 'USD' } }] };
+    const created = await this.api.post<Product>('/api/v1/admin/products', body, { token, headers: { 'idempotency-key': `create-${sku}` } });
+    expect(created.status).toBe(201);
+    const stock = await this.api.put(`/api/v1/admin/inventory/${sku}`, { onHand }, { token });
+    expect(stock.status).toBe(200);
+    return { product: created.body, sku };
+  }
+}
+
+export async function fillAddress(page: Page): Promise<void> {
+  await page.getByLabel('Street address').fill(ADDRESS.line1);
+  await page.getByLabel('City').fill(ADDRESS.city);
+  await page.getByLabel('Postal code').fill(ADDRESS.postalCode);
+}
+
+/** How far the page scrolls sideways (0 when it fits its viewport). */
+export const sidewaysOverflow = (page: Page): Promise<number> => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as Promise<number>;
+
+/** The tag and text of the focused element, or BODY when focus was dropped. */
+export const focused = (page: Page): Promise<string> =>
+  page.evaluate('document.activeElement ? document.activeElement.tagName + " " + (document.activeElement.textContent || "").trim() : "none"') as Promise<string>;
