@@ -81,4 +81,36 @@ describe.runIf(chromiumAvailable())('storefront in headless Chromium', () => {
     await screenshot(page, 'order-async-settled');
     expect(problems).toEqual([]);
   });
+  it('says a card was declined once, with the reason, and the failed order offers to try again with the cart', async () => {
+    const { product, variant } = await shop.productInStock(2);
+    const session = await shop.shopperWithCart(variant.sku, 2);
+    const { page, context, problems } = await shop.open();
+    await signInWithToken(context, session);
+
+    await page.goto('/checkout');
+    await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+    await fillAddress(page);
+    await page.getByRole('radio', { name: /ending 0002/ }).check();
+    await page.getByRole('button', { name: /Place order/ }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Payment declined' });
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? '';
+    expect(text.match(/payment declined/gi)).toHaveLength(1);
+    expect(text).toContain('The bank that issued the card refused the payment.');
+    await screenshot(page, 'checkout-declined-once');
+
+    // Meanwhile the shopper emptied the cart; "Try again" on the failed order puts its lines back.
+    expect((await shop.api.delete(`/api/v1/cart/items/${variant.sku}`, { token: session.token })).status).toBe(200);
+    await page.getByRole('link', { name: 'See the failed order' }).click();
+    await page.getByRole('heading', { name: /Order #/ }).waitFor();
+    const failed = page.getByRole('alert').filter({ hasText: 'The payment did not go through.' });
+    await failed.getByText('The bank that issued the card refused the payment.').waitFor();
+    await failed.getByRole('button', { name: 'Try again' }).click();
+    await page.waitForURL(/\/checkout$/);
+    await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+    const summary = page.getByRole('complementary', { name: 'Order summary' });
+    await summary.getByText(`2 × ${product.name}`).waitFor();
+    await page.getByRole('link', { name: /Cart\s*2 items/ }).waitFor();
+    expect(problems).toEqual([]);
+  });
 });

@@ -49,3 +49,21 @@ export function itemsText(count: number): string {
 sessionStore.subscribe(() => {
   if (!sessionStore.get()) cartStore.set(null);
 });
+
+/**
+ * Puts an order's lines back in the cart where it holds fewer (a failed order's retry): lines the
+ * shopper has since added or raised stay as they are.
+ */
+export async function restoreLines(lines: readonly { sku: string; quantity: number }[]): Promise<Cart | null> {
+  const cart = await refreshCart();
+  if (!cart) return null;
+  const held = new Map(cart.items.map((line) => [line.sku, line.quantity]));
+  let latest: Cart = cart;
+  for (const line of lines) {
+    const quantity = held.get(line.sku) ?? 0;
+    if (quantity >= line.quantity) continue;
+    latest = quantity === 0 ? (await api.post<Cart>('/api/v1/cart/items', { sku: line.sku, quantity: line.quantity })).body : await api.patch<Cart>(`/api/v1/cart/items/${encodeURIComponent(line.sku)}`, { quantity: line.quantity });
+  }
+  cartStore.set(latest);
+  return latest;
+}

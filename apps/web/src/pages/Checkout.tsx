@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, NETWORK_ERROR, newIdempotencyKey, request } from '../api';
 import { itemsText, refreshCart, useCart } from '../cart';
+import { declineExplanation } from '../decline';
 import { formatMoney } from '../format';
 import { rememberPlacedOrder } from '../placed-orders';
 import { Link, navigate } from '../router';
@@ -155,7 +156,7 @@ export function CheckoutPage() {
       <div ref={outcomeRef} tabIndex={-1} className="outcome">
         {outcome?.kind === 'declined' ? (
           <Alert kind="error" title="Payment declined">
-            <p>{outcome.detail}</p>
+            <p>{declineExplanation(outcome.detail)}</p>
             <p>Your card was not charged and nothing was reserved. Your cart is unchanged: choose another card and try again.</p>
             {outcome.order ? (
               <p>

@@ -1,11 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, api } from '../api';
 import { announce } from '../announce';
-import { refreshCart } from '../cart';
+import { refreshCart, restoreLines } from '../cart';
+import { declineExplanation } from '../decline';
 import { STATUS_LABELS, formatDateTime, formatMoney, shortId } from '../format';
 import type { Params } from '../match';
 import { placedOrder } from '../placed-orders';
-import { Link, useSearchParams } from '../router';
+import { Link, navigate, useSearchParams } from '../router';
 import { CANCELLABLE, IN_PROGRESS, type Order } from '../types';
 import { Alert, ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
@@ -43,12 +44,44 @@ function Outcome({ order, placed, settled }: { order: Order; placed: boolean; se
       </Alert>
     );
   }
-  if (order.status === 'PAYMENT_FAILED') return <Alert kind="error" title="The payment did not go through." />;
   return null;
 }
 
+/** A failed payment: why, and a way back to checkout with the order's lines in the cart. */
+function PaymentFailed({ order, retry }: { order: Order; retry: boolean }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const reason = [...order.history].reverse().find((event) => event.status === 'PAYMENT_FAILED')?.reason;
+  const tryAgain = async () => {
+    if (busy) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      await restoreLines(order.lines);
+      navigate('/checkout');
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <Alert kind="error" title="The payment did not go through.">
+      <p>{declineExplanation(reason)} Nothing was charged.</p>
+      {retry ? (
+        <p>
+          <button type="button" className="button" onClick={() => void tryAgain()} aria-disabled={busy}>
+            {busy ? 'Getting your cart ready…' : 'Try again'}
+          </button>{' '}
+          <span className="muted small">Back to checkout with these items in your cart, to pay with another card.</span>
+        </p>
+      ) : null}
+      <ErrorAlert error={error} title="Your cart could not be restored." />
+    </Alert>
+  );
+}
+
 /** One order with its lines and status history; shared by the shopper's and the admin's pages. */
-export function OrderView({ id, backTo, backLabel }: { id: string; backTo: string; backLabel: string }) {
+export function OrderView({ id, backTo, backLabel, retry = false }: { id: string; backTo: string; backLabel: string; retry?: boolean }) {
   const placed = useSearchParams().get('placed') === '1';
   // Right after checkout the order as checkout answered it is shown first (see placed-orders.ts).
   const [seed] = useState(() => (placed ? placedOrder(id) : undefined));
@@ -141,6 +174,7 @@ export function OrderView({ id, backTo, backLabel }: { id: string; backTo: strin
       <div aria-live="polite">
         <Outcome order={data} placed={placed} settled={settled} />
       </div>
+      {data.status === 'PAYMENT_FAILED' ? <PaymentFailed order={data} retry={retry} /> : null}
 
       <div className="order-layout">
         <section aria-labelledby="lines-heading">
@@ -243,5 +277,5 @@ export function OrderView({ id, backTo, backLabel }: { id: string; backTo: strin
 }
 
 export function OrderDetailPage({ params }: { params: Params }) {
-  return <OrderView id={params.id ?? ''} backTo="/orders" backLabel="All your orders" />;
+  return <OrderView id={params.id ?? ''} backTo="/orders" backLabel="All your orders" retry />;
 }
