@@ -69,25 +69,31 @@ export async function crashLeft(lane: Lane, sagaId: string, orderId: string): Pr
   return { saga: row?.saga ?? 'FINISHED', reservation: row?.reservation ?? 'NONE', intent: row?.intent ?? 'NONE' };
 }
 
-export const visaScenarios: Scenario[] = CHECKOUT_STEPS.flatMap((step) =>
-  (['STARTED', 'DONE'] as const).map((status) => ({
-    point: `checkout:${step}:run:${status}`,
-    card: 'tok_visa' as const,
-    // Compensating would keep stock and money too, but recovery resumes forward: nothing about a
-    // crash makes an approved card's checkout fail, so anything but CONFIRMED means a step broke
-    // after the restart (as capture did when the sandbox provider forgot its charges).
-    ends: ['CONFIRMED'],
-    diesInRequest: true,
-  })),
-);
+/**
+ * One kill point per distinct moment. The remote steps are replayed (no log write of their own),
+ * so nothing happens between one step's `run:DONE` and the next one's `run:STARTED`: the drive
+ * only moves on in memory, and a kill at either leaves the same databases. The same holds for
+ * `open` (it runs nothing: its STARTED and DONE are `reserveStock`'s STARTED) and `confirm`
+ * (fused: its STARTED is `clearCart`'s DONE, its DONE the one write that completes the saga).
+ * So the distinct moments are: before any effect, and after each step's effect.
+ */
+const AFTER_EACH_STEP = CHECKOUT_STEPS.filter((step) => step !== 'open').map((step) => `checkout:${step}:run:DONE`);
+
+export const visaScenarios: Scenario[] = ['checkout:open:run:STARTED', ...AFTER_EACH_STEP].map((point) => ({
+  point,
+  card: 'tok_visa' as const,
+  // Compensating would keep stock and money too, but recovery resumes forward: nothing about a
+  // crash makes an approved card's checkout fail, so anything but CONFIRMED means a step broke
+  // after the restart (as capture did when the sandbox provider forgot its charges).
+  ends: ['CONFIRMED'],
+  diesInRequest: true,
+}));
 
 /** tok_declined: authorizePayment aborts, reserveStock and open are compensated; kill along that path. */
-export const declinedScenarios: Scenario[] = [
-  'checkout:authorizePayment:run:FAILED',
-  'checkout:reserveStock:compensate:STARTED',
-  'checkout:reserveStock:compensate:DONE',
-  'checkout:open:compensate:STARTED',
-].map((point) => ({ point, card: 'tok_declined' as const, ends: ['PAYMENT_FAILED'], diesInRequest: true }));
+// `run:FAILED` is the write that turns the saga COMPENSATING: the next moment, before the release,
+// is the same as `reserveStock:compensate:STARTED`; after the release (its DONE) comes open's
+// compensation with nothing written between (the same as `open:compensate:STARTED`).
+export const declinedScenarios: Scenario[] = ['checkout:authorizePayment:run:FAILED', 'checkout:reserveStock:compensate:DONE'].map((point) => ({ point, card: 'tok_declined' as const, ends: ['PAYMENT_FAILED'], diesInRequest: true }));
 
 /**
  * tok_capture_fails: authorized, then the provider refuses the capture, so capturePayment aborts
@@ -99,12 +105,12 @@ export const declinedScenarios: Scenario[] = [
  * must answer "already done". The sandbox keeps "capture refused" in its process memory only (a
  * charge relearned after a restart would capture), but a COMPENSATING saga never runs a step
  * forward again: only PAYMENT_FAILED is correct, with the authorization voided and nothing captured.
+ * One point per distinct moment: a compensation's STARTED is the moment right after the write or
+ * the compensation before it (nothing is written between), so the failure and each DONE cover them.
  */
 export const captureFailsScenarios: Scenario[] = [
   'checkout:capturePayment:run:FAILED',
-  'checkout:commitStock:compensate:STARTED',
   'checkout:commitStock:compensate:DONE',
-  'checkout:authorizePayment:compensate:STARTED',
   'checkout:authorizePayment:compensate:DONE',
   'checkout:open:compensate:DONE',
 ].map((point) => ({
@@ -134,12 +140,11 @@ export const captureFailsScenarios: Scenario[] = [
  */
 export const asyncScenarios: Scenario[] = [
   ...[
-    ...['open', 'reserveStock'].flatMap((step) => [`checkout:${step}:run:STARTED`, `checkout:${step}:run:DONE`]),
-    'checkout:authorizePayment:run:STARTED',
+    // Before the asynchronous authorization (the moments before it are the visa lane's).
+    'checkout:reserveStock:run:DONE',
     'checkout:authorizePayment:run:WAITING:WAITING',
     'checkout:authorizePayment:run:WAITING:RUNNING',
-    'checkout:authorizePayment:run:DONE',
-    ...['commitStock', 'capturePayment', 'clearCart', 'confirm'].flatMap((step) => [`checkout:${step}:run:STARTED`, `checkout:${step}:run:DONE`]),
+    ...AFTER_EACH_STEP.filter((point) => !/open|reserveStock/.test(point)),
   ].map((point) => ({
     point,
     card: 'tok_async' as const,
