@@ -4,7 +4,7 @@ import type { FlashSalePayments } from '../app/flash-sale/pay.js';
 
 /** `POST /orders/:id/pay`: only flash-sale orders wait for a payment (app/flash-sale/pay.ts). */
 export function registerPayRoute(app: HttpApp, payments: FlashSalePayments): void {
-  app.post('/orders/:id/pay', { schema: { params: IdParams, body: order.PayBody } }, async (request, reply) => {
+  app.post('/orders/:id/pay', { schema: { params: IdParams, body: order.PayBody, response: { 200: order.Order } } }, async (request, reply) => {
     const answer = await payments.pay(requireCaller(request), request.params.id, request.body);
     return reply.code(answer.status).send(answer.order);
   });

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { fromProblem, isProblem } from '@agora/kernel';
 import { IdParams, order } from '@agora/contracts';
 import { requireAdmin, requireCaller, type Caller, type HttpApp } from '@agora/platform';
 import type { Orders } from '../app/orders.js';
@@ -7,34 +8,48 @@ import type { AdmissionGate } from './admission.js';
 const CheckoutHeaders = Type.Object({ 'idempotency-key': Type.Optional(order.IdempotencyKeyHeader) });
 
 /**
+ * The success answers, serialized through the contract's schemas (packages/contracts/src/order.ts):
+ * a field the contract lacks never leaks out, and one it requires cannot go missing unnoticed.
+ * Problems (4xx, 5xx) are problem+json made by one function (packages/kernel/src/errors.ts).
+ */
+const CheckoutAnswers = { 201: order.Order, 202: order.Order };
+const OrderAnswer = { 200: order.Order };
+const OrderPageAnswer = { 200: order.OrderPage };
+
+/**
  * `checkoutGate` bounds the checkouts this process runs and queues; one it refuses answers 503
  * with Retry-After before any work (no order, no idempotency record), so its retry starts afresh.
  */
 export function registerOrderRoutes(app: HttpApp, orders: Orders, checkoutGate: AdmissionGate, beforeCancel: (caller: Caller, orderId: string) => Promise<void> = async () => undefined): void {
-  app.post('/checkout', { schema: { headers: CheckoutHeaders, body: order.CheckoutBody } }, async (request, reply) => {
+  app.post('/checkout', { schema: { headers: CheckoutHeaders, body: order.CheckoutBody, response: CheckoutAnswers } }, async (request, reply) => {
     const caller = requireCaller(request);
     // Replays of a finished checkout (same Idempotency-Key) pass the gate too, though they only
     // read the stored answer: they are cheap and brief, so they free their slot at once, and a
     // replay refused under overload is just retried later with the same key — nothing is lost.
     const result = await checkoutGate.run(() => orders.checkout(caller, request.headers['idempotency-key'], request.body, request.id));
     if (result.replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(result.status).send(result.body);
+    // A problem kept for the key (out of stock, declined, ...) answers again the way it first did:
+    // thrown, so the error handler writes it as problem+json.
+    if (isProblem(result.body)) throw fromProblem(result.body);
+    if (result.status !== 201 && result.status !== 202) throw new Error(`checkout answered ${result.status} with no problem in the body`);
+    // A replayed body is stored JSON: the response schema checks it on the way out.
+    return reply.code(result.status).send(result.body as order.Order);
   });
 
-  app.get('/orders', { schema: { querystring: order.OrderListQuery } }, async (request) => {
+  app.get('/orders', { schema: { querystring: order.OrderListQuery, response: OrderPageAnswer } }, async (request) => {
     const caller = requireCaller(request);
     return orders.list(caller, request.query.limit ?? 20, request.query.cursor);
   });
 
-  app.get('/orders/:id', { schema: { params: IdParams } }, async (request) => orders.get(requireCaller(request), request.params.id));
+  app.get('/orders/:id', { schema: { params: IdParams, response: OrderAnswer } }, async (request) => orders.get(requireCaller(request), request.params.id));
 
-  app.post('/orders/:id/cancel', { schema: { params: IdParams } }, async (request) => {
+  app.post('/orders/:id/cancel', { schema: { params: IdParams, response: OrderAnswer } }, async (request) => {
     const caller = requireCaller(request);
     await beforeCancel(caller, request.params.id);
     return orders.cancel(caller, request.params.id);
   });
 
-  app.get('/admin/orders', { schema: { querystring: order.AdminOrderQuery } }, async (request) => {
+  app.get('/admin/orders', { schema: { querystring: order.AdminOrderQuery, response: OrderPageAnswer } }, async (request) => {
     requireAdmin(request);
     return orders.listAll(request.query.status, request.query.limit ?? 20, request.query.cursor);
   });
