@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { pgliteBackend } from '@agora/platform/testing';
 import { startSystem, type RunningSystem } from '../support/system.js';
 import { CHROMIUM, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken } from './browser.js';
-import { Shop, fillAddress } from './shop-fixtures.js';
+import { Shop, fillAddress, focused } from './shop-fixtures.js';
 
 /**
  * The sandbox settles a `tok_async` payment this long after checkout answered 202: long enough that
@@ -111,6 +111,87 @@ describe.runIf(chromiumAvailable())('storefront in headless Chromium', () => {
     const summary = page.getByRole('complementary', { name: 'Order summary' });
     await summary.getByText(`2 × ${product.name}`).waitFor();
     await page.getByRole('link', { name: /Cart\s*2 items/ }).waitFor();
+    expect(problems).toEqual([]);
+  });
+  it('keeps the cart within the stock, says the limits, and names the short line when stock runs out at checkout', async () => {
+    const name = `Stock Limit Lamp ${Date.now().toString(36)}`;
+    const { product, sku } = await shop.createProduct(name, 80);
+    const session = await shop.shopperWithCart(sku, 50);
+    const { page, context, problems } = await shop.open();
+    await signInWithToken(context, session);
+    const cartQuantity = async () => (await shop.api.get<{ items: { sku: string; quantity: number }[] }>('/api/v1/cart', { token: session.token })).body.items.find((l) => l.sku === sku)?.quantity;
+
+    // The product page counts what the cart already holds.
+    await page.goto(`/products/${product.id}`);
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+    await page.getByLabel('Quantity').fill('31');
+    await page.getByText('Your cart already holds 50: at most 30 more can be added.').waitFor();
+    expect(await page.getByRole('button', { name: 'Add to cart' }).getAttribute('aria-disabled')).toBe('true');
+
+    // The cart refuses more than the stock, and says so instead of quietly going back.
+    await page.goto('/cart');
+    const quantity = page.getByRole('spinbutton', { name: `Quantity of ${name} (Standard)` });
+    await quantity.fill('99');
+    await quantity.press('Enter');
+    await page.getByText('Only 80 available: lower the quantity to check out.').waitFor();
+    expect(await quantity.inputValue()).toBe('99');
+    expect(await quantity.getAttribute('aria-invalid')).toBe('true');
+    // Past the cart's own limit the message names that limit.
+    await quantity.fill('10000');
+    await quantity.press('Enter');
+    await page.getByText('You can buy at most 99 of one item.').waitFor();
+    expect(await quantity.inputValue()).toBe('10000');
+    await screenshot(page, 'cart-quantity-limit');
+    expect(await cartQuantity()).toBe(50);
+    await quantity.fill('60');
+    await quantity.press('Enter');
+    await page.getByText('Subtotal (60 items)').waitFor();
+    expect(await cartQuantity()).toBe(60);
+
+    // Stock falls below the cart meanwhile: checkout names the line, and says once that nothing was charged.
+    const token = await shop.adminToken();
+    expect((await shop.api.put(`/api/v1/admin/inventory/${sku}`, { onHand: 40 }, { token })).status).toBe(200);
+    await page.goto('/checkout');
+    await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+    await fillAddress(page);
+    await page.getByRole('button', { name: /Place order/ }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Not enough stock for your order' });
+    await alert.getByText(`${name} — Standard: 60 in your cart, 40 available now.`).waitFor();
+    expect(((await alert.textContent()) ?? '').match(/nothing was charged/gi)).toHaveLength(1);
+    await screenshot(page, 'checkout-out-of-stock');
+
+    // Back in the cart the line is marked until it fits the stock.
+    await alert.getByRole('link', { name: 'Change the quantities in your cart' }).click();
+    await page.getByText('Only 40 available: lower the quantity to check out.').waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps keyboard focus on Add to cart and moves it to the next line on Remove', async () => {
+    const first = await shop.productInStock(3);
+    const second = await shop.productInStock(3, [first.product.id]);
+    const session = await shop.shopperWithCart(second.variant.sku, 1);
+    const { page, context, problems } = await shop.open();
+    await signInWithToken(context, session);
+
+    await page.goto(`/products/${first.product.id}`);
+    await page.getByRole('heading', { level: 1, name: first.product.name }).waitFor();
+    if (first.product.variants.length > 1) await page.getByRole('radio', { name: new RegExp(first.variant.title) }).check();
+    await page.getByRole('button', { name: 'Add to cart' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByText('Added to your cart').waitFor();
+    expect(await focused(page)).toBe('BUTTON Add to cart');
+
+    await page.goto('/cart');
+    const lines = page.getByRole('list', { name: 'Items in your cart' }).getByRole('listitem');
+    await page.getByText('Subtotal (2 items)').waitFor();
+    await lines.first().getByRole('button', { name: /^Remove/ }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByText('Subtotal (1 item)').waitFor();
+    await page.waitForFunction('document.activeElement && document.activeElement.textContent.startsWith("Remove")');
+    expect(await lines.count()).toBe(1);
+    await page.keyboard.press('Enter');
+    await page.getByText('Your cart is empty.').waitFor();
+    await page.waitForFunction('document.activeElement && document.activeElement.textContent === "Find something"');
     expect(problems).toEqual([]);
   });
 });

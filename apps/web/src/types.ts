@@ -60,8 +60,8 @@ export interface Cart {
   items: CartLine[];
   subtotal: Money;
   itemCount: number;
-  /** SKUs in the cart that can no longer be bought (added by the cart service). */
-  unavailable?: string[];
+  /** Lines that cannot be priced now (not in the catalog, or in another currency): outside `items`. */
+  unavailable?: { sku: string; quantity: number; reason: string }[];
 }
 
 export const ORDER_STATUSES = ['PENDING', 'RESERVED', 'CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED'] as const;

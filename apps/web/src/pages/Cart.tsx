@@ -1,33 +1,44 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import { availabilityOf, MAX_QUANTITY, quantityProblem } from '../availability';
 import { itemsText, refreshCart, removeFromCart, setCartQuantity, useCart } from '../cart';
 import { formatMoney } from '../format';
 import { Link } from '../router';
 import type { CartLine } from '../types';
 import { Alert, ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
+import { useAsync } from '../useAsync';
 
-const MAX_QUANTITY = 99;
 const QUANTITY_SETTLE_MS = 600;
 
 function lineLabel(line: CartLine): string {
   return line.productName ? `${line.productName} (${line.title})` : line.title;
 }
 
-function CartRow({ line, unavailable, onError }: { line: CartLine; unavailable: boolean; onError: (err: unknown) => void }) {
+interface RowProps {
+  line: CartLine;
+  /** Units that can be bought now; undefined until known. */
+  available: number | undefined;
+  onError: (err: unknown) => void;
+  /** The line left the cart (Remove, or quantity 0): the page moves focus on. */
+  onRemoved: () => void;
+}
+
+function CartRow({ line, available, onError, onRemoved }: RowProps) {
   const [quantity, setQuantity] = useState(String(line.quantity));
   const [busy, setBusy] = useState(false);
   useEffect(() => setQuantity(String(line.quantity)), [line.quantity]);
   const label = lineLabel(line);
+  // A quantity that cannot be bought is not sent: the message beside the field says why and the
+  // typed value stays for the shopper to correct (the saved line may be over the stock too).
+  const problem = quantityProblem(quantity, available);
 
   const commit = async (value: string) => {
+    if (busy || quantityProblem(value, available) || Number(value) === line.quantity) return;
     const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_QUANTITY || n === line.quantity) {
-      setQuantity(String(line.quantity));
-      return;
-    }
     setBusy(true);
     try {
       await setCartQuantity(line.sku, n, label);
+      if (n === 0) onRemoved();
     } catch (err) {
       onError(err);
       setQuantity(String(line.quantity));
@@ -42,12 +53,14 @@ function CartRow({ line, unavailable, onError }: { line: CartLine; unavailable: 
     const timer = window.setTimeout(() => void commit(quantity), QUANTITY_SETTLE_MS);
     return () => window.clearTimeout(timer);
     // `commit` closes over this render's line; the values it reads are the deps.
-  }, [quantity, line.quantity, busy]);
+  }, [quantity, line.quantity, busy, available]);
 
   const remove = async () => {
+    if (busy) return;
     setBusy(true);
     try {
       await removeFromCart(line.sku, label);
+      onRemoved();
     } catch (err) {
       onError(err);
       setBusy(false);
@@ -55,8 +68,9 @@ function CartRow({ line, unavailable, onError }: { line: CartLine; unavailable: 
   };
 
   const inputId = `qty-${line.sku}`;
+  const errorId = `${inputId}-error`;
   return (
-    <li className={`cart-line${unavailable ? ' unavailable' : ''}`} aria-busy={busy}>
+    <li className={`cart-line${problem ? ' unavailable' : ''}`} aria-busy={busy}>
       <div className="cart-line-main">
         <Link to={`/products/${line.productId}`} className="cart-line-name">
           {line.productName ?? line.title}
@@ -64,20 +78,27 @@ function CartRow({ line, unavailable, onError }: { line: CartLine; unavailable: 
         <span className="muted small">
           {line.productName ? `${line.title} · ` : ''}SKU {line.sku} · {formatMoney(line.unitPrice)} each
         </span>
-        {unavailable ? <span className="field-error">No longer available in this quantity.</span> : null}
+        {problem ? (
+          <span className="field-error" id={errorId}>
+            {problem}
+          </span>
+        ) : null}
       </div>
       <div className="cart-line-qty">
         <label htmlFor={inputId} className="visually-hidden">
           Quantity of {label}
         </label>
+        {/* Read-only, not disabled, while saving: a disabled field would drop keyboard focus. */}
         <input
           id={inputId}
           type="number"
           inputMode="numeric"
           min={0}
-          max={MAX_QUANTITY}
+          max={Math.min(MAX_QUANTITY, Math.max(available ?? MAX_QUANTITY, line.quantity))}
           value={quantity}
-          disabled={busy}
+          readOnly={busy}
+          aria-invalid={problem ? true : undefined}
+          aria-describedby={problem ? errorId : undefined}
           onChange={(e) => setQuantity(e.target.value)}
           onBlur={(e) => void commit(e.target.value)}
           onKeyDown={(e) => {
@@ -87,7 +108,7 @@ function CartRow({ line, unavailable, onError }: { line: CartLine; unavailable: 
             }
           }}
         />
-        <button type="button" className="link-button" onClick={() => void remove()} disabled={busy}>
+        <button type="button" className="link-button" data-remove onClick={() => void remove()} aria-disabled={busy}>
           Remove <span className="visually-hidden">{label}</span>
         </button>
       </div>
@@ -100,6 +121,12 @@ export function CartPage() {
   const cart = useCart();
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(undefined);
+  /** Where the removed line was, so focus goes to its neighbour once the list has re-rendered. */
+  const [removedAt, setRemovedAt] = useState<number | undefined>(undefined);
+  const listRef = useRef<HTMLUListElement>(null);
+  const emptyRef = useRef<HTMLAnchorElement>(null);
+  const skus = (cart?.items ?? []).map((line) => line.sku).join(' ');
+  const stock = useAsync((signal) => availabilityOf(skus ? skus.split(' ') : [], signal), [skus]);
 
   useEffect(() => {
     refreshCart().then(
@@ -111,25 +138,44 @@ export function CartPage() {
     );
   }, []);
 
-  const unavailable = new Set(cart?.unavailable ?? []);
+  useEffect(() => {
+    if (removedAt === undefined) return;
+    const buttons = listRef.current?.querySelectorAll<HTMLButtonElement>('button[data-remove]') ?? [];
+    const next = buttons[Math.min(removedAt, buttons.length - 1)];
+    if (next) next.focus();
+    else emptyRef.current?.focus();
+    setRemovedAt(undefined);
+  }, [cart, removedAt]);
+
+  const availability = stock.data;
+  const overStock = (cart?.items ?? []).filter((line) => quantityProblem(String(line.quantity), availability?.get(line.sku)) !== undefined);
+  const unavailable = cart?.unavailable ?? [];
   return (
     <>
       <PageTitle title="Your cart">Your cart</PageTitle>
       <ErrorAlert error={error} />
       {loading && !cart ? <Loading label="Loading your cart…" /> : null}
+      {unavailable.length > 0 ? (
+        <Alert kind="warning" title="Some items in your cart can no longer be bought.">
+          <p>
+            {unavailable.map((line) => line.sku).join(', ')}: {unavailable.length === 1 ? 'it is' : 'they are'} not in the catalog now (or priced in another currency), so checkout leaves{' '}
+            {unavailable.length === 1 ? 'it' : 'them'} out.
+          </p>
+        </Alert>
+      ) : null}
       {cart && cart.items.length === 0 ? (
         <div className="empty">
           <p>Your cart is empty.</p>
-          <Link to="/search" className="button">
+          <Link to="/search" className="button" ref={emptyRef}>
             Find something
           </Link>
         </div>
       ) : null}
       {cart && cart.items.length > 0 ? (
         <div className="cart-layout">
-          <ul className="cart-lines" aria-label="Items in your cart">
-            {cart.items.map((line) => (
-              <CartRow key={line.sku} line={line} unavailable={unavailable.has(line.sku)} onError={setError} />
+          <ul className="cart-lines" aria-label="Items in your cart" ref={listRef}>
+            {cart.items.map((line, index) => (
+              <CartRow key={line.sku} line={line} available={availability?.get(line.sku)} onError={setError} onRemoved={() => setRemovedAt(index)} />
             ))}
           </ul>
           <aside className="summary" aria-label="Order summary">
@@ -138,7 +184,7 @@ export function CartPage() {
               <strong>{formatMoney(cart.subtotal)}</strong>
             </p>
             <p className="muted small">Shipping is free in the sandbox. Prices are confirmed at checkout.</p>
-            {unavailable.size > 0 ? <Alert kind="warning" title="Some items are no longer available. Remove them or lower the quantity to check out." /> : null}
+            {overStock.length > 0 ? <Alert kind="warning" title="Some quantities are more than we have in stock. Lower them (see the marked items) to check out." /> : null}
             <Link to="/checkout" className="button button-block">
               Check out
             </Link>

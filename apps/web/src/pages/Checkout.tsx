@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, NETWORK_ERROR, newIdempotencyKey, request } from '../api';
+import { availabilityOf } from '../availability';
 import { itemsText, refreshCart, useCart } from '../cart';
 import { declineExplanation } from '../decline';
 import { formatMoney } from '../format';
@@ -47,6 +48,23 @@ interface Outcome {
   kind: 'declined' | 'rejected';
   detail: string;
   order: Order | undefined;
+  /** Rejected for stock: the order's lines that ask for more than is available now. */
+  short?: { title: string; quantity: number; available: number }[];
+}
+
+/** The lines of a rejected order that ask for more than is available (the answer names none). */
+async function shortLines(order: Order | undefined): Promise<Outcome['short']> {
+  if (!order) return undefined;
+  try {
+    const available = await availabilityOf(order.lines.map((line) => line.sku));
+    return order.lines.flatMap((line) => {
+      const units = available.get(line.sku) ?? 0;
+      return line.quantity > units ? [{ title: line.title, quantity: line.quantity, available: units }] : [];
+    });
+  } catch (err) {
+    console.warn('could not read the stock of a rejected order', err);
+    return undefined;
+  }
 }
 
 function orderOf(body: unknown): Order | undefined {
@@ -122,7 +140,8 @@ export function CheckoutPage() {
       if (err instanceof ApiError && err.code === 'PAYMENT_DECLINED') {
         setOutcome({ kind: 'declined', detail: err.problem.detail, order: orderOf(err.body) });
       } else if (err instanceof ApiError && err.code === 'OUT_OF_STOCK') {
-        setOutcome({ kind: 'rejected', detail: err.problem.detail, order: orderOf(err.body) });
+        const order = orderOf(err.body);
+        setOutcome({ kind: 'rejected', detail: err.problem.detail, order, short: await shortLines(order) });
         await refreshCart().catch((e: unknown) => console.warn('cart refresh failed', e));
       } else {
         if (err instanceof ApiError) setFieldErrors(err.fieldErrors());
@@ -166,10 +185,20 @@ export function CheckoutPage() {
           </Alert>
         ) : null}
         {outcome?.kind === 'rejected' ? (
-          <Alert kind="error" title="Some items are out of stock">
-            <p>{outcome.detail}</p>
+          <Alert kind="error" title="Not enough stock for your order">
+            {outcome.short && outcome.short.length > 0 ? (
+              <ul>
+                {outcome.short.map((line) => (
+                  <li key={line.title}>
+                    <strong>{line.title}</strong>: {line.quantity} in your cart, {line.available === 0 ? 'none' : line.available} available now.
+                  </li>
+                ))}
+              </ul>
+            ) : (
+              <p>The stock of some items ran out while you were checking out.</p>
+            )}
             <p>
-              Nothing was charged. <Link to="/cart">Review your cart</Link> and try again.
+              Nothing was charged. <Link to="/cart">Change the quantities in your cart</Link> and try again.
             </p>
           </Alert>
         ) : null}

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api';
-import { addToCart } from '../cart';
+import { MAX_QUANTITY } from '../availability';
+import { addToCart, useCart } from '../cart';
 import { availabilityText, categoryLabel, formatMoney } from '../format';
 import type { Params } from '../match';
 import { Link, currentPath, navigate } from '../router';
@@ -11,12 +12,11 @@ import { PageTitle } from '../ui/PageTitle';
 import { ProductArt } from '../ui/ProductCard';
 import { useAsync } from '../useAsync';
 
-const MAX_QUANTITY = 99;
-
 export function ProductPage({ params }: { params: Params }) {
   const id = params.id ?? '';
   const product = useAsync((signal) => api.get<Product>(`/api/v1/products/${encodeURIComponent(id)}`, { signal }), [id]);
   const session = useSession();
+  const cart = useCart();
   const [sku, setSku] = useState<string>('');
   const [quantity, setQuantity] = useState('1');
   const [adding, setAdding] = useState(false);
@@ -54,14 +54,25 @@ export function ProductPage({ params }: { params: Params }) {
 
   const p = product.data;
   const variant = p.variants.find((v) => v.sku === sku) ?? p.variants[0];
-  const max = Math.min(MAX_QUANTITY, Math.max(1, variant?.available ?? 1));
+  // What is already in the cart counts: the cart may hold at most the stock (and the cart's limit).
+  const inCart = cart?.items.find((line) => line.sku === variant?.sku)?.quantity ?? 0;
+  const max = Math.min(MAX_QUANTITY, variant?.available ?? 0) - inCart;
   const qty = Number(quantity);
-  const quantityError = !Number.isInteger(qty) || qty < 1 ? 'Enter a whole number of at least 1.' : qty > max ? `At most ${max} can be ordered.` : undefined;
+  const quantityError =
+    !Number.isInteger(qty) || qty < 1
+      ? 'Enter a whole number of at least 1.'
+      : qty > max
+        ? max <= 0
+          ? `Your cart already holds ${inCart}, all that can be ordered.`
+          : inCart > 0
+            ? `Your cart already holds ${inCart}: at most ${max} more can be added.`
+            : `At most ${max} can be ordered.`
+        : undefined;
   const soldOut = (variant?.available ?? 0) <= 0;
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!variant || quantityError || soldOut) return;
+    if (!variant || quantityError || soldOut || adding) return;
     if (!session) {
       navigate(`/login?next=${encodeURIComponent(currentPath())}`);
       return;
@@ -116,7 +127,7 @@ export function ProductPage({ params }: { params: Params }) {
               type="number"
               inputMode="numeric"
               min={1}
-              max={max}
+              max={Math.max(1, max)}
               value={quantity}
               onChange={(e) => setQuantity(e.target.value)}
               aria-invalid={quantityError ? true : undefined}
@@ -129,7 +140,8 @@ export function ProductPage({ params }: { params: Params }) {
               </p>
             ) : null}
           </div>
-          <button type="submit" className="button" disabled={adding || soldOut || quantityError !== undefined}>
+          {/* aria-disabled, not disabled: a button disabled under the keyboard's focus (while adding) drops it to the page's top. */}
+          <button type="submit" className="button" aria-disabled={adding || soldOut || quantityError !== undefined}>
             {soldOut ? 'Out of stock' : adding ? 'Adding…' : session ? 'Add to cart' : 'Sign in to add to cart'}
           </button>
           <p className="muted small">SKU {variant?.sku}</p>
