@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@agora/kernel';
 import { defineSaga, type SagaLogEntry } from '@agora/platform';
 import { createTestDatabase, postgresBackend } from '@agora/platform/testing';
-import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, matchesKillPoint, parseKillPoint, type KillPoint } from '@agora/order';
+import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, matchesKillPoint, parseKillPoint, type KillPoint } from '../../apps/agora/src/faults.js';
 import { agoraLauncher, launchArgs } from '@agora/cli/launch';
 import { baseEnv } from './harness.js';
 
-/** The test-only crash hook of the order service (services/order/src/app/faults.ts). */
+/** The test-only crash hook of the order service, plugged in by the composition root (apps/agora/src/faults.ts). */
 
 const entry = (saga: string, step: string, phase: 'run' | 'compensate', status: 'STARTED' | 'WAITING' | 'DONE' | 'FAILED' | 'RETRYING', sagaStatus: SagaLogEntry['status'] = 'RUNNING'): SagaLogEntry => ({
   sagaId: '01890000-0000-7000-8000-000000000000',

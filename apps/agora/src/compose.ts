@@ -36,9 +36,13 @@ import { catalogModule } from '@agora/catalog';
 import { inventoryModule } from '@agora/inventory';
 import { cartModule } from '@agora/cart';
 import { paymentModule } from '@agora/payment';
-import { orderModule } from '@agora/order';
+import { createOrderModule } from '@agora/order';
 import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
+import { orderSagaFaults } from './faults.js';
+
+/** The order service gets the TEST-ONLY crash injection (faults.ts), inert unless AGORA_FAULT_KILL_AT is set. */
+const orderModule = createOrderModule({ sagaLogObserver: orderSagaFaults });
 
 export const SERVICE_MODULES: readonly ServiceModule[] = [identityModule, catalogModule, inventoryModule, cartModule, paymentModule, orderModule];
 

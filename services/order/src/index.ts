@@ -1,8 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type PaymentSettled } from '@agora/contracts/events';
-import { OutboxRelay, SAGA_DEFAULTS, createHttpApp, fenceWaitReporter, openServiceShards, type ServiceModule } from '@agora/platform';
+import {
+  OutboxRelay,
+  SAGA_DEFAULTS,
+  createHttpApp,
+  fenceWaitReporter,
+  openServiceShards,
+  type SagaDefinition,
+  type SagaLogEntry,
+  type ServiceDeps,
+  type ServiceModule,
+} from '@agora/platform';
 import { Collaborators } from './app/clients.js';
-import { FAULT_KILL_VARIABLE, assertKillPointExists, killAtObserver, parseKillPoint } from './app/faults.js';
 import { Orders } from './app/orders.js';
 import { checkoutGate } from './http/admission.js';
 import { registerOrderRoutes } from './http/routes.js';
@@ -20,92 +29,104 @@ export const ORDER_DEFAULTS = {
  * Environment of the order service (validated at start; a bad value names its variable):
  * - AGORA_SAGA_RECOVERY_INTERVAL_MS: how often sagas left by a crashed instance are looked for;
  * - AGORA_SAGA_LEASE_MS: how long an instance's claim on a saga lasts without renewal, i.e. how
- *   soon after a crash another instance (or the restarted one) may recover its sagas;
- * - AGORA_FAULT_KILL_AT: TEST-ONLY crash injection, see app/faults.ts. Never set in production.
+ *   soon after a crash another instance (or the restarted one) may recover its sagas.
  */
 export const ORDER_ENV = {
   recoveryInterval: 'AGORA_SAGA_RECOVERY_INTERVAL_MS',
   sagaLease: 'AGORA_SAGA_LEASE_MS',
-  faultKillAt: FAULT_KILL_VARIABLE,
 } as const;
 
-export const orderModule: ServiceModule = {
-  name: 'order',
-  migrationsFolder: ORDER_MIGRATIONS,
-  async create(deps) {
-    const app = createHttpApp({ name: 'order', logger: deps.logger, metrics: deps.metrics });
-    // Orders live on the shard the stored map gives their shopper (ORDER_SHARDS seeds it; docs/sharding.md).
-    const router = await openServiceShards(deps, 'order', ORDER_MIGRATIONS);
-    const instance = `order-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const leaseMs = deps.env.int(ORDER_ENV.sagaLease, SAGA_DEFAULTS.leaseMs, { min: 100, max: 3_600_000 });
-    const killAt = parseKillPoint(deps.env.string(ORDER_ENV.faultKillAt));
-    const collaborators = new Collaborators(deps.transport, deps.ports);
-    const orders = new Orders(router, collaborators, deps.clock, deps.logger, instance, {
-      leaseMs,
-      metrics: deps.metrics,
-      onFenceWait: fenceWaitReporter(deps.metrics, deps.logger, 'order'),
-      ...(killAt ? { onLog: killAtObserver(killAt) } : {}),
-    });
-    if (killAt) {
-      const shard = orders.all()[0];
-      if (shard) assertKillPointExists(killAt, [shard.checkout, shard.cancel]);
-      deps.logger.warn({ [ORDER_ENV.faultKillAt]: killAt.text }, 'TEST-ONLY fault injection is on: this process kills itself when the saga log reaches that point');
+/** What the composition root may plug into the order service. */
+export interface OrderModuleOptions {
+  /**
+   * Watches every entry the sagas write to their log, synchronously after each commit (the
+   * composition root's TEST-ONLY crash injection: apps/agora/src/faults.ts). Called once at
+   * create with the service's dependencies and its sagas' definitions; answers the observer, or
+   * nothing to watch. What it throws (a configuration error) stops the service from starting.
+   */
+  sagaLogObserver?: (deps: ServiceDeps, sagas: readonly Pick<SagaDefinition<never>, 'name' | 'steps'>[]) => ((entry: SagaLogEntry) => void) | undefined;
+}
+
+/** The order service, with what the composition root plugs in. */
+export function createOrderModule(options: OrderModuleOptions = {}): ServiceModule {
+  return {
+    name: 'order',
+    migrationsFolder: ORDER_MIGRATIONS,
+    create: (deps) => createOrderService(deps, options),
+  };
+}
+
+async function createOrderService(deps: ServiceDeps, options: OrderModuleOptions): ReturnType<ServiceModule['create']> {
+  const app = createHttpApp({ name: 'order', logger: deps.logger, metrics: deps.metrics });
+  // Orders live on the shard the stored map gives their shopper (ORDER_SHARDS seeds it; docs/sharding.md).
+  const router = await openServiceShards(deps, 'order', ORDER_MIGRATIONS);
+  const instance = `order-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const leaseMs = deps.env.int(ORDER_ENV.sagaLease, SAGA_DEFAULTS.leaseMs, { min: 100, max: 3_600_000 });
+  const collaborators = new Collaborators(deps.transport, deps.ports);
+  // The observer needs the sagas' definitions, which the shards' machinery makes: it is asked
+  // for once they exist, before any saga runs (background work and routes start later).
+  let observe: ((entry: SagaLogEntry) => void) | undefined;
+  const orders = new Orders(router, collaborators, deps.clock, deps.logger, instance, {
+    leaseMs,
+    metrics: deps.metrics,
+    onFenceWait: fenceWaitReporter(deps.metrics, deps.logger, 'order'),
+    ...(options.sagaLogObserver ? { onLog: (entry: SagaLogEntry) => observe?.(entry) } : {}),
+  });
+  const firstShard = orders.all()[0];
+  if (options.sagaLogObserver && firstShard) observe = options.sagaLogObserver(deps, [firstShard.checkout, firstShard.cancel]);
+  const flashSales = createFlashSaleOrders(deps, orders, collaborators);
+  registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics), (caller, orderId) => flashSales.payments.refuseCancel(caller, orderId));
+  registerPayRoute(app, flashSales.payments);
+  // One outbox relay per shard, and one more for each shard a map change adds.
+  const relays = new Map<string, OutboxRelay>();
+  let relaying = false;
+  const syncRelays = (): void => {
+    for (const shard of router.all()) {
+      if (relays.has(shard.id)) continue;
+      const relay = new OutboxRelay({ storage: shard.storage, schema: ORDERS_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics });
+      relays.set(shard.id, relay);
+      if (relaying) relay.start();
     }
-    const flashSales = createFlashSaleOrders(deps, orders, collaborators);
-    registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics), (caller, orderId) => flashSales.payments.refuseCancel(caller, orderId));
-    registerPayRoute(app, flashSales.payments);
-    // One outbox relay per shard, and one more for each shard a map change adds.
-    const relays = new Map<string, OutboxRelay>();
-    let relaying = false;
-    const syncRelays = (): void => {
-      for (const shard of router.all()) {
-        if (relays.has(shard.id)) continue;
-        const relay = new OutboxRelay({ storage: shard.storage, schema: ORDERS_SCHEMA, bus: deps.bus, logger: deps.logger, metrics: deps.metrics });
-        relays.set(shard.id, relay);
-        if (relaying) relay.start();
-      }
-    };
-    syncRelays();
-    const unsubscribe = router.onChange(syncRelays);
-    let subscription: { stop(): Promise<void> } | undefined;
-    return {
-      name: 'order',
-      app,
-      readiness: [{ name: 'database', check: () => deps.storage.ping() }],
-      async start() {
-        subscription = await deps.bus.subscribe({
-          durable: 'order-payment-settled',
-          types: [EVENT_TYPES.PaymentSettled],
-          handler: async (event) => {
-            const settled = event.payload as PaymentSettled;
-            await orders.paymentSettled(settled.orderId, {
-              kind: 'settled',
-              paymentId: settled.paymentId,
-              status: settled.status,
-              ...(settled.reason ? { reason: settled.reason } : {}),
-            });
-          },
-        });
-        relaying = true;
-        for (const relay of relays.values()) relay.start();
-        await flashSales.start();
-        await orders.startBackground(deps.env.int(ORDER_ENV.recoveryInterval, ORDER_DEFAULTS.sagaRecoveryIntervalMs, { min: 100, max: 3_600_000 }));
-      },
-      async stop() {
-        await subscription?.stop();
-        await flashSales.stop();
-        await orders.stopBackground();
-        unsubscribe();
-        await Promise.all([...relays.values()].map((r) => r.stop()));
-        await app.close();
-        await router.close();
-      },
-    };
-  },
-};
+  };
+  syncRelays();
+  const unsubscribe = router.onChange(syncRelays);
+  let subscription: { stop(): Promise<void> } | undefined;
+  return {
+    name: 'order',
+    app,
+    readiness: [{ name: 'database', check: () => deps.storage.ping() }],
+    async start() {
+      subscription = await deps.bus.subscribe({
+        durable: 'order-payment-settled',
+        types: [EVENT_TYPES.PaymentSettled],
+        handler: async (event) => {
+          const settled = event.payload as PaymentSettled;
+          await orders.paymentSettled(settled.orderId, {
+            kind: 'settled',
+            paymentId: settled.paymentId,
+            status: settled.status,
+            ...(settled.reason ? { reason: settled.reason } : {}),
+          });
+        },
+      });
+      relaying = true;
+      for (const relay of relays.values()) relay.start();
+      await flashSales.start();
+      await orders.startBackground(deps.env.int(ORDER_ENV.recoveryInterval, ORDER_DEFAULTS.sagaRecoveryIntervalMs, { min: 100, max: 3_600_000 }));
+    },
+    async stop() {
+      await subscription?.stop();
+      await flashSales.stop();
+      await orders.stopBackground();
+      unsubscribe();
+      await Promise.all([...relays.values()].map((r) => r.stop()));
+      await app.close();
+      await router.close();
+    },
+  };
+}
 
 export { Orders, type OrdersOptions } from './app/orders.js';
-export { FAULT_KILL_VARIABLE, parseKillPoint, assertKillPointExists, matchesKillPoint, killAtObserver, type KillPoint } from './app/faults.js';
 export { OrderStore, ORDERS_SCHEMA } from './store/order-store.js';
 export { ORDER_SHARDED_DATA } from './store/shard-data.js';
 // The checkout's parts the deterministic simulation drives (apps/agora/src/sim): the real saga and its steps.

@@ -42,7 +42,7 @@ export interface OrderShard {
 export interface OrdersOptions {
   /** Saga lease (ms): how soon another instance recovers the sagas of a crashed one. */
   leaseMs?: number;
-  /** Observer of the saga log's entries (fault injection in tests: see faults.ts). */
+  /** Observer of the saga log's entries (the composition root's crash injection in tests: apps/agora/src/faults.ts). */
   onLog?: SagaOrchestratorOptions['onLog'];
   /** Saga step durations and orders by status (`agora_orders_total`); none without it. */
   metrics?: Metrics;

@@ -1,11 +1,14 @@
 import { writeSync } from 'node:fs';
 import { ConfigError } from '@agora/kernel';
 import { SAGA_STATUSES, type SagaDefinition, type SagaLogEntry, type SagaStatus } from '@agora/platform';
+import type { OrderModuleOptions } from '@agora/order';
 
 /**
  * TEST-ONLY fault injection: crash the process at one exact point of a saga, so chaos tests can
  * prove that a restart resumes or compensates it (test/chaos/checkout-crash.test.ts). Off unless
- * `AGORA_FAULT_KILL_AT` is set; never set it in production.
+ * `AGORA_FAULT_KILL_AT` is set; never set it in production. It lives in the composition root, not
+ * in the order service: the service only offers a saga-log observer hook, and compose.ts plugs
+ * this in (`orderSagaFaults`).
  *
  *   AGORA_FAULT_KILL_AT=<saga>:<step>:<phase>:<status>[:<sagaStatus>]
  *   e.g. checkout:reserveStock:run:STARTED      checkout:capturePayment:run:DONE
@@ -117,3 +120,16 @@ export function killAtObserver(point: KillPoint, kill: (point: KillPoint, entry:
     if (matchesKillPoint(point, entry)) kill(point, entry);
   };
 }
+
+/**
+ * The order service's saga-log hook (compose.ts): the kill point from the environment, checked
+ * against the service's sagas at start (a point that would never fire is a configuration error);
+ * nothing when the variable is unset.
+ */
+export const orderSagaFaults: NonNullable<OrderModuleOptions['sagaLogObserver']> = ({ env, logger }, sagas) => {
+  const point = parseKillPoint(env.string(FAULT_KILL_VARIABLE));
+  if (!point) return undefined;
+  assertKillPointExists(point, sagas);
+  logger.warn({ [FAULT_KILL_VARIABLE]: point.text }, 'TEST-ONLY fault injection is on: this process kills itself when the saga log reaches that point');
+  return killAtObserver(point);
+};
