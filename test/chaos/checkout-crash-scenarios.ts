@@ -8,7 +8,7 @@ import { Lane, RECOVERY_WAIT_MS, expectKilledAt, ordersOf, sagaLog, settled, typ
 
 /**
  * Crash tests of the checkout saga (docs/checkout.md). For each kill point, `agora
- * start` runs with AGORA_FAULT_KILL_AT (services/order/src/app/faults.ts): a shopper checks out
+ * start` runs with AGORA_FAULT_KILL_AT (apps/agora/src/faults.ts): a shopper checks out
  * and the process SIGKILLs itself when the saga reaches that point — before a step's side effect
  * (STARTED) or after it (DONE). The remote steps are replayed (no log write of their own), so
  * DONE of one is "after effect k, before any checkpoint": recovery must run every step again from
