@@ -148,6 +148,29 @@ for (const variant of systemVariants) {
       expect(await stats(shop, sale.id)).toMatchObject({ ordered: 2, expired: 1, remaining: 0 });
     });
 
+    it("a sale's own payment window outlasts or undercuts the shop's default, and an out-of-range one is refused naming the field", async () => {
+      for (const paymentWindowSeconds of [0, 7 * 24 * 3_600 + 1]) {
+        expectFieldError(await shop.api.post('/api/v1/admin/flash-sales', { ...saleBody(sku, 1, 1), paymentWindowSeconds }, { token: shop.adminToken }), 'paymentWindowSeconds');
+      }
+      const long = await createSale(shop, { ...saleBody(sku, 1, 1), paymentWindowSeconds: 3_600 });
+      const short = await createSale(shop, { ...saleBody(sku, 1, 1), paymentWindowSeconds: 1 });
+      expect(long.paymentWindowSeconds).toBe(3_600);
+      expect(short.paymentWindowSeconds).toBe(1);
+      const kept = await orderOf(shop, buyer(0), long.id, (await purchase(shop, buyer(0), long.id, 1)).body.ticketId);
+      const lapsed = await orderOf(shop, buyer(0), short.id, (await purchase(shop, buyer(0), short.id, 1)).body.ticketId);
+
+      // One second to pay (and as much grace). The default rule cannot expire an order before its
+      // window and grace (2 × 4 s) are over: an earlier expiry is the sale's own window at work.
+      const expired = await eventually('the short sale expires its order', () => shop.order(buyer(0), lapsed.id), (o) => o.status === 'EXPIRED', EXPIRY_TIMEOUT_MS);
+      expect(new Date(expired.history.at(-1)?.at ?? 0).getTime() - new Date(lapsed.createdAt).getTime()).toBeLessThan(2 * PAYMENT_WINDOW_MS);
+      // An hour to pay: past the default window and its grace, the order still waits, and paying it confirms it.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, new Date(kept.createdAt).getTime() + 2 * PAYMENT_WINDOW_MS + 4 * SWEEP_MS - Date.now())));
+      expect((await shop.order(buyer(0), kept.id)).status).toBe('RESERVED');
+      const paid = await shop.api.post<Order>(`/api/v1/orders/${kept.id}/pay`, { payment: { method: 'card', token: 'tok_visa' } }, { token: buyer(0).token });
+      expect(paid.status, paid.text).toBe(200);
+      expect(paid.body.status).toBe('CONFIRMED');
+    });
+
     it('a declined card fails the order and gives its unit back', async () => {
       const sale = await createSale(shop, saleBody(sku, 1, 1));
       const accepted = await purchase(shop, buyer(0), sale.id, 1);

@@ -18,7 +18,7 @@ export function saleBody(sku: string, quantity: number, perUserLimit: number, wi
   return { sku, quantity, price: { amount: 1_500, currency: 'USD' }, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(), perUserLimit };
 }
 
-export async function createSale(shop: Shop, body: ReturnType<typeof saleBody>): Promise<FlashSale> {
+export async function createSale(shop: Shop, body: ReturnType<typeof saleBody> & { paymentWindowSeconds?: number }): Promise<FlashSale> {
   const res = await shop.api.post<FlashSale>('/api/v1/admin/flash-sales', body, { token: shop.adminToken });
   expect(res.status, res.text).toBe(201);
   return res.body;

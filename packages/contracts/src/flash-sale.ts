@@ -8,7 +8,21 @@ import { Sku } from './catalog.js';
  */
 
 /** The most units one sale may hold, and one purchase may ask for. */
-export const FLASH_SALE_LIMITS = { quantityMax: 1_000_000, perUserLimitMax: 100, purchaseQuantityMax: 100 } as const;
+export const FLASH_SALE_LIMITS = {
+  quantityMax: 1_000_000,
+  perUserLimitMax: 100,
+  purchaseQuantityMax: 100,
+  /** A sale's own payment window: at least a second, at most a week. */
+  paymentWindowSecondsMin: 1,
+  paymentWindowSecondsMax: 7 * 24 * 3_600,
+} as const;
+
+/** How long a buyer has to pay the order of a ticket, from the order's opening; absent: the shop's default. */
+const PaymentWindowSeconds = Type.Integer({
+  minimum: FLASH_SALE_LIMITS.paymentWindowSecondsMin,
+  maximum: FLASH_SALE_LIMITS.paymentWindowSecondsMax,
+  description: "seconds a buyer has to pay an order of this sale; absent: the shop's default (AGORA_FLASH_SALE_PAYMENT_WINDOW_MS, 10 minutes)",
+});
 
 export const CreateFlashSaleBody = Type.Object(
   {
@@ -18,6 +32,7 @@ export const CreateFlashSaleBody = Type.Object(
     startsAt: Timestamp,
     endsAt: Timestamp,
     perUserLimit: Type.Integer({ minimum: 1, maximum: FLASH_SALE_LIMITS.perUserLimitMax }),
+    paymentWindowSeconds: Type.Optional(PaymentWindowSeconds),
   },
   { additionalProperties: false },
 );
@@ -35,6 +50,7 @@ const FlashSaleFields = {
   startsAt: Timestamp,
   endsAt: Timestamp,
   perUserLimit: Type.Integer(),
+  paymentWindowSeconds: Type.Optional(PaymentWindowSeconds),
   status: FlashSaleStatus,
 };
 export const FlashSale = Type.Object(FlashSaleFields);
@@ -74,7 +90,16 @@ export const FLASH_SALE_EVENT_TYPES = {
 export const TicketAccepted = Type.Object({ ticketId: Uuid, saleId: Uuid, userId: Uuid, quantity: Type.Integer({ minimum: 1 }) });
 export type TicketAccepted = Static<typeof TicketAccepted>;
 
-export const UnitTaken = Type.Object({ ticketId: Uuid, saleId: Uuid, userId: Uuid, sku: Sku, quantity: Type.Integer({ minimum: 1 }), unitPrice: MoneySchema });
+export const UnitTaken = Type.Object({
+  ticketId: Uuid,
+  saleId: Uuid,
+  userId: Uuid,
+  sku: Sku,
+  quantity: Type.Integer({ minimum: 1 }),
+  unitPrice: MoneySchema,
+  /** The sale's own payment window; absent (also in facts written before it existed): the shop's default. */
+  paymentWindowSeconds: Type.Optional(PaymentWindowSeconds),
+});
 export type UnitTaken = Static<typeof UnitTaken>;
 
 export const OrderReleased = Type.Object({ ticketId: Uuid, saleId: Uuid, userId: Uuid, quantity: Type.Integer({ minimum: 1 }), reason: Type.String() });

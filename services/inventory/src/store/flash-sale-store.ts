@@ -15,6 +15,8 @@ export interface SaleRow {
   startsAt: Date;
   endsAt: Date;
   perUserLimit: number;
+  /** Seconds a buyer has to pay; undefined: the order service's default. */
+  paymentWindowSeconds: number | undefined;
 }
 
 export type TicketRowStatus = 'TAKEN' | 'REFUSED' | 'PAID' | 'RETURNED';
@@ -45,9 +47,10 @@ interface RawSale {
   starts_at: string | Date;
   ends_at: string | Date;
   per_user_limit: number;
+  payment_window_seconds: number | null;
 }
 
-const SALE_COLUMNS = sql`id, sku, quantity, sold, price_amount, currency, starts_at, ends_at, per_user_limit`;
+const SALE_COLUMNS = sql`id, sku, quantity, sold, price_amount, currency, starts_at, ends_at, per_user_limit, payment_window_seconds`;
 
 function saleOf(row: RawSale): SaleRow {
   return {
@@ -60,6 +63,7 @@ function saleOf(row: RawSale): SaleRow {
     startsAt: new Date(row.starts_at),
     endsAt: new Date(row.ends_at),
     perUserLimit: Number(row.per_user_limit),
+    paymentWindowSeconds: row.payment_window_seconds === null ? undefined : Number(row.payment_window_seconds),
   };
 }
 
@@ -94,9 +98,10 @@ export class FlashSaleStore {
         });
       }
       const [row] = await this.storage.query<RawSale>(
-        sql`insert into inventory.flash_sales (id, sku, quantity, sold, price_amount, currency, starts_at, ends_at, per_user_limit)
+        sql`insert into inventory.flash_sales (id, sku, quantity, sold, price_amount, currency, starts_at, ends_at, per_user_limit, payment_window_seconds)
             values (${sale.id}::uuid, ${sale.sku}, ${sale.quantity}, 0, ${sale.priceAmount}, ${sale.currency},
-                    ${sale.startsAt.toISOString()}::timestamptz, ${sale.endsAt.toISOString()}::timestamptz, ${sale.perUserLimit})
+                    ${sale.startsAt.toISOString()}::timestamptz, ${sale.endsAt.toISOString()}::timestamptz, ${sale.perUserLimit},
+                    ${sale.paymentWindowSeconds ?? null}::int)
             returning ${SALE_COLUMNS}`,
         tx,
       );
@@ -162,6 +167,7 @@ export class FlashSaleStore {
         sku: sale.sku,
         quantity: ticket.quantity,
         unitPrice: { amount: Number(sale.price_amount), currency: sale.currency },
+        ...(sale.payment_window_seconds === null ? {} : { paymentWindowSeconds: Number(sale.payment_window_seconds) }),
       };
       await writeOutbox(this.storage, tx, INVENTORY_SCHEMA, [
         { id: newId(), type: flashSale.FLASH_SALE_EVENT_TYPES.UnitTaken, key: ticket.saleId, occurredAt: now.toISOString(), payload },

@@ -77,6 +77,8 @@ export const flashSales = inventorySchema.table(
     startsAt: timestamp('starts_at', { withTimezone: true, mode: 'date' }).notNull(),
     endsAt: timestamp('ends_at', { withTimezone: true, mode: 'date' }).notNull(),
     perUserLimit: integer('per_user_limit').notNull(),
+    /** Seconds a buyer has to pay an order of this sale; null: the order service's default. */
+    paymentWindowSeconds: integer('payment_window_seconds'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
@@ -84,6 +86,7 @@ export const flashSales = inventorySchema.table(
     check('flash_sales_sold_within_quantity', sql`${t.sold} >= 0 and ${t.sold} <= ${t.quantity}`),
     check('flash_sales_price_non_negative', sql`${t.priceAmount} >= 0`),
     check('flash_sales_per_user_limit_positive', sql`${t.perUserLimit} > 0`),
+    check('flash_sales_payment_window_positive', sql`${t.paymentWindowSeconds} is null or ${t.paymentWindowSeconds} > 0`),
     check('flash_sales_window_ordered', sql`${t.endsAt} > ${t.startsAt}`),
   ],
 );

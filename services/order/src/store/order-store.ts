@@ -57,6 +57,8 @@ export interface NewOrder {
   lines: OrderLine[];
   total: Money;
   shippingAddress: ShippingAddress | undefined;
+  /** A flash-sale order whose sale has its own payment window: when its payment is due. */
+  payBy?: Date;
 }
 
 export interface OrderPageQuery {
@@ -90,9 +92,10 @@ export class OrderStore {
     assert(lines.length > 0, 'an order has at least one line');
     const [opened] = await this.storage.query<{ id: string }>(
       sql`with o as (
-            insert into orders.orders (id, user_id, status, currency, total_amount, shipping_address, idempotency_key, request_hash, created_at, updated_at)
+            insert into orders.orders (id, user_id, status, currency, total_amount, shipping_address, idempotency_key, request_hash, pay_by, created_at, updated_at)
             values (${order.id}::uuid, ${order.userId}::uuid, 'PENDING', ${order.total.currency}, ${order.total.amount}::bigint,
-                    ${order.shippingAddress ? JSON.stringify(order.shippingAddress) : null}::jsonb, ${order.idempotencyKey}, ${order.requestHash}, ${now}, ${now})
+                    ${order.shippingAddress ? JSON.stringify(order.shippingAddress) : null}::jsonb, ${order.idempotencyKey}, ${order.requestHash},
+                    ${order.payBy ? at(order.payBy) : null}::timestamptz, ${now}, ${now})
             on conflict (user_id, idempotency_key) do nothing
             returning id),
           l as (

@@ -26,6 +26,8 @@ export const orders = ordersSchema.table(
     responseBody: jsonb('response_body'),
     /** The saga that cancels this order, once one was started (set once, guarded). */
     cancelSagaId: uuid('cancel_saga_id'),
+    /** A flash-sale order's payment deadline, when its sale set its own window (else the shop's default applies). */
+    payBy: timestamp('pay_by', { withTimezone: true, mode: 'date' }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
   },

@@ -67,7 +67,17 @@ export class FlashSales {
     if (endsAt.getTime() - startsAt.getTime() > SALE_WINDOW_MAX_MS) throw validationError([{ path: 'startsAt', message: 'a sale lasts at most a year' }]);
     if (body.perUserLimit > body.quantity) throw validationError([{ path: 'perUserLimit', message: 'must not exceed quantity' }]);
     const sale = await this.options.store.create(
-      { id: newId(), sku: body.sku, quantity: body.quantity, priceAmount: body.price.amount, currency: body.price.currency, startsAt, endsAt, perUserLimit: body.perUserLimit },
+      {
+        id: newId(),
+        sku: body.sku,
+        quantity: body.quantity,
+        priceAmount: body.price.amount,
+        currency: body.price.currency,
+        startsAt,
+        endsAt,
+        perUserLimit: body.perUserLimit,
+        paymentWindowSeconds: body.paymentWindowSeconds,
+      },
       this.options.clock.now(),
     );
     // A counter that cannot be loaded now is loaded by the first purchase (or the reconciler).
@@ -121,6 +131,7 @@ export class FlashSales {
       startsAt: sale.startsAt.toISOString(),
       endsAt: sale.endsAt.toISOString(),
       perUserLimit: sale.perUserLimit,
+      ...(sale.paymentWindowSeconds === undefined ? {} : { paymentWindowSeconds: sale.paymentWindowSeconds }),
       status,
     };
   }

@@ -3,7 +3,7 @@ import { isAppError, type Clock } from '@agora/kernel';
 import { flashSale } from '@agora/contracts';
 import { PeriodicTask, type Logger } from '@agora/platform';
 import type { OrderShard, Orders } from '../orders.js';
-import { expiryGraceMs, releasedEvents } from './flash-orders.js';
+import { EXPIRY_GRACE_MAX_MS, expiryGraceMs, releasedEvents } from './flash-orders.js';
 
 /** Orders one sweep of one shard expires at most (the next sweep takes the rest). */
 export const EXPIRY_BATCH = 100;
@@ -47,10 +47,13 @@ export class FlashOrderExpiry {
 
   private async sweepShard(shard: OrderShard): Promise<number> {
     const now = this.clock.now();
+    // Past its deadline (its sale's own, else the default window) and the grace after it.
     const cutoff = new Date(now.getTime() - this.paymentWindowMs - expiryGraceMs(this.paymentWindowMs));
     const rows = await shard.storage.query<{ id: string; idempotency_key: string }>(
       sql`select id, idempotency_key from orders.orders
-          where status = 'RESERVED' and idempotency_key like 'flash-sale:%' and created_at < ${cutoff.toISOString()}::timestamptz
+          where status = 'RESERVED' and idempotency_key like 'flash-sale:%'
+            and (case when pay_by is null then created_at < ${cutoff.toISOString()}::timestamptz
+                      else pay_by + least(pay_by - created_at, ${EXPIRY_GRACE_MAX_MS} * interval '1 millisecond') < ${now.toISOString()}::timestamptz end)
           order by id limit ${EXPIRY_BATCH}`,
     );
     let expired = 0;

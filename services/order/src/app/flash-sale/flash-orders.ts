@@ -19,14 +19,31 @@ export const FLASH_ORDER_DEFAULTS = {
  * How long after its window an unpaid order is expired: a payment that started just inside the
  * window (its calls bounded by the write timeout, 10 s) lands first. Never more than the window.
  */
+export const EXPIRY_GRACE_MAX_MS = 30_000;
+
 export function expiryGraceMs(paymentWindowMs: number): number {
-  return Math.min(30_000, paymentWindowMs);
+  return Math.min(EXPIRY_GRACE_MAX_MS, paymentWindowMs);
+}
+
+/** A flash-sale order's sale and ticket, and its payment deadline when its sale set its own window. */
+export interface FlashSaleOrder {
+  saleId: string;
+  ticketId: string;
+  payBy: Date | undefined;
 }
 
 /** The sale and ticket of an order that came from a flash sale; undefined for any other order. */
-export async function flashSaleOf(shard: OrderShard, orderId: string): Promise<{ saleId: string; ticketId: string } | undefined> {
-  const [row] = await shard.storage.query<{ idempotency_key: string }>(sql`select idempotency_key from orders.orders where id = ${orderId}::uuid`);
-  return row ? flashSale.parseFlashSaleOrderKey(row.idempotency_key) : undefined;
+export async function flashSaleOf(shard: OrderShard, orderId: string): Promise<FlashSaleOrder | undefined> {
+  const [row] = await shard.storage.query<{ idempotency_key: string; pay_by: string | Date | null }>(
+    sql`select idempotency_key, pay_by from orders.orders where id = ${orderId}::uuid`,
+  );
+  const sale = row ? flashSale.parseFlashSaleOrderKey(row.idempotency_key) : undefined;
+  return row && sale ? { ...sale, payBy: row.pay_by === null ? undefined : new Date(row.pay_by) } : undefined;
+}
+
+/** When a flash-sale order's payment is due: its sale's own deadline, else `defaultWindowMs` after it opened. */
+export function paymentDeadline(order: { createdAt: string }, sale: FlashSaleOrder, defaultWindowMs: number): Date {
+  return sale.payBy ?? new Date(new Date(order.createdAt).getTime() + defaultWindowMs);
 }
 
 /** The fact that gives an unpaid order's units back to its sale, written with the order's final status. */

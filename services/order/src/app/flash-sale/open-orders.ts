@@ -29,13 +29,16 @@ export function subscribeFlashSaleOrders(bus: EventBus, orders: Orders, services
         .then((variants) => variants[0]?.title ?? taken.sku)
         .catch(() => taken.sku);
       const total = { amount: taken.unitPrice.amount * taken.quantity, currency: taken.unitPrice.currency };
+      const openedAt = clock.now();
       await orders.onShopperShard(taken.userId, async (shard) => {
         await shard.store.open({
           id: taken.ticketId,
           userId: taken.userId,
           idempotencyKey: flashSale.flashSaleOrderKey(taken.saleId, taken.ticketId),
           requestHash: FLASH_SALE_REQUEST_HASH,
-          openedAt: clock.now(),
+          openedAt,
+          // The sale's own window, when it has one; a redelivery opens nothing, so the first deadline stands.
+          ...(taken.paymentWindowSeconds === undefined ? {} : { payBy: new Date(openedAt.getTime() + taken.paymentWindowSeconds * 1000) }),
           lines: [{ sku: taken.sku, title, quantity: taken.quantity, unitPrice: taken.unitPrice, lineTotal: total }],
           total,
           shippingAddress: undefined,

@@ -6,7 +6,7 @@ import type { Collaborators } from '../clients.js';
 import { event, orderConfirmed } from '../events.js';
 import type { OrderShard, Orders } from '../orders.js';
 import { releaseOrderPayments } from '../payments.js';
-import { flashSaleOf, releasedEvents } from './flash-orders.js';
+import { flashSaleOf, paymentDeadline, releasedEvents } from './flash-orders.js';
 
 /** Payment keys of a flash-sale order: one authorization and one capture per order, whatever the retries. */
 const payKey = (orderId: string, step: 'authorize' | 'capture' | 'release') => `${orderId}:pay:${step}`;
@@ -39,9 +39,9 @@ export class FlashSalePayments {
       if (!sale) throw new AppError('CONFLICT', `this order is ${current.status} and not awaiting a payment`, { extras: { order: current } });
       if (current.status === 'CONFIRMED') return { status: 200, order: current };
       if (current.status !== 'RESERVED') throw new AppError('CONFLICT', `this order is ${current.status} and can no longer be paid`, { extras: { order: current } });
-      const deadline = new Date(current.createdAt).getTime() + this.paymentWindowMs;
-      if (this.clock.now().getTime() > deadline) {
-        throw new AppError('CONFLICT', `the payment window of this flash-sale order closed at ${new Date(deadline).toISOString()}`, { extras: { order: current } });
+      const deadline = paymentDeadline(current, sale, this.paymentWindowMs);
+      if (this.clock.now().getTime() > deadline.getTime()) {
+        throw new AppError('CONFLICT', `the payment window of this flash-sale order closed at ${deadline.toISOString()}`, { extras: { order: current } });
       }
       const intent = await this.services.authorize({ orderId, userId: current.userId, amount: current.total, token: body.payment.token, idempotencyKey: payKey(orderId, 'authorize') });
       if (intent.status !== 'AUTHORIZED' && intent.status !== 'CAPTURED') {

@@ -1,0 +1,2 @@
+ALTER TABLE "inventory"."flash_sales" ADD COLUMN "payment_window_seconds" integer;--> statement-breakpoint
+ALTER TABLE "inventory"."flash_sales" ADD CONSTRAINT "flash_sales_payment_window_positive" CHECK ("inventory"."flash_sales"."payment_window_seconds" is null or "inventory"."flash_sales"."payment_window_seconds" > 0);
