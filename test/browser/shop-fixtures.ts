@@ -77,15 +77,17 @@ export class Shop {
     return session;
   }
 
-  /** A product of one variant with exactly `onHand` units, made through the admin API. */
-  async createProduct(name: string, onHand: number, priceCents = 1500): Promise<{ product: Product; sku: string }> {
+  /** A product of one variant with exactly `onHand` units (no stock kept at all when undefined), made through the admin API. */
+  async createProduct(name: string, onHand: number | undefined, priceCents = 1500): Promise<{ product: Product; sku: string }> {
     const token = await this.adminToken();
     const sku = `BRT-${Date.now().toString(36).toUpperCase()}-${Math.random().toString(36).slice(2, 6).toUpperCase()}`;
     const body = { name, description: 'Made by a browser test.', category: 'office', variants: [{ sku, title: 'Standard', price: { amount: priceCents, currency: 'USD' } }] };
     const created = await this.api.post<Product>('/api/v1/admin/products', body, { token, headers: { 'idempotency-key': `create-${sku}` } });
     expect(created.status).toBe(201);
-    const stock = await this.api.put(`/api/v1/admin/inventory/${sku}`, { onHand }, { token });
-    expect(stock.status).toBe(200);
+    if (onHand !== undefined) {
+      const stock = await this.api.put(`/api/v1/admin/inventory/${sku}`, { onHand }, { token });
+      expect(stock.status).toBe(200);
+    }
     return { product: created.body, sku };
   }
 }

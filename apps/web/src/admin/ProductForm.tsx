@@ -226,7 +226,7 @@ export function AdminProductPage({ params }: { params: Params }) {
                 <span>
                   <strong>{v.title}</strong> <code>{v.sku}</code>
                 </span>
-                <StockEditor sku={v.sku} label={`${existing.data?.name ?? ''} ${v.title}`} available={v.available} />
+                <StockEditor sku={v.sku} label={`${existing.data?.name ?? ''} ${v.title}`} />
               </li>
             ))}
           </ul>

@@ -7,6 +7,7 @@ import { ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
 import { priceRange } from '../ui/ProductCard';
 import { useAsync } from '../useAsync';
+import { useFreshAvailability } from './stock-changes';
 
 const PAGE_SIZE = 50;
 
@@ -36,6 +37,7 @@ export function AdminProductsPage() {
   const extra = more?.q === q ? more : undefined;
   const items = [...(first.data?.items ?? []), ...(extra?.items ?? [])];
   const cursor = extra ? extra.nextCursor : (first.data?.nextCursor ?? null);
+  const fresh = useFreshAvailability(items.flatMap((p) => p.variants.map((v) => v.sku)));
 
   const loadMore = async () => {
     if (!cursor) return;
@@ -85,7 +87,7 @@ export function AdminProductsPage() {
                   <td className="small">
                     {p.variants.map((v) => (
                       <span key={v.sku} className="block">
-                        <code>{v.sku}</code> · {v.available}
+                        <code>{v.sku}</code> · {fresh.get(v.sku) ?? v.available}
                       </span>
                     ))}
                   </td>

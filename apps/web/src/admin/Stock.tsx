@@ -52,7 +52,7 @@ export function AdminStockPage() {
           <p>
             <code>{lookedUp.sku}</code>: {lookedUp.available === undefined ? 'no stock recorded yet' : `${lookedUp.available} available`}
           </p>
-          <StockEditor key={lookedUp.sku} sku={lookedUp.sku} label={lookedUp.sku} {...(lookedUp.available === undefined ? {} : { available: lookedUp.available })} />
+          <StockEditor key={lookedUp.sku} sku={lookedUp.sku} label={lookedUp.sku} onSaved={(level) => setLookedUp({ sku: level.sku, available: level.available })} />
         </div>
       ) : null}
 
@@ -75,7 +75,7 @@ export function AdminStockPage() {
                   <span>
                     <strong>{v.title}</strong> <code>{v.sku}</code>
                   </span>
-                  <StockEditor sku={v.sku} label={`${p.name} ${v.title}`} available={v.available} />
+                  <StockEditor sku={v.sku} label={`${p.name} ${v.title}`} />
                 </li>
               ))}
             </ul>

@@ -14,7 +14,7 @@ function asAvailability(body: unknown): inventory.Availability {
   throw new AppError('UNAVAILABLE', 'The inventory service answered an unexpected availability body', { extras: { service: 'inventory' } });
 }
 
-/** Public stock lookup (only `available`: on hand and reserved are the operator's) and admin stock setting. */
+/** Public stock lookup (only `available`: on hand and reserved are the operator's), the admin's stock level and stock setting. */
 export const inventoryRoutes: RouteArea = (app, { upstream }) => {
   app.get(
     '/api/v1/inventory/:sku',
@@ -32,6 +32,24 @@ export const inventoryRoutes: RouteArea = (app, { upstream }) => {
       if (!isSuccess(response)) return relay(reply, 'inventory', response);
       return reply.code(response.status).send(asAvailability(response.body));
     },
+  );
+
+  // The admin's stock form starts from what is on hand; the public read gives only `available`.
+  app.get(
+    '/api/v1/admin/inventory/:sku',
+    {
+      schema: {
+        tags: [TAGS.inventory, TAGS.admin],
+        operationId: 'getStockLevel',
+        summary: 'Units on hand, reserved and available of a SKU',
+        security: BEARER_SECURITY,
+        params: inventory.SkuParams,
+        response: { 200: ok('The stock level', inventory.StockLevel, EXAMPLES.stockLevel), ...problems('NOT_FOUND') },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) =>
+      relay(reply, 'inventory', await upstream.call(request, 'inventory', { method: 'GET', path: `/inventory/${encodeURIComponent(request.params.sku)}/level`, idempotent: true })),
   );
 
   app.put(

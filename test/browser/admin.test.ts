@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { pgliteBackend } from '@agora/platform/testing';
+import { ADMIN, startSystem, type RunningSystem } from '../support/system.js';
+import { CHROMIUM, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken, type WatchedPage } from './browser.js';
+import { Shop, type Session } from './shop-fixtures.js';
+
+if (chromiumRequiredButMissing()) {
+  describe('admin pages in headless Chromium', () => {
+    it('needs Chromium', () => {
+      throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+    });
+  });
+}
+
+/** The admin pages where what was just saved must show at once, and mistakes are caught (issue 14). */
+describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
+  let system: RunningSystem;
+  let browser: Browser;
+  let shop: Shop;
+
+  async function openAsAdmin(): Promise<WatchedPage> {
+    const watched = await shop.open();
+    const login = await shop.api.post<Session>('/api/v1/auth/login', ADMIN);
+    expect(login.status).toBe(200);
+    await signInWithToken(watched.context, login.body);
+    return watched;
+  }
+
+  /** The text of the admin product table's row for `name`. */
+  const productRow = (page: Page, name: string) => page.getByRole('table').getByRole('row').filter({ hasText: name });
+
+  beforeAll(async () => {
+    const webRoot = buildWebApp();
+    system = await startSystem(pgliteBackend, { demoProducts: 20, webRoot });
+    browser = await launchChromium();
+    shop = new Shop(system, browser);
+  });
+
+  afterAll(async () => {
+    await shop?.close();
+    await browser?.close();
+    await system?.stop();
+  });
+
+  it('shows a saved stock level everywhere at once and starts each on-hand field from what is on hand', async () => {
+    const name = `Stock Panel Desk ${Date.now().toString(36)}`;
+    const { product, sku } = await shop.createProduct(name, undefined);
+    const { page, problems } = await openAsAdmin();
+
+    await page.goto('/admin/products');
+    await productRow(page, name).getByText(`${sku} · 0`).waitFor();
+
+    await page.goto('/admin/stock');
+    await page.getByRole('heading', { name: 'Stock', exact: true }).waitFor();
+    await page.getByLabel('Go to a SKU').fill(sku);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    const panel = page.locator('.stock-lookup');
+    await panel.getByText(`${sku}: no stock recorded yet`).waitFor();
+    await panel.getByText('No stock recorded yet.').waitFor();
+    const onHand = panel.getByLabel(/On hand/);
+    await onHand.fill('25');
+    await panel.getByRole('button', { name: /Set stock/ }).click();
+    await panel.getByText('Saved: 25 on hand, 0 reserved, 25 available.').waitFor();
+    await panel.getByText(`${sku}: 25 available`).waitFor();
+    expect(await panel.getByText('no stock recorded yet').count()).toBe(0);
+    expect(await onHand.inputValue()).toBe('25');
+    await screenshot(page, 'admin-stock-saved');
+
+    // The product list, straight after, shows the saved level (not catalog's cached 0).
+    await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Products' }).click();
+    await productRow(page, name).getByText(`${sku} · 25`).waitFor();
+
+    // Opening the product, its on-hand field starts from the 25 on hand; someone reserves 2 meanwhile.
+    const shopper = await shop.shopperWithCart(sku, 2);
+    const checkout = { payment: { method: 'card', token: 'tok_visa' }, shippingAddress: { name: 'Res', country: 'US', line1: '1 A St', city: 'B', postalCode: '1' } };
+    expect((await shop.api.post('/api/v1/checkout', checkout, { token: shopper.token, headers: { 'idempotency-key': `stock-${sku}` } })).status).toBe(201);
+    await page.goto(`/admin/products/${product.id}`);
+    await page.getByText('23 on hand, 0 reserved, 23 available.').waitFor();
+    expect(await page.getByLabel(/On hand/).inputValue()).toBe('23');
+    expect(problems).toEqual([]);
+  });
+});
