@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { ClusterView } from '@agora/contracts';
 import { dividePoolBudget, readConnectionLimits, type PoolDivision } from '@agora/platform';
 import type { NodeLauncher } from './child.js';
 import { LoopbackClient } from './http.js';
@@ -70,19 +71,8 @@ export interface ClusterMember {
   output(): string;
 }
 
-/** One instance as a gateway's `/api/v1/admin/cluster` shows it. */
-export interface ViewInstance {
-  id: string;
-  url: string;
-  state: string;
-  heartbeatAgeMs: number | null;
-}
-
-export interface ClusterView {
-  generatedAt: string;
-  services: { name: string; strategy: string; instances: ViewInstance[] }[];
-  breakers: { service: string; instanceId: string; url: string; state: string; consecutiveFailures: number }[];
-}
+// The gateway's `/api/v1/admin/cluster` answer, declared once in the contracts; passed on to the bench's users.
+export type { ClusterView };
 
 class Member implements ClusterMember {
   private tail = '';

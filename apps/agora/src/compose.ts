@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvReader, systemClock, type Clock } from '@agora/kernel';
-import { PORT_NAMES, type ServicePorts } from '@agora/contracts';
+import { PORT_NAMES, type ClusterView, type ServicePorts } from '@agora/contracts';
 import {
   packageFile,
   AssertingTransport,
@@ -37,7 +37,7 @@ import { inventoryModule } from '@agora/inventory';
 import { cartModule } from '@agora/cart';
 import { paymentModule } from '@agora/payment';
 import { createOrderModule } from '@agora/order';
-import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
+import { createGateway, loadGatewayConfig } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
 import { orderSagaFaults } from './faults.js';
 

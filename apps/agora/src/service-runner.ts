@@ -27,7 +27,8 @@ import {
   traceRedis,
   traceTransport,
 } from '@agora/platform';
-import { createGateway, loadGatewayConfig, type ClusterView } from '@agora/gateway';
+import type { ClusterView } from '@agora/contracts';
+import { createGateway, loadGatewayConfig } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
 import { SERVICE_MODULES, WEB_APP_DIST, builtWebApp } from './compose.js';
 import { BACKENDS_WAIT, requireBackends } from './backends.js';

@@ -1,6 +1,5 @@
 import type { Static } from 'typebox';
-import type { cart, catalog, identity, inventory, order } from '@agora/contracts';
-import type { ClusterView } from './routes/cluster.js';
+import type { ClusterView, cart, catalog, identity, inventory, order } from '@agora/contracts';
 
 /**
  * Example bodies for the OpenAPI document, one per request and response schema of the public API.

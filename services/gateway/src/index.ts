@@ -5,5 +5,5 @@ export { DEGRADED_HEADER } from './availability.js';
 export { OPENAPI_JSON_PATH, DOCS_PREFIX } from './openapi.js';
 export { SERVICES, type ServiceName } from './upstream.js';
 export { ROUTE_AREAS, type RouteArea, type RouteContext, type WebAppMount } from './routes/index.js';
-export { ClusterView, type ClusterViewSource } from './routes/cluster.js';
+export type { ClusterViewSource } from './routes/cluster.js';
 export { PROMETHEUS_TARGETS_PATH, prometheusTargets, type PrometheusTargetGroup } from './routes/prometheus-targets.js';

@@ -1,32 +1,8 @@
-import { Type, type Static } from 'typebox';
+import { ClusterView } from '@agora/contracts';
 import type { HttpApp } from '@agora/platform';
 import { BEARER_SECURITY, ok, problems } from '../schemas.js';
 import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
-
-export const ClusterInstance = Type.Object({
-  id: Type.String(),
-  url: Type.String(),
-  zone: Type.String(),
-  version: Type.String(),
-  weight: Type.Integer(),
-  state: Type.String({ description: 'up | suspect | down | draining' }),
-  lastHeartbeatAt: Type.Union([Type.String(), Type.Null()]),
-  heartbeatAgeMs: Type.Union([Type.Integer(), Type.Null()]),
-});
-
-export const ClusterView = Type.Object({
-  mode: Type.String({ description: '`single-process` (agora start) or `cluster`' }),
-  generatedAt: Type.String(),
-  services: Type.Array(
-    Type.Object({ name: Type.String(), strategy: Type.String(), instances: Type.Array(ClusterInstance) }),
-  ),
-  breakers: Type.Array(
-    Type.Object({ service: Type.String(), instanceId: Type.String(), url: Type.String(), state: Type.String(), consecutiveFailures: Type.Integer() }),
-  ),
-  shards: Type.Array(Type.Object({ service: Type.String(), id: Type.String(), version: Type.Integer() })),
-});
-export type ClusterView = Static<typeof ClusterView>;
 
 /** Whoever runs the gateway knows the topology: the composition root supplies this view. */
 export type ClusterViewSource = () => Promise<ClusterView>;

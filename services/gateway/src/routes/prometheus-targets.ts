@@ -1,5 +1,5 @@
 import type { HttpApp } from '@agora/platform';
-import type { ClusterView } from './cluster.js';
+import type { ClusterView } from '@agora/contracts';
 
 /** Where Prometheus asks this gateway for the cluster's scrape targets (http_sd_configs; not a public API route). */
 export const PROMETHEUS_TARGETS_PATH = '/internal/prometheus/targets';
