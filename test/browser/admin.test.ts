@@ -80,4 +80,34 @@ describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
     expect(await page.getByLabel(/On hand/).inputValue()).toBe('23');
     expect(problems).toEqual([]);
   });
+  it('counts asynchronously paid checkouts as confirmed and describes single-process mode as what the table shows', async () => {
+    const { page, problems } = await openAsAdmin();
+    // Metrics as a gateway of a cluster exports them (no order counter): 2 checkouts answered 201,
+    // 3 answered 202 (tok_async, paid a moment later).
+    const metrics = [
+      'agora_http_requests_total{service="gateway",method="POST",route="/api/v1/checkout",status="201"} 2',
+      'agora_http_requests_total{service="gateway",method="POST",route="/api/v1/checkout",status="202"} 3',
+      'agora_http_requests_total{service="gateway",method="POST",route="/api/v1/checkout",status="402"} 1',
+      '',
+    ].join('\n');
+    await page.route(/\/metrics$/, (route) => route.fulfill({ status: 200, contentType: 'text/plain; version=0.0.4', body: metrics }));
+    await page.goto('/admin/operations');
+    await page.getByRole('heading', { name: 'Operations' }).waitFor();
+    const confirmed = page.locator('.stat').filter({ hasText: 'Checkouts confirmed' }).locator('dd');
+    await confirmed.getByText('(3 of them paid asynchronously: answered 202)').waitFor();
+    expect(await confirmed.textContent()).toBe('5 (3 of them paid asynchronously: answered 202)');
+    expect(await page.locator('.stat').filter({ hasText: 'Checkouts failed' }).locator('dd').textContent()).toBe('1');
+
+    // `agora start`-style system: the cluster view lists its 6 services, one in-process instance each.
+    const instances = page.getByRole('table', { name: 'Instances per service' });
+    await instances.waitFor();
+    const rows = instances.locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(6);
+    expect(await rows.filter({ hasText: 'up' }).count()).toBe(6);
+    const note = page.getByRole('status').filter({ hasText: 'Single-process mode' });
+    await note.getByText('Single-process mode: 6 services in this one process.').waitFor();
+    expect(await note.textContent()).not.toContain('no instances to');
+    await screenshot(page, 'admin-operations-single');
+    expect(problems).toEqual([]);
+  });
 });

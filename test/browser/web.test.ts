@@ -327,7 +327,7 @@ describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
 
     await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Operations' }).click();
     await page.getByRole('heading', { name: 'Operations' }).waitFor();
-    await page.getByText('Single-process mode: no cluster data.').waitFor();
+    await page.getByText(/Single-process mode: \d+ services in this one process\./).waitFor();
     // Two scrapes make the first point of every chart; traffic meanwhile shows up as a rate.
     await page.getByRole('img', { name: /Request rate: All requests [0-9.]+ req\/s/ }).waitFor({ timeout: 20_000 });
     const traffic = generateTraffic(8_000);

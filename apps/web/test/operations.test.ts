@@ -63,6 +63,15 @@ describe('operations model', () => {
     expect(snap.stockEvents).toEqual(['held']);
   });
 
+  it('counts checkouts answered 202 (payment settling later) with the confirmed ones when only the gateway is scraped', () => {
+    const text = (created: number, accepted: number) =>
+      `agora_http_requests_total{service="gateway",method="POST",route="/api/v1/checkout",status="201"} ${created}\n` +
+      `agora_http_requests_total{service="gateway",method="POST",route="/api/v1/checkout",status="202"} ${accepted}\n`;
+    const snap = snapshot(scrape(text(2, 3), 0));
+    expect(snap.totals).toMatchObject({ checkoutsOk: 5, checkoutsPending: 3, checkoutsFailed: 0 });
+    expect(pointBetween(scrape(text(2, 3), 0), scrape(text(2, 4), 60_000)).checkoutsOk).toBeCloseTo(1, 6);
+  });
+
   it('prefers the order counter for checkouts when the order service exports one', () => {
     const text = (confirmed: number, failed: number) => `agora_orders_total{status="CONFIRMED"} ${confirmed}\nagora_orders_total{status="PAYMENT_FAILED"} ${failed}\n`;
     const point = pointBetween(scrape(text(5, 1), 0), scrape(text(8, 2), 60_000));

@@ -99,13 +99,25 @@ function stateClass(state: string): string {
   return 'state-bad';
 }
 
-function SingleProcessNote({ retry }: { retry?: () => void }) {
+/**
+ * `agora start`: one process. Without a cluster view (404) there is nothing to list; with one,
+ * the table below lists each service once, in process, and the note says what that means.
+ */
+function SingleProcessNote({ retry, services }: { retry?: () => void; services?: number }) {
   return (
     <div className="single-mode" role="status">
-      <p>
-        <strong>Single-process mode: no cluster data.</strong> Every service runs inside this one process (<code>npm start</code>), so there are no instances to
-        discover, heartbeats to watch or breakers between processes. Run <code>agora cluster</code> to see them here.
-      </p>
+      {services === undefined ? (
+        <p>
+          <strong>Single-process mode: no cluster data.</strong> Every service runs inside this one process (<code>npm start</code>), so there are no instances to
+          discover, heartbeats to watch or breakers between processes. Run <code>agora cluster</code> to see them here.
+        </p>
+      ) : (
+        <p>
+          <strong>Single-process mode: {services === 1 ? 'one service' : `${services} services`} in this one process.</strong> Each is listed below as one in-process
+          instance (<code>npm start</code>); there are no heartbeats between processes or breakers to watch. Run <code>agora cluster</code> for instances of their
+          own.
+        </p>
+      )}
       {retry ? (
         <button type="button" className="button button-secondary button-small" onClick={retry}>
           Check again
@@ -132,7 +144,7 @@ function ClusterPanel({ state, retry }: { state: ClusterState; retry: () => void
   const single = view.mode === 'single-process';
   return (
     <>
-      {single ? <SingleProcessNote retry={retry} /> : null}
+      {single ? <SingleProcessNote retry={retry} services={services.length > 0 ? services.length : undefined} /> : null}
       {view.instances.length > 0 ? (
         <div className="table-wrap">
           <table>
@@ -213,11 +225,19 @@ function ClusterPanel({ state, retry }: { state: ClusterState; retry: () => void
   );
 }
 
-function Stat({ label, value }: { label: string; value: string }) {
+function Stat({ label, value, note }: { label: string; value: string; note?: string | undefined }) {
   return (
     <div className="stat">
       <dt>{label}</dt>
-      <dd>{value}</dd>
+      <dd>
+        {value}
+        {note ? (
+          <>
+            {' '}
+            <span className="muted small block">({note})</span>
+          </>
+        ) : null}
+      </dd>
     </div>
   );
 }
@@ -254,7 +274,11 @@ export function OperationsPage() {
       {snap ? (
         <dl className="stats">
           <Stat label="Requests since start" value={snap.totals.requests.toLocaleString()} />
-          <Stat label="Checkouts confirmed" value={snap.totals.checkoutsOk.toLocaleString()} />
+          <Stat
+            label="Checkouts confirmed"
+            value={snap.totals.checkoutsOk.toLocaleString()}
+            note={snap.totals.checkoutsPending > 0 ? `${snap.totals.checkoutsPending.toLocaleString()} of them paid asynchronously: answered 202` : undefined}
+          />
           <Stat label="Checkouts failed" value={snap.totals.checkoutsFailed.toLocaleString()} />
           <Stat label="Memory (RSS)" value={snap.totals.residentMb === undefined ? '–' : `${snap.totals.residentMb.toFixed(0)} MB`} />
           <Stat label="Event loop p99" value={snap.totals.eventLoopP99Ms === undefined ? '–' : `${snap.totals.eventLoopP99Ms.toFixed(1)} ms`} />

@@ -33,7 +33,16 @@ export interface OpsPoint {
 
 export interface OpsSnapshot {
   /** Counters since the process started. */
-  totals: { requests: number; checkoutsOk: number; checkoutsFailed: number; residentMb: number | undefined; eventLoopP99Ms: number | undefined; uptimeSeconds: number | undefined };
+  totals: {
+    requests: number;
+    checkoutsOk: number;
+    /** Of `checkoutsOk`, those answered 202 (payment still pending then); 0 when counted from orders. */
+    checkoutsPending: number;
+    checkoutsFailed: number;
+    residentMb: number | undefined;
+    eventLoopP99Ms: number | undefined;
+    uptimeSeconds: number | undefined;
+  };
   /** Where the checkout numbers come from, shown under the chart. */
   checkoutSource: 'orders' | 'gateway';
   stockEvents: string[];
@@ -45,22 +54,29 @@ export function scrape(text: string, at: number): Scrape {
 
 const isTraffic = (l: Record<string, string>) => l.service === 'gateway' && !OPERATIONAL_ROUTES.has(l.route ?? '');
 const isCheckout = (l: Record<string, string>) => l.service === 'gateway' && l.route === CHECKOUT_ROUTE && l.method === 'POST';
-const ok = (status: string | undefined) => status === '201' || status === '200';
-/** 202 is "still in progress": neither yet. 4xx other than declines/stock are bad input, not checkouts. */
+/**
+ * Gateway answers only: a 202 is an order whose payment settles asynchronously (tok_async), which
+ * the gateway never hears about again. It is counted with the confirmed ones (and said apart on
+ * the page), or every asynchronous order would go missing from the count.
+ */
+const ok = (status: string | undefined) => status === '201' || status === '200' || status === '202';
+const pending = (status: string | undefined) => status === '202';
+/** 4xx other than declines/stock are bad input, not checkouts. */
 const failed = (status: string | undefined) => status === '402' || status === '409' || (status !== undefined && status.startsWith('5'));
 
-function checkoutCounts(samples: readonly Sample[]): { ok: number; failed: number; source: 'orders' | 'gateway' } {
+function checkoutCounts(samples: readonly Sample[]): { ok: number; failed: number; pending: number; source: 'orders' | 'gateway' } {
   if (has(samples, ORDERS_TOTAL)) {
     const byStatus = sumBy(samples, ORDERS_TOTAL, 'status');
     const okCount = (byStatus.CONFIRMED ?? 0) + (byStatus.confirmed ?? 0);
     const failedCount = Object.entries(byStatus)
       .filter(([status]) => ['REJECTED', 'PAYMENT_FAILED', 'EXPIRED', 'rejected', 'payment_failed', 'expired'].includes(status))
       .reduce((n, [, v]) => n + v, 0);
-    return { ok: okCount, failed: failedCount, source: 'orders' };
+    return { ok: okCount, failed: failedCount, pending: 0, source: 'orders' };
   }
   return {
     ok: sum(samples, HTTP_TOTAL, (l) => isCheckout(l) && ok(l.status)),
     failed: sum(samples, HTTP_TOTAL, (l) => isCheckout(l) && failed(l.status)),
+    pending: sum(samples, HTTP_TOTAL, (l) => isCheckout(l) && pending(l.status)),
     source: 'gateway',
   };
 }
@@ -75,6 +91,7 @@ export function snapshot(current: Scrape): OpsSnapshot {
     totals: {
       requests: sum(samples, HTTP_TOTAL, isTraffic),
       checkoutsOk: checkouts.ok,
+      checkoutsPending: checkouts.pending,
       checkoutsFailed: checkouts.failed,
       residentMb: rss > 0 ? rss / 1024 / 1024 : undefined,
       eventLoopP99Ms: lag === undefined ? undefined : lag * 1000,
