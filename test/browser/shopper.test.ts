@@ -194,4 +194,32 @@ describe.runIf(chromiumAvailable())('storefront in headless Chromium', () => {
     await page.waitForFunction('document.activeElement && document.activeElement.textContent === "Find something"');
     expect(problems).toEqual([]);
   });
+  it('explains a bad e-mail in words and links "Sign in instead?" when the e-mail is taken', async () => {
+    const { page, problems } = await shop.open();
+    await page.goto('/register');
+    await page.getByRole('heading', { name: 'Create an account' }).waitFor();
+    await page.getByLabel('Name').fill('Robin Register');
+    await page.getByLabel('Password').fill('browser-pass-1');
+    const email = page.getByLabel('E-mail');
+    // Caught before sending...
+    await email.fill('not-an-email');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Enter an e-mail address like name@example.com.').waitFor();
+    // ...and when only the API's stricter rule catches it, its answer is put in words too.
+    await email.fill('robin@-example.com');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Please correct the highlighted fields.').waitFor();
+    await page.getByText('Enter an e-mail address like name@example.com.').waitFor();
+    expect(await page.locator('main').textContent()).not.toMatch(/must match|format "email"/);
+    expect(await email.getAttribute('aria-invalid')).toBe('true');
+
+    const taken = await shop.registerShopper();
+    await email.fill(taken.user.email);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('An account with this e-mail already exists.').waitFor();
+    await screenshot(page, 'register-email-taken');
+    await page.getByRole('link', { name: 'Sign in instead?' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(problems).toEqual([]);
+  });
 });

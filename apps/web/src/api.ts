@@ -1,3 +1,5 @@
+import { humanFieldMessage } from './field-messages';
+
 /**
  * The one way the app talks to the API: JSON in and out, the session's bearer token, and every
  * failure turned into an ApiError carrying the problem+json body (`code`, `detail`, `errors`).
@@ -34,7 +36,7 @@ export class ApiError extends Error {
   /** Field errors keyed by their path (`shippingAddress.city`, `variants[0].sku`). */
   fieldErrors(): Record<string, string> {
     const byPath: Record<string, string> = {};
-    for (const e of this.problem.errors ?? []) byPath[e.path] ??= e.message;
+    for (const e of this.problem.errors ?? []) byPath[e.path] ??= humanFieldMessage(e.message);
     return byPath;
   }
 }

@@ -1,6 +1,7 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError } from '../api';
 import { refreshCart } from '../cart';
+import { LOOKS_LIKE_EMAIL } from '../field-messages';
 import { safeNext } from '../match';
 import { Link, navigate, useSearchParams } from '../router';
 import { login, register, sessionExpired } from '../session';
@@ -78,8 +79,14 @@ export function RegisterPage() {
   const [error, setError] = useState<unknown>(undefined);
   const [local, setLocal] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
-  const server = error instanceof ApiError ? error.fieldErrors() : {};
-  if (error instanceof ApiError && error.code === 'EMAIL_TAKEN') server.email ??= 'An account with this e-mail already exists. Sign in instead?';
+  const server: Record<string, ReactNode> = error instanceof ApiError ? error.fieldErrors() : {};
+  if (error instanceof ApiError && error.code === 'EMAIL_TAKEN') {
+    server.email = (
+      <>
+        An account with this e-mail already exists. <Link to={withNext('/login', next)}>Sign in instead?</Link>
+      </>
+    );
+  }
   const fields = { ...server, ...local };
 
   const submit = async (event: FormEvent) => {
@@ -87,6 +94,7 @@ export function RegisterPage() {
     const problems: Record<string, string> = {};
     if (!name.trim()) problems.name = 'Enter your name.';
     if (!email.trim()) problems.email = 'Enter your e-mail address.';
+    else if (!LOOKS_LIKE_EMAIL.test(email.trim())) problems.email = 'Enter an e-mail address like name@example.com.';
     if (password.length < PASSWORD_MIN) problems.password = `Use at least ${PASSWORD_MIN} characters.`;
     setLocal(problems);
     setError(undefined);

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { ApiError, messageOf } from '../api';
+import { humanFieldMessage } from '../field-messages';
 
 type Kind = 'error' | 'success' | 'info' | 'warning';
 
@@ -28,7 +29,7 @@ export function ErrorAlert({ error, title, shownFields = [] }: { error: unknown;
         <ul>
           {others.map((e) => (
             <li key={e.path}>
-              <code>{e.path}</code>: {e.message}
+              <code>{e.path}</code>: {humanFieldMessage(e.message)}
             </li>
           ))}
         </ul>

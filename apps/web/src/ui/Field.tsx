@@ -2,7 +2,8 @@ import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttribu
 
 interface FieldFrame {
   label: ReactNode;
-  error?: string | undefined;
+  /** Text, or text with a link in it (e.g. "Sign in instead?"). */
+  error?: ReactNode;
   hint?: ReactNode;
   className?: string;
 }
