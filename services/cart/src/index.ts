@@ -71,6 +71,3 @@ export const cartModule: ServiceModule = {
 
 export { CartStore } from './store/cart-store.js';
 export { CART_SHARDED_DATA } from './store/shard-data.js';
-export { InProcessCartPort } from './port.js';
-export { priceCart, DEFAULT_CURRENCY, type CartLine } from './domain/cart.js';
-export type { CatalogLookup } from './app/catalog.js';

@@ -9,13 +9,9 @@ import { registerCatalogRoutes } from './http/routes.js';
 import { CatalogStore } from './store/catalog-store.js';
 import { InProcessCatalogPort } from './port.js';
 
-export { CatalogService, toCatalogProduct } from './app/catalog-service.js';
-export { InProcessCatalogPort } from './port.js';
+export { CatalogService } from './app/catalog-service.js';
 export { CatalogStore, listAllSkus } from './store/catalog-store.js';
-export { seedDemoCatalog, demoProducts, DEMO_CATEGORIES, DEFAULT_DEMO_PRODUCTS, type SeedOptions, type SeedResult } from './seed.js';
-export { demoProduct, DEMO_CURRENCY, type DemoProduct, type DemoVariant } from './demo-data.js';
-
-export { catalogCacheConfig, CATALOG_CACHE_DEFAULTS, type CatalogCacheConfig } from './cache-config.js';
+export { seedDemoCatalog, DEFAULT_DEMO_PRODUCTS } from './seed.js';
 
 export const CATALOG_SERVICE = 'catalog';
 
@@ -52,7 +48,7 @@ export async function createCatalog(deps: ServiceDeps): Promise<CatalogInstance>
     name: CATALOG_SERVICE,
     app,
     readiness: [{ name: 'database', check: () => deps.storage.ping() }],
-    ports: { catalog: new InProcessCatalogPort(service, deps.logger) },
+    ports: { catalog: new InProcessCatalogPort(service, storefront, deps.logger) },
     async start() {
       if (caches === undefined) return;
       await caches.start();

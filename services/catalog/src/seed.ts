@@ -5,8 +5,6 @@ import { demoProducts } from './demo-data.js';
 import { listAllSkus } from './store/catalog-store.js';
 import { products, variants } from './store/schema.js';
 
-export { DEMO_CATEGORIES, demoProducts } from './demo-data.js';
-
 export interface SeedOptions {
   /** How many demo products to create (default 1,200). */
   products?: number;

@@ -13,7 +13,6 @@ import { SqlUserRepository } from './store/users.js';
 
 export type { EnsureAdminResult } from './app/accounts.js';
 export type { NewAccount } from './domain/user.js';
-export { normaliseEmail } from './domain/email.js';
 
 export const IDENTITY_SERVICE = 'identity';
 export const migrationsFolder = fileURLToPath(new URL('./store/migrations', import.meta.url));

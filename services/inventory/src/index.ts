@@ -99,15 +99,12 @@ export function inventoryViolations(totals: readonly InventoryTotal[]): string[]
 }
 
 export { StockStore } from './store/stock-store.js';
-export { FlashSaleStore } from './store/flash-sale-store.js';
 export { InMemorySaleCounter } from './app/flash-sale/memory-counter.js';
 export { RedisSaleCounter } from './app/flash-sale/redis-counter.js';
 export type { SaleCounter, SaleTerms } from './app/flash-sale/counter.js';
 export { InProcessInventoryPort } from './port.js';
-export type { StockLevel } from './domain/stock.js';
 export type { InventoryTotal } from './store/reservation-store.js';
-export { ReservationSweeper, SWEEP_BATCH_SIZE, type ReservationSweeperOptions } from './app/reservation-sweeper.js';
-export type { Reservation, ReservationStatus } from './domain/reservation.js';
+export { ReservationSweeper } from './app/reservation-sweeper.js';
 // The reservation use cases the deterministic simulation drives (apps/agora/src/sim) over a model of their store.
 export { ReservationsApp } from './app/reservations.js';
 export type { ReserveOutcome, TransitionOutcome } from './store/reservation-rows.js';

@@ -126,8 +126,7 @@ async function createOrderService(deps: ServiceDeps, options: OrderModuleOptions
   };
 }
 
-export { Orders, type OrdersOptions } from './app/orders.js';
-export { OrderStore, ORDERS_SCHEMA } from './store/order-store.js';
+export { OrderStore } from './store/order-store.js';
 export { ORDER_SHARDED_DATA } from './store/shard-data.js';
 // The checkout's parts the deterministic simulation drives (apps/agora/src/sim): the real saga and its steps.
 export { checkoutSaga } from './app/checkout/saga.js';

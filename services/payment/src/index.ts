@@ -166,22 +166,13 @@ export function createPaymentModule(options: PaymentModuleOptions = {}): Payment
 /** The payment service as `agora start` runs it: the sandbox provider, facts in `payment.outbox`. */
 export const paymentModule: PaymentModule = createPaymentModule();
 
-export { InProcessPaymentPort } from './port.js';
-export { Payments, toPaymentIntent, providerKeys, authorizeFingerprint, type PaymentNotifier, type ProviderRetryPolicy, type LeasePolicy, type WebhookOutcome } from './app/payments.js';
-export { ProviderError, isProviderError, type PaymentProvider, type AuthorizeRequest, type AuthorizeResult, type OperationResult } from './app/provider.js';
-export { loadPaymentConfig, WEBHOOK_SECRET_VARIABLE, PAYMENT_DEFAULTS, type PaymentConfig } from './app/config.js';
-export {
-  SandboxProvider,
-  SANDBOX_PROVIDER,
-  SANDBOX_DECLINE_CODES,
-  type SandboxOptions,
-  type SandboxStats,
-  type SandboxDelivery,
-  type RecalledCharge,
-} from './sandbox/sandbox-provider.js';
-export { computeSignature, signatureHeader, verifySignature, SIGNATURE_TOLERANCE_SECONDS } from './domain/signature.js';
-export { PAYMENT_STATUSES, intentViolations, type PaymentStatus } from './domain/intent.js';
+export { Payments, providerKeys, type PaymentNotifier } from './app/payments.js';
+export type { PaymentProvider, AuthorizeRequest, AuthorizeResult, OperationResult } from './app/provider.js';
+export { PAYMENT_DEFAULTS, type PaymentConfig } from './app/config.js';
+export { SandboxProvider } from './sandbox/sandbox-provider.js';
+export { signatureHeader } from './domain/signature.js';
+export type { PaymentStatus } from './domain/intent.js';
 export { PaymentStore, paymentFacts } from './store/payment-store.js';
-export { paymentTotals, paymentInvariantViolations, type PaymentTotals } from './store/totals.js';
+export { paymentTotals, paymentInvariantViolations } from './store/totals.js';
 // The intent rules the deterministic simulation's payment model applies (apps/agora/src/sim).
-export { decideCapture, decideVoid, assertRefundable, assertAuthorizable, CAPTURED_STATUSES, type IntentState } from './domain/intent.js';
+export { decideCapture, decideVoid, assertRefundable, assertAuthorizable, type IntentState } from './domain/intent.js';
