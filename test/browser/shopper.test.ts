@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { pgliteBackend } from '@agora/platform/testing';
 import { startSystem, type RunningSystem } from '../support/system.js';
-import { CHROMIUM, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken } from './browser.js';
-import { Shop, fillAddress, focused } from './shop-fixtures.js';
+import { CHROMIUM, PHONE, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken } from './browser.js';
+import { ADDRESS, Shop, fillAddress, focused, sidewaysOverflow } from './shop-fixtures.js';
 
 /**
  * The sandbox settles a `tok_async` payment this long after checkout answered 202: long enough that
@@ -220,6 +220,55 @@ describe.runIf(chromiumAvailable())('storefront in headless Chromium', () => {
     await screenshot(page, 'register-email-taken');
     await page.getByRole('link', { name: 'Sign in instead?' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(problems).toEqual([]);
+  });
+  it('wraps a long unbroken product name and fits the order table on a 375 px phone', async () => {
+    const word = 'Supercalifragilisticexpialidocious'.repeat(2);
+    const name = `${word} ${Date.now().toString(36)}`;
+    const { product, sku } = await shop.createProduct(name, 10, 129_999_99);
+    const session = await shop.shopperWithCart(sku, 3);
+    const checkout = { payment: { method: 'card', token: 'tok_visa' }, shippingAddress: { name: 'Phone', country: 'US', ...ADDRESS } };
+    const placed = await shop.api.post<{ id: string }>('/api/v1/checkout', checkout, { token: session.token, headers: { 'idempotency-key': `phone-${sku}` } });
+    expect(placed.status).toBe(201);
+    await shop.api.post('/api/v1/cart/items', { sku, quantity: 1 }, { token: session.token });
+    const { page, context, problems } = await shop.open(PHONE);
+    await signInWithToken(context, session);
+
+    await page.goto(`/products/${product.id}`);
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+    expect(await sidewaysOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'phone-long-name-product');
+
+    await page.goto(`/search?q=${encodeURIComponent(word)}`);
+    await page.getByRole('link', { name }).waitFor();
+    expect(await sidewaysOverflow(page)).toBeLessThanOrEqual(0);
+
+    await page.goto('/cart');
+    await page.getByRole('list', { name: 'Items in your cart' }).getByRole('link', { name }).waitFor();
+    expect(await sidewaysOverflow(page)).toBeLessThanOrEqual(0);
+
+    await page.goto('/checkout');
+    await page.getByRole('complementary', { name: 'Order summary' }).getByText(name).waitFor();
+    expect(await sidewaysOverflow(page)).toBeLessThanOrEqual(0);
+
+    // The order's Items table: every column, Total included, inside the screen and not cut off.
+    await page.goto(`/orders/${placed.body.id}`);
+    const table = page.getByRole('table');
+    await table.getByRole('columnheader', { name: 'Total' }).waitFor();
+    expect(await sidewaysOverflow(page)).toBeLessThanOrEqual(0);
+    const wrap = await table.evaluate((t) => {
+      const box = t.parentElement as HTMLElement;
+      return { scroll: box.scrollWidth, client: box.clientWidth, right: box.getBoundingClientRect().right };
+    });
+    expect(wrap.scroll).toBeLessThanOrEqual(wrap.client);
+    for (const cell of [table.getByRole('columnheader', { name: 'Total' }), table.locator('tfoot td').last()]) {
+      const box = await cell.boundingBox();
+      expect(box).not.toBeNull();
+      expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(Math.min(wrap.right, PHONE.width) + 0.5);
+    }
+    await table.locator('tfoot').getByText('$389,999.97').waitFor();
+    await table.getByText('$129,999.99 each').waitFor();
+    await screenshot(page, 'phone-order-table');
     expect(problems).toEqual([]);
   });
 });

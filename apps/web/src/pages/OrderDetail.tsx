@@ -180,14 +180,15 @@ export function OrderView({ id, backTo, backLabel, retry = false }: { id: string
         <section aria-labelledby="lines-heading">
           <h2 id="lines-heading">Items</h2>
           <div className="table-wrap">
-            <table>
+            {/* On a phone the Price column gives way (the price goes under the item), so Total fits. */}
+            <table className="order-lines">
               <thead>
                 <tr>
                   <th scope="col">Item</th>
                   <th scope="col" className="num">
                     Qty
                   </th>
-                  <th scope="col" className="num">
+                  <th scope="col" className="num col-price">
                     Price
                   </th>
                   <th scope="col" className="num">
@@ -201,18 +202,20 @@ export function OrderView({ id, backTo, backLabel, retry = false }: { id: string
                     <th scope="row">
                       {line.title}
                       <span className="muted small block">SKU {line.sku}</span>
+                      <span className="muted small block unit-price">{formatMoney(line.unitPrice)} each</span>
                     </th>
                     <td className="num">{line.quantity}</td>
-                    <td className="num">{formatMoney(line.unitPrice)}</td>
+                    <td className="num col-price">{formatMoney(line.unitPrice)}</td>
                     <td className="num">{formatMoney(line.lineTotal)}</td>
                   </tr>
                 ))}
               </tbody>
               <tfoot>
                 <tr>
-                  <th scope="row" colSpan={3}>
+                  <th scope="row" colSpan={2}>
                     Total
                   </th>
+                  <td className="col-price" />
                   <td className="num">
                     <strong>{formatMoney(data.total)}</strong>
                   </td>
