@@ -110,4 +110,33 @@ describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
     await screenshot(page, 'admin-operations-single');
     expect(problems).toEqual([]);
   });
+  it('warns before creating a product priced at $0.00 and creates it only when asked again', async () => {
+    const { page, problems } = await openAsAdmin();
+    const sku = `FREE-${Date.now().toString(36).toUpperCase()}`;
+    await page.goto('/admin/products/new');
+    await page.getByRole('heading', { name: 'New product' }).waitFor();
+    await page.getByLabel('Name').fill(`Free Sample ${sku}`);
+    await page.getByLabel('Category').fill('office');
+    await page.getByLabel('SKU (variant 1)').fill(sku);
+    await page.getByLabel('Title (variant 1)').fill('Standard');
+    await page.getByLabel(/Price in USD \(variant 1\)/).fill('0.00');
+    await page.getByText('Free: a price of 0.00 gives this variant away.').waitFor();
+    await page.getByRole('button', { name: 'Create product' }).click();
+    await page.getByText('A variant is priced at 0.00: shoppers would get it for free.').waitFor();
+    await screenshot(page, 'admin-free-price-warning');
+    expect(page.url()).toMatch(/\/admin\/products\/new$/);
+    const search = await shop.api.get<{ items: unknown[] }>(`/api/v1/products?q=${sku}`);
+    expect(search.body.items).toHaveLength(0);
+
+    // A real price clears the warning; back to 0.00 it warns again; then a second press confirms.
+    await page.getByLabel(/Price in USD \(variant 1\)/).fill('2.00');
+    expect(await page.getByText('shoppers would get it for free').count()).toBe(0);
+    await page.getByLabel(/Price in USD \(variant 1\)/).fill('0');
+    await page.getByRole('button', { name: 'Create product' }).click();
+    await page.getByText('A variant is priced at 0.00: shoppers would get it for free.').waitFor();
+    await page.getByRole('button', { name: 'Create product' }).click();
+    await page.waitForURL(/\/admin\/products\/[0-9a-f-]{36}\?created=1$/);
+    await page.getByText('Product created.').waitFor();
+    expect(problems).toEqual([]);
+  });
 });

@@ -85,6 +85,8 @@ export function AdminProductPage({ params }: { params: Params }) {
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
   const [attemptKey, setAttemptKey] = useState<string | undefined>(undefined);
+  /** The admin was told these variants would be free; saving again with them unchanged confirms it. */
+  const [freeWarned, setFreeWarned] = useState(false);
 
   useEffect(() => {
     if (existing.data) setDraft(draftOf(existing.data));
@@ -97,7 +99,9 @@ export function AdminProductPage({ params }: { params: Params }) {
   const updateVariant = (index: number, patch: Partial<VariantDraft>) => {
     setDraft((d) => ({ ...d, variants: d.variants.map((v, i) => (i === index ? { ...v, ...patch } : v)) }));
     setSaved(false);
+    if (patch.price !== undefined) setFreeWarned(false);
   };
+  const free = draft.variants.flatMap((v, i) => (parseMoneyInput(v.price) === 0 ? [i] : []));
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -107,6 +111,12 @@ export function AdminProductPage({ params }: { params: Params }) {
     setSaved(false);
     if (Object.keys(problems).length > 0) {
       announce(`${Object.keys(problems).length} fields need attention.`);
+      return;
+    }
+    // A price of 0 is allowed (a free sample) but is far more often a slip: it takes a second save.
+    if (free.length > 0 && !freeWarned) {
+      setFreeWarned(true);
+      announce(`${free.length === 1 ? 'A variant is' : `${free.length} variants are`} priced at 0.00. Save again to confirm, or enter a price.`);
       return;
     }
     setBusy(true);
@@ -151,6 +161,11 @@ export function AdminProductPage({ params }: { params: Params }) {
       <PageTitle title={`${title} · Admin`}>{title}</PageTitle>
       {created ? <Alert kind="success" title="Product created. Set its stock below: new SKUs start with none." /> : null}
       {saved ? <Alert kind="success" title="Changes saved." /> : null}
+      {freeWarned && free.length > 0 ? (
+        <Alert kind="warning" title={`${free.length === 1 ? 'A variant is' : `${free.length} variants are`} priced at 0.00: shoppers would get ${free.length === 1 ? 'it' : 'them'} for free.`}>
+          <p>Enter a price, or press “{isNew ? 'Create product' : 'Save changes'}” again to confirm.</p>
+        </Alert>
+      ) : null}
       <ErrorAlert error={error} shownFields={shownFields} />
 
       <form className="product-form" onSubmit={(e) => void submit(e)} noValidate aria-busy={busy}>
@@ -187,6 +202,7 @@ export function AdminProductPage({ params }: { params: Params }) {
                 value={v.price}
                 onChange={(e) => updateVariant(i, { price: e.target.value })}
                 error={variantError(errors, i, 'price')}
+                hint={parseMoneyInput(v.price) === 0 ? 'Free: a price of 0.00 gives this variant away.' : undefined}
                 inputMode="decimal"
                 placeholder="19.99"
                 required
