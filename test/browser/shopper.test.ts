@@ -271,4 +271,30 @@ describe.runIf(chromiumAvailable())('storefront in headless Chromium', () => {
     await screenshot(page, 'phone-order-table');
     expect(problems).toEqual([]);
   });
+  it('comes Back from a product to the same search results, "Load more" pages and scroll position included', async () => {
+    const { page, problems } = await shop.open();
+    await page.goto('/search');
+    const cards = page.locator('.product-grid > li');
+    await page.getByRole('button', { name: 'Load more' }).waitFor();
+    const firstPage = await cards.count();
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expect.poll(() => cards.count()).toBeGreaterThan(firstPage);
+    const loaded = await cards.count();
+    const target = cards.nth(loaded - 2).getByRole('link');
+    const name = (await target.textContent()) ?? '';
+    await target.scrollIntoViewIfNeeded();
+    const scrolled = (await page.evaluate('window.scrollY')) as number;
+    expect(scrolled).toBeGreaterThan(0);
+    await target.click();
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Search products' }).waitFor();
+    await page.getByRole('link', { name, exact: true }).waitFor();
+    expect(await cards.count()).toBe(loaded);
+    expect(Math.abs(((await page.evaluate('window.scrollY')) as number) - scrolled)).toBeLessThanOrEqual(1);
+    expect(await page.getByRole('link', { name, exact: true }).isVisible()).toBe(true);
+    await screenshot(page, 'search-after-back');
+    expect(problems).toEqual([]);
+  });
 });

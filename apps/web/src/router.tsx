@@ -11,23 +11,32 @@ export interface AppLocation {
   key: number;
   /** True when the user moved here in the app (not the first load): focus moves to the page. */
   moved: boolean;
+  /** True when Back or Forward led here: a page may show what it showed before (see `scrollY`). */
+  pop: boolean;
+  /** After Back/Forward: where the page was scrolled when it was left, if known. */
+  scrollY: number | undefined;
 }
 
 let counter = 0;
 let current: AppLocation = readLocation(false);
 const listeners = new Set<() => void>();
 
-function readLocation(moved: boolean): AppLocation {
+function readLocation(moved: boolean, pop = false, scrollY: number | undefined = undefined): AppLocation {
   counter += 1;
-  return { pathname: window.location.pathname, search: window.location.search, key: counter, moved };
+  return { pathname: window.location.pathname, search: window.location.search, key: counter, moved, pop, scrollY };
+}
+
+function savedScroll(state: unknown): number | undefined {
+  if (typeof state !== 'object' || state === null || !('scrollY' in state)) return undefined;
+  return typeof state.scrollY === 'number' ? state.scrollY : undefined;
 }
 
 function emit(): void {
   for (const listener of listeners) listener();
 }
 
-window.addEventListener('popstate', () => {
-  current = readLocation(true);
+window.addEventListener('popstate', (event) => {
+  current = readLocation(true, true, savedScroll(event.state));
   emit();
 });
 
@@ -44,6 +53,8 @@ export interface NavigateOptions {
 
 export function navigate(to: string, options: NavigateOptions = {}): void {
   const method = options.replace ? 'replaceState' : 'pushState';
+  // The page being left keeps its scroll position in its history entry, for Back to restore.
+  if (!options.replace) window.history.replaceState({ scrollY: window.scrollY }, '');
   window.history[method](null, '', to);
   current = readLocation(!options.quiet);
   if (!options.quiet && !options.replace) window.scrollTo(0, 0);

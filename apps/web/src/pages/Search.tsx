@@ -1,8 +1,8 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type FormEvent } from 'react';
 import { api, isAbort } from '../api';
 import { announce } from '../announce';
 import { categoryLabel } from '../format';
-import { navigate, useSearchParams } from '../router';
+import { navigate, useLocation, useSearchParams } from '../router';
 import type { CategorySummary, Page, Product } from '../types';
 import { ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
@@ -35,15 +35,43 @@ interface Results {
   nextCursor: string | null;
 }
 
+/**
+ * The results last shown for each search (query and category), "Load more" pages included: Back
+ * from a product shows them again as they were, at the same scroll position, instead of the
+ * first page from the top. Only read on Back/Forward; a new visit asks afresh.
+ */
+const shown = new Map<string, Results>();
+/** Enough for a session's worth of Back; the oldest search is forgotten first. */
+const SHOWN_LIMIT = 20;
+
+function remember(results: Results): void {
+  shown.delete(results.key);
+  shown.set(results.key, results);
+  if (shown.size > SHOWN_LIMIT) shown.delete(shown.keys().next().value ?? '');
+}
+
 export function SearchPage() {
   const params = useSearchParams();
   const urlQ = params.get('q') ?? '';
   const category = params.get('category') ?? '';
   const [text, setText] = useState(urlQ);
   const [q, setQ] = useState(urlQ.trim());
-  const [results, setResults] = useState<Results | undefined>(undefined);
+  const location = useLocation();
+  // Back to this search: start from what was shown (and skip the first request).
+  const [restored] = useState(() => (location.pop ? shown.get(`${urlQ.trim()}\u0000${category}`) : undefined));
+  const skipFirstLoad = useRef(restored !== undefined);
+  const [results, setResultsState] = useState<Results | undefined>(restored);
   const [error, setError] = useState<unknown>(undefined);
-  const [loading, setLoading] = useState(true);
+  const [loading, setLoading] = useState(restored === undefined);
+  const setResults = (next: Results) => {
+    remember(next);
+    setResultsState(next);
+  };
+
+  useLayoutEffect(() => {
+    if (restored && location.scrollY !== undefined) window.scrollTo(0, location.scrollY);
+    // Once, on the render that shows the restored results.
+  }, []);
   const [loadingMore, setLoadingMore] = useState(false);
   const categories = useAsync((signal) => api.get<{ items: CategorySummary[] }>('/api/v1/categories', { signal }), []);
   const lastUrlQ = useRef(urlQ);
@@ -70,6 +98,10 @@ export function SearchPage() {
   }, [text, category, urlQ]);
 
   useEffect(() => {
+    if (skipFirstLoad.current) {
+      skipFirstLoad.current = false;
+      return;
+    }
     const controller = new AbortController();
     const key = `${q}\u0000${category}`;
     setLoading(true);
