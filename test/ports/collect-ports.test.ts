@@ -3,7 +3,7 @@ import type { ServicePorts } from '@agora/contracts';
 import type { RunningService } from '@agora/platform';
 import { collectPorts } from '@agora/cli';
 
-const catalogPort: ServicePorts['catalog'] = { variants: async () => [] };
+const catalogPort: ServicePorts['catalog'] = { variants: async () => [], storefrontProduct: async () => ({ json: '{}', withAvailability: true }), storefrontPage: async () => ({ json: '{}', withAvailability: true }) };
 
 /** Only the port fields matter to collectPorts; the rest of a service is never touched. */
 const service = (name: string, ports: Partial<ServicePorts> | undefined): RunningService => ({ name, ports }) as unknown as RunningService;

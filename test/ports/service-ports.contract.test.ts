@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, newId } from '@agora/kernel';
-import type { ServicePorts, inventory, payment } from '@agora/contracts';
+import type { ServicePorts, catalog, inventory, payment } from '@agora/contracts';
 import { assertingForTests } from '@agora/platform/testing';
 import { SCARCE, startPortSystem, type PortSystem } from './port-system.js';
 
@@ -164,6 +164,26 @@ for (const adapter of adapters) {
         expect((await failure(ports().catalog.variants([]))).code).toBe('VALIDATION_FAILED');
         expect((await failure(ports().catalog.variants(['bad sku!']))).code).toBe('VALIDATION_FAILED');
       });
+
+      it('reads a product and a page as shoppers see them: JSON text, every variant with its available units', async () => {
+        const [variant] = await ports().catalog.variants([system.skus.scarce]);
+        if (!variant) throw new Error('the scarce SKU has no variant');
+        const read = await ports().catalog.storefrontProduct(variant.productId);
+        expect(read.withAvailability).toBe(true);
+        const product = JSON.parse(read.json) as catalog.Product;
+        expect(product.id).toBe(variant.productId);
+        expect(product.variants.find((v) => v.sku === system.skus.scarce)?.available).toBe(SCARCE);
+        const pageRead = await ports().catalog.storefrontPage({ limit: 1 });
+        const page = JSON.parse(pageRead.json) as { items: catalog.Product[]; nextCursor: string | null };
+        expect(pageRead.withAvailability).toBe(true);
+        expect(page.items).toHaveLength(1);
+        expect(page.items.every((p) => p.variants.every((v) => typeof v.available === 'number'))).toBe(true);
+        expect(typeof page.nextCursor).toBe('string');
+      });
+
+      it('answers NOT_FOUND for a product that does not exist', async () => {
+        expect((await failure(ports().catalog.storefrontProduct(newId()))).code).toBe('NOT_FOUND');
+      });
     });
   });
 }
@@ -195,6 +215,17 @@ describe('service ports: both adapters answer the same DTO', () => {
     await expect(system.http.cart.checkedOut(userId, body)).resolves.toEqual(await system.inProcess.cart.checkedOut(userId, body));
     const skus = [system.skus.plenty, system.skus.scarce];
     await expect(system.http.catalog.variants(skus)).resolves.toEqual(await system.inProcess.catalog.variants(skus));
+  });
+
+  it('for a storefront product and page: the same document, the same availability', async () => {
+    const [variant] = await system.inProcess.catalog.variants([system.skus.plenty]);
+    if (!variant) throw new Error('the plenty SKU has no variant');
+    const inProcess = await system.inProcess.catalog.storefrontProduct(variant.productId);
+    const http = await system.http.catalog.storefrontProduct(variant.productId);
+    expect(JSON.parse(http.json)).toEqual(JSON.parse(inProcess.json));
+    expect(http.withAvailability).toBe(inProcess.withAvailability);
+    const query = { limit: 5 };
+    expect(JSON.parse((await system.http.catalog.storefrontPage(query)).json)).toEqual(JSON.parse((await system.inProcess.catalog.storefrontPage(query)).json));
   });
 
   it('for the error of the same refusal: code, field errors and extras', async () => {

@@ -109,3 +109,22 @@ export type SkuVariant = Static<typeof SkuVariant>;
 /** Known SKUs only, in the order asked; an unknown SKU is simply absent. */
 export const SkuVariantList = Type.Object({ items: Type.Array(SkuVariant) });
 export type SkuVariantList = Static<typeof SkuVariantList>;
+
+/** A product query as the catalog's `GET /products` takes it (`?q=&category=&limit=&cursor=`; '' when empty). */
+export function productQueryString(query: ProductQuery): string {
+  const params = new URLSearchParams();
+  if (query.q !== undefined) params.set('q', query.q);
+  if (query.category !== undefined) params.set('category', query.category);
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  if (query.cursor !== undefined) params.set('cursor', query.cursor);
+  const text = params.toString();
+  return text.length > 0 ? `?${text}` : '';
+}
+
+/** Every variant of these products carries inventory's `available`: they are products as shoppers see them. */
+export function carryAvailability(products: readonly CatalogProduct[]): products is Product[] {
+  return products.every((p) => p.variants.every((v) => typeof (v as { available?: unknown }).available === 'number'));
+}
+
+/** The header that asks the catalog for products as shoppers see them (with `available`), and its value. */
+export const STOREFRONT_INCLUDE = { header: 'x-agora-include', value: 'availability' } as const;

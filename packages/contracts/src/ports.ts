@@ -1,6 +1,6 @@
 import type { Money } from '@agora/kernel';
 import type { CartLines, CheckedOutBody, CheckedOutResult } from './cart.js';
-import type { SkuVariant } from './catalog.js';
+import type { ProductQuery, SkuVariant } from './catalog.js';
 import type { Reservation, ReserveBody } from './inventory.js';
 import type { AuthorizeBody, PaymentIntent } from './payment.js';
 
@@ -45,10 +45,24 @@ export interface CartPort {
   checkedOut(userId: string, body: CheckedOutBody): Promise<CheckedOutResult>;
 }
 
-/** The catalog's variants by SKU. */
+/**
+ * A storefront read as the catalog answers it: JSON text ready to send as it is (a `catalog.Product`,
+ * or a `catalog.ProductPage`), and whether every variant in it carries inventory's `available`
+ * (false when inventory did not answer: the caller enriches it or serves it degraded).
+ */
+export interface StorefrontText {
+  json: string;
+  withAvailability: boolean;
+}
+
+/** The catalog's variants by SKU, and the storefront's reads (behind its cache, docs/caching.md). */
 export interface CatalogPort {
   /** In the order asked, each once; unknown SKUs are left out. VALIDATION_FAILED for no SKU or a malformed one. */
   variants(skus: readonly string[]): Promise<SkuVariant[]>;
+  /** A product as shoppers see it. NOT_FOUND when there is none. */
+  storefrontProduct(id: string): Promise<StorefrontText>;
+  /** A page of products as shoppers see them. */
+  storefrontPage(query: ProductQuery): Promise<StorefrontText>;
 }
 
 /** The ports, by the name of the service that offers them. */

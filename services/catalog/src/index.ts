@@ -48,7 +48,7 @@ export async function createCatalog(deps: ServiceDeps): Promise<CatalogInstance>
     name: CATALOG_SERVICE,
     app,
     readiness: [{ name: 'database', check: () => deps.storage.ping() }],
-    ports: { catalog: new InProcessCatalogPort(service, deps.logger) },
+    ports: { catalog: new InProcessCatalogPort(service, storefront, deps.logger) },
     async start() {
       if (caches === undefined) return;
       await caches.start();

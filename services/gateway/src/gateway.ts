@@ -1,3 +1,4 @@
+import type { CatalogPort } from '@agora/contracts';
 import { createHttpApp, registerOperationalRoutes } from '@agora/platform';
 import type { HttpApp, Logger, Metrics, ReadinessCheck, ServiceTransport, TokenService } from '@agora/platform';
 import { installAuth } from './auth.js';
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   cluster?: ClusterViewSource;
   /** Rate-limit counters in Redis, shared by all gateways of a cluster. */
   rateLimitStore?: SharedRateLimitStore;
+  /** The catalog's port when it runs in this process: storefront reads skip the transport. */
+  catalog?: CatalogPort;
 }
 
 /**
@@ -61,7 +64,7 @@ export async function createGateway(options: GatewayOptions): Promise<HttpApp> {
   registerOperationalRoutes(app, options.readiness, metrics, options.isDraining);
 
   const upstream = new Upstream(options.transport, config.serviceTimeoutMs);
-  const context: RouteContext = { upstream, availability: new AvailabilityEnricher(upstream, metrics), config };
+  const context: RouteContext = { upstream, availability: new AvailabilityEnricher(upstream, metrics), config, ...(options.catalog ? { catalog: options.catalog } : {}) };
   for (const area of ROUTE_AREAS) area(app, context);
   if (options.cluster) {
     registerClusterRoute(app, options.cluster);

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { AppError } from '@agora/kernel';
+import type { CatalogPort } from '@agora/contracts';
 import type { ServiceRequest } from '@agora/platform';
 import { skuBatches } from '../src/availability.js';
 import { DEGRADED_HEADER } from '../src/index.js';
@@ -181,5 +183,59 @@ describe('admin product writes', () => {
 
     const empty = await gw.app.inject({ method: 'PATCH', url: `/api/v1/admin/products/${ID_1}`, headers: bearer(gw.adminToken), payload: {} });
     expect(empty.statusCode).toBe(400);
+  });
+});
+
+describe('storefront reads from a catalog in this process (agora start)', () => {
+  /** A catalog port that answers the given texts and counts what it was asked. */
+  function inProcessCatalog(product: { json: string; withAvailability: boolean }, page: { json: string; withAvailability: boolean }) {
+    const asked: string[] = [];
+    const port: CatalogPort = {
+      variants: async () => [],
+      storefrontProduct: async (id) => {
+        asked.push(`product ${id}`);
+        if (id !== ID_1) throw new AppError('NOT_FOUND', `Product ${id} not found`);
+        return product;
+      },
+      storefrontPage: async (query) => {
+        asked.push(`page ${JSON.stringify(query)}`);
+        return page;
+      },
+    };
+    return { port, asked };
+  }
+
+  it("sends the catalog's text as it is, with no call through the transport", async () => {
+    const product = { ...catalogProduct(ID_1, ['A-1']), variants: [{ sku: 'A-1', title: 'A-1', price: USD(1999), available: 4 }] };
+    const catalog = inProcessCatalog({ json: JSON.stringify(product), withAvailability: true }, { json: JSON.stringify({ items: [product], nextCursor: null }), withAvailability: true });
+    gw = await buildGateway({ catalog: catalog.port });
+    const one = await gw.app.inject({ method: 'GET', url: `/api/v1/products/${ID_1}` });
+    expect(one.statusCode).toBe(200);
+    expect(one.headers['content-type']).toMatch(/^application\/json/);
+    expect(one.json()).toEqual(product);
+    const page = await gw.app.inject({ method: 'GET', url: '/api/v1/products?limit=5&q=thing' });
+    expect(page.json()).toEqual({ items: [product], nextCursor: null });
+    expect(catalog.asked).toEqual([`product ${ID_1}`, 'page {"limit":5,"q":"thing"}']);
+    expect(gw.transport.calls).toHaveLength(0);
+  });
+
+  it('enriches what the catalog read without availability, through inventory', async () => {
+    const bare = catalogProduct(ID_1, ['A-1', 'A-2']);
+    const catalog = inProcessCatalog({ json: JSON.stringify(bare), withAvailability: false }, { json: JSON.stringify({ items: [bare], nextCursor: 'n' }), withAvailability: false });
+    gw = await buildGateway({ catalog: catalog.port });
+    gw.transport.on('inventory', 'GET', '/inventory', inventoryBatch({ 'A-1': 7 }));
+    const one = await gw.app.inject({ method: 'GET', url: `/api/v1/products/${ID_1}` });
+    expect(one.json().variants.map((v: { sku: string; available: number }) => [v.sku, v.available])).toEqual([['A-1', 7], ['A-2', 0]]);
+    const page = await gw.app.inject({ method: 'GET', url: '/api/v1/products' });
+    expect(page.json()).toMatchObject({ nextCursor: 'n', items: [{ id: ID_1, variants: [{ sku: 'A-1', available: 7 }, { sku: 'A-2', available: 0 }] }] });
+    expect(gw.transport.callsTo('catalog')).toHaveLength(0);
+  });
+
+  it('answers a product the catalog does not have 404 as a problem', async () => {
+    const catalog = inProcessCatalog({ json: '{}', withAvailability: true }, { json: '{}', withAvailability: true });
+    gw = await buildGateway({ catalog: catalog.port });
+    const res = await gw.app.inject({ method: 'GET', url: `/api/v1/products/${ID_2}` });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -1,3 +1,4 @@
+import type { CatalogPort } from '@agora/contracts';
 import { problemOf, EnvReader, type ErrorCode } from '@agora/kernel';
 import { Metrics, TokenService, createLogger } from '@agora/platform';
 import type { HttpMethod, HttpApp, ReadinessCheck, ServiceRequest, ServiceResponse, ServiceTransport } from '@agora/platform';
@@ -84,6 +85,8 @@ export interface TestGatewayOptions {
   web?: GatewayOptions['web'];
   transport?: FakeTransport;
   rateLimitStore?: GatewayOptions['rateLimitStore'];
+  /** The catalog's port as `agora start` gives it (storefront reads in process). */
+  catalog?: CatalogPort;
 }
 
 export async function buildGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -101,6 +104,7 @@ export async function buildGateway(options: TestGatewayOptions = {}): Promise<Te
     ...(options.isDraining ? { isDraining: options.isDraining } : {}),
     ...(options.web ? { web: options.web } : {}),
     ...(options.rateLimitStore ? { rateLimitStore: options.rateLimitStore } : {}),
+    ...(options.catalog ? { catalog: options.catalog } : {}),
   });
   const customerToken = await tokens.sign({ sub: CUSTOMER_ID, role: 'customer', email: 'ann@example.com' });
   const adminToken = await tokens.sign({ sub: ADMIN_ID, role: 'admin', email: 'root@example.com' });

@@ -186,7 +186,8 @@ export function buildWorld(rt: SimRuntime, bugs: ReadonlySet<SimBug>): { world: 
       checkedOut: (userId, body) =>
         network.call(from, cartProc, 'checkedOut', () => cartProc.statement('checked out', () => ({ orderId: body.orderId, ...world.cart.apply(body.orderId), lines: body.lines }))),
     };
-    const catalog: CatalogPort = { variants: () => Promise.reject(new Error('sim: the checkout front is modelled; it reads no catalog')) };
+    const noCatalog = () => Promise.reject(new Error('sim: the checkout front is modelled; it reads no catalog'));
+    const catalog: CatalogPort = { variants: noCatalog, storefrontProduct: noCatalog, storefrontPage: noCatalog };
     return new Collaborators(undefined as never, { inventory: inv, payment: pay, cart, catalog });
   }
 

@@ -1,5 +1,6 @@
 import type { Money } from '@agora/kernel';
-import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, ServicePorts, cart, catalog, inventory, payment } from '@agora/contracts';
+import { catalog } from '@agora/contracts';
+import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, ServicePorts, StorefrontText, cart, inventory, payment } from '@agora/contracts';
 import { ServiceClient } from './client.js';
 import type { ServiceTransport } from './transport.js';
 
@@ -95,7 +96,19 @@ export class HttpCatalogPort implements CatalogPort {
     const page = await this.client.call<catalog.SkuVariantList>({ method: 'GET', path: `/products/by-sku?skus=${skus.map(segment).join(',')}`, idempotent: true });
     return page.items;
   }
+
+  async storefrontProduct(id: string): Promise<StorefrontText> {
+    const product = await this.client.call<catalog.CatalogProduct>({ method: 'GET', path: `/products/${segment(id)}`, idempotent: true, headers: STOREFRONT_HEADERS });
+    return { json: JSON.stringify(product), withAvailability: catalog.carryAvailability([product]) };
+  }
+
+  async storefrontPage(query: catalog.ProductQuery): Promise<StorefrontText> {
+    const page = await this.client.call<catalog.CatalogProductPage>({ method: 'GET', path: `/products${catalog.productQueryString(query)}`, idempotent: true, headers: STOREFRONT_HEADERS });
+    return { json: JSON.stringify(page), withAvailability: catalog.carryAvailability(page.items) };
+  }
 }
+
+const STOREFRONT_HEADERS = { [catalog.STOREFRONT_INCLUDE.header]: catalog.STOREFRONT_INCLUDE.value };
 
 /** Every port over one transport (what a service uses when its callees run in other processes). */
 export function httpPorts(transport: ServiceTransport): ServicePorts {

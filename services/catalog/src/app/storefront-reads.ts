@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LIMITS, notFound } from '@agora/kernel';
-import type { catalog } from '@agora/contracts';
+import type { StorefrontText, catalog } from '@agora/contracts';
 import type { Logger, TieredCache } from '@agora/platform';
 import type { ProductData } from '../domain/product.js';
 import { toCatalogProduct, type CatalogService } from './catalog-service.js';
@@ -49,26 +49,24 @@ export class StorefrontReads {
   ) {}
 
   /** The product's JSON; NOT_FOUND when there is none. */
-  async product(id: string): Promise<string> {
+  async product(id: string): Promise<StorefrontText> {
     const key = id.toLowerCase();
     let json: string | undefined;
-    if (this.caches === undefined) {
-      json = (await this.loadAnyway([key])).get(key);
-    } else {
-      // The hot path: one L1 lookup, no batch bookkeeping.
-      try {
-        json = await this.caches.products.get(key, (k) => this.loadOne(k));
-      } catch (err) {
-        if (!(err instanceof WithoutAvailability)) throw err;
-        json = err.products.get(key);
-      }
+    let withAvailability = true;
+    try {
+      // The hot path: one L1 lookup, no batch bookkeeping (only products with availability are cached).
+      json = this.caches === undefined ? await this.loadOne(key) : await this.caches.products.get(key, (k) => this.loadOne(k));
+    } catch (err) {
+      if (!(err instanceof WithoutAvailability)) throw err;
+      json = err.products.get(key);
+      withAvailability = false;
     }
     if (json === undefined) throw notFound(`Product ${id}`);
-    return json;
+    return { json, withAvailability };
   }
 
   /** A page's JSON (`{ items, nextCursor }`), the items in the page's order. */
-  async page(query: catalog.ProductQuery): Promise<string> {
+  async page(query: catalog.ProductQuery): Promise<StorefrontText> {
     if (this.caches === undefined) return this.pageUncached(query);
     const normalized = { q: query.q?.trim() ?? '', category: query.category?.trim() ?? '', limit: query.limit ?? LIMITS.pageSizeDefault, cursor: query.cursor ?? '' };
     const key = JSON.stringify([normalized.q, normalized.category, normalized.limit, normalized.cursor]);
@@ -80,14 +78,14 @@ export class StorefrontReads {
     const text = await this.caches.pages.get(key, loadPage);
     if (text === undefined) throw new Error('a page load answered nothing');
     const entry = JSON.parse(text) as PageEntry;
-    const products = await this.productsById(entry.ids);
+    const { products, withAvailability } = await this.productsById(entry.ids);
     // A product gone since the page was cached is left out (the page's generation moves on the next write).
     const items = entry.ids.flatMap((id) => products.get(id) ?? []);
-    return `{"items":[${items.join(',')}],"nextCursor":${JSON.stringify(entry.nextCursor)}}`;
+    return { json: `{"items":[${items.join(',')}],"nextCursor":${JSON.stringify(entry.nextCursor)}}`, withAvailability };
   }
 
   /** With the cache off: the page's products as listed, and one inventory call for all of them. */
-  private async pageUncached(query: catalog.ProductQuery): Promise<string> {
+  private async pageUncached(query: catalog.ProductQuery): Promise<StorefrontText> {
     const page = await this.service.list(query);
     let levels: Map<string, number> | undefined;
     try {
@@ -96,7 +94,7 @@ export class StorefrontReads {
       this.logger.warn({ err: (err as Error).message, dependency: 'inventory' }, 'page read without live availability');
     }
     const items = levels === undefined ? page.items : page.items.map((p) => enrich(p, levels));
-    return JSON.stringify({ items, nextCursor: page.nextCursor });
+    return { json: JSON.stringify({ items, nextCursor: page.nextCursor }), withAvailability: levels !== undefined };
   }
 
   /** After a write to these products committed (or failed): their entries and every page go. */
@@ -125,11 +123,11 @@ export class StorefrontReads {
     return this.stockFlush;
   }
 
-  private async productsById(ids: readonly string[]): Promise<Map<string, string | undefined>> {
-    if (ids.length === 0) return new Map();
+  private async productsById(ids: readonly string[]): Promise<{ products: Map<string, string | undefined>; withAvailability: boolean }> {
+    if (ids.length === 0) return { products: new Map(), withAvailability: true };
     try {
-      if (this.caches === undefined) return await this.load(ids);
-      return await this.caches.products.getMany(ids, (missing) => this.load(missing));
+      const products = this.caches === undefined ? await this.load(ids) : await this.caches.products.getMany(ids, (missing) => this.load(missing));
+      return { products, withAvailability: true };
     } catch (err) {
       if (!(err instanceof WithoutAvailability)) throw err;
       // Served as read, cached nowhere: the next read asks inventory again.
@@ -138,7 +136,7 @@ export class StorefrontReads {
         // Others of the ids came from the cache; read them again (they are there now or load afresh).
         for (const [id, json] of await this.caches.products.getMany(ids.filter((id) => !found.has(id)), (missing) => this.loadAnyway(missing))) found.set(id, json);
       }
-      return found;
+      return { products: found, withAvailability: false };
     }
   }
 

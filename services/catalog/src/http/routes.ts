@@ -9,8 +9,8 @@ import type { StorefrontReads } from '../app/storefront-reads.js';
  * them, each variant with inventory's `available`, from the storefront cache; others get the
  * catalog's own product. A product inventory could not enrich comes without `available`.
  */
-export const INCLUDE_HEADER = 'x-agora-include';
-const AVAILABILITY = 'availability';
+const INCLUDE_HEADER = catalog.STOREFRONT_INCLUDE.header;
+const AVAILABILITY = catalog.STOREFRONT_INCLUDE.value;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
@@ -40,7 +40,7 @@ export function registerCatalogRoutes(app: HttpApp, service: CatalogService, sto
     { schema: { querystring: catalog.ProductQuery, response: { 200: catalog.CatalogProductPage, 400: ProblemSchema } } },
     async (request, reply) => {
       if (request.headers[INCLUDE_HEADER] !== AVAILABILITY) return service.list(request.query);
-      return sendJsonText(reply, await storefront.page(request.query));
+      return sendJsonText(reply, (await storefront.page(request.query)).json);
     },
   );
 
@@ -56,7 +56,7 @@ export function registerCatalogRoutes(app: HttpApp, service: CatalogService, sto
     { schema: { params: catalog.ProductIdParams, response: { 200: catalog.CatalogProduct, 400: ProblemSchema, 404: ProblemSchema } } },
     async (request, reply) => {
       if (request.headers[INCLUDE_HEADER] !== AVAILABILITY) return service.get(request.params.id);
-      return sendJsonText(reply, await storefront.product(request.params.id));
+      return sendJsonText(reply, (await storefront.product(request.params.id)).json);
     },
   );
 

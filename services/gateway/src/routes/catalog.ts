@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { catalog } from '@agora/contracts';
 import { asCatalogPage, asCatalogProduct } from '../availability.js';
 import { BEARER_SECURITY, IdempotencyHeaders, ok, problems, withExample } from '../schemas.js';
@@ -6,31 +7,25 @@ import { TAGS } from '../openapi.js';
 import { isSuccess, relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
 
-function productQueryString(query: catalog.ProductQuery): string {
-  const params = new URLSearchParams();
-  if (query.q !== undefined) params.set('q', query.q);
-  if (query.category !== undefined) params.set('category', query.category);
-  if (query.limit !== undefined) params.set('limit', String(query.limit));
-  if (query.cursor !== undefined) params.set('cursor', query.cursor);
-  const text = params.toString();
-  return text.length > 0 ? `?${text}` : '';
-}
-
 /**
  * Asks catalog for products as shoppers see them: with `available`, from catalog's storefront cache
  * (docs/caching.md). A product catalog could not enrich comes without it and is enriched here.
  */
-const WITH_AVAILABILITY = { 'x-agora-include': 'availability' } as const;
+const WITH_AVAILABILITY = { [catalog.STOREFRONT_INCLUDE.header]: catalog.STOREFRONT_INCLUDE.value };
 
-function carriesAvailability(products: readonly catalog.CatalogProduct[]): products is catalog.Product[] {
-  return products.every((p) => p.variants.every((v) => typeof (v as { available?: unknown }).available === 'number'));
+/**
+ * Fastify types `send` by the route's response schema; JSON text skips that serializer (a string
+ * with a JSON content type is sent as it is), so the text is typed through `never` here only.
+ */
+function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(text as never);
 }
 
 /**
  * Products come from catalog and their `available` from inventory (one batch call per page);
  * categories pass straight through. Admin writes answer the product enriched the same way.
  */
-export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
+export const catalogRoutes: RouteArea = (app, { upstream, availability, catalog: inProcess }) => {
   app.get(
     '/api/v1/products',
     {
@@ -43,10 +38,17 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
       },
     },
     async (request, reply) => {
-      const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products${productQueryString(request.query)}`, idempotent: true, headers: WITH_AVAILABILITY });
+      if (inProcess) {
+        // In one process: the cache's text as it is, unless a product lacks its availability.
+        const read = await inProcess.storefrontPage(request.query);
+        if (read.withAvailability) return sendJsonText(reply, read.json);
+        const page = asCatalogPage(JSON.parse(read.json));
+        return reply.send({ ...page, items: await availability.enrich(request, reply, page.items) });
+      }
+      const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products${catalog.productQueryString(request.query)}`, idempotent: true, headers: WITH_AVAILABILITY });
       if (!isSuccess(response)) return relay(reply, 'catalog', response);
       const page = asCatalogPage(response.body);
-      const items = carriesAvailability(page.items) ? page.items : await availability.enrich(request, reply, page.items);
+      const items = catalog.carryAvailability(page.items) ? page.items : await availability.enrich(request, reply, page.items);
       return reply.code(response.status).send({ ...page, items });
     },
   );
@@ -63,10 +65,15 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability }) => {
       },
     },
     async (request, reply) => {
+      if (inProcess) {
+        const read = await inProcess.storefrontProduct(request.params.id);
+        if (read.withAvailability) return sendJsonText(reply, read.json);
+        return reply.send(await availability.enrichOne(request, reply, asCatalogProduct(JSON.parse(read.json))));
+      }
       const response = await upstream.call(request, 'catalog', { method: 'GET', path: `/products/${encodeURIComponent(request.params.id)}`, idempotent: true, headers: WITH_AVAILABILITY });
       if (!isSuccess(response)) return relay(reply, 'catalog', response);
       const found = asCatalogProduct(response.body);
-      const product = carriesAvailability([found]) ? found : await availability.enrichOne(request, reply, found);
+      const product = catalog.carryAvailability([found]) ? found : await availability.enrichOne(request, reply, found);
       return reply.code(response.status).send(product);
     },
   );

@@ -1,3 +1,4 @@
+import type { CatalogPort } from '@agora/contracts';
 import type { HttpApp } from '@agora/platform';
 import type { AvailabilityEnricher } from '../availability.js';
 import type { GatewayConfig } from '../config.js';
@@ -8,11 +9,16 @@ export interface RouteContext {
   upstream: Upstream;
   availability: AvailabilityEnricher;
   config: GatewayConfig;
+  /**
+   * The catalog in this process (`agora start`): storefront reads go straight to its application
+   * object, answered as the JSON text its cache holds. Absent (the cluster): through `upstream`.
+   */
+  catalog?: CatalogPort;
 }
 
 /**
  * One area of the public API (identity, catalog, ...): declares its routes on the app with their
  * schemas and `config.access`. Areas never import a service package; they reach services only
- * through `context.upstream`.
+ * through `context.upstream` (or a port the composition root gave).
  */
 export type RouteArea = (app: HttpApp, context: RouteContext) => void;
