@@ -297,4 +297,21 @@ describe.runIf(chromiumAvailable())('storefront in headless Chromium', () => {
     await screenshot(page, 'search-after-back');
     expect(problems).toEqual([]);
   });
+  it('shows the not-found page for a malformed product or order id without asking the API', async () => {
+    const { page, problems } = await shop.open();
+    const asked: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/api/v1/products/') || request.url().includes('/api/v1/orders/')) asked.push(request.url());
+    });
+    for (const path of ['/products/not-a-uuid', '/products/01a25184-7d19-77ba-91ca-29219aa4e25', '/orders/xyz']) {
+      await page.goto(path);
+      await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
+      await page.getByText('There is nothing at this address.').waitFor();
+    }
+    expect(asked).toEqual([]);
+    // A well-formed id the catalog does not know: the API's 404, as the product's own not-found page.
+    await page.goto('/products/01a25184-7d19-77ba-91ca-000000000000');
+    await page.getByRole('heading', { level: 1, name: 'Product not found' }).waitFor();
+    expect(problems).toEqual([]);
+  });
 });

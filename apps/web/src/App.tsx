@@ -39,14 +39,14 @@ interface Route {
 const ROUTES: readonly Route[] = [
   { path: '/', page: Home, access: 'public' },
   { path: '/search', page: Search, access: 'public' },
-  { path: '/products/:id', page: ProductPage, access: 'public' },
-  { path: '/flash-sales/:id', page: FlashSalePage, access: 'public' },
+  { path: '/products/:id(uuid)', page: ProductPage, access: 'public' },
+  { path: '/flash-sales/:id(uuid)', page: FlashSalePage, access: 'public' },
   { path: '/login', page: Login, access: 'public' },
   { path: '/register', page: Register, access: 'public' },
   { path: '/cart', page: CartPage, access: 'user' },
   { path: '/checkout', page: Checkout, access: 'user' },
   { path: '/orders', page: Orders, access: 'user' },
-  { path: '/orders/:id', page: OrderDetail, access: 'user' },
+  { path: '/orders/:id(uuid)', page: OrderDetail, access: 'user' },
 ];
 
 function resolve(pathname: string): { route: Route; params: Params } | undefined {

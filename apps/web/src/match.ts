@@ -1,5 +1,12 @@
-/** Path patterns for the client-side router: `/products/:id` matches `/products/42` as { id: '42' }. */
+/**
+ * Path patterns for the client-side router: `/products/:id` matches `/products/42` as { id: '42' }.
+ * `:id(uuid)` matches only a UUID, the form every id of the API has: any other segment is no page
+ * at all (the not-found page, without asking the API, which would answer 400 for its shape).
+ */
 export type Params = Record<string, string>;
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const KINDS: Record<string, RegExp> = { uuid: UUID };
 
 export function matchPath(pattern: string, pathname: string): Params | null {
   const want = split(pattern);
@@ -16,7 +23,11 @@ export function matchPath(pattern: string, pathname: string): Params | null {
       } catch {
         return null; // a malformed escape matches no route
       }
-      params[w.slice(1)] = value;
+      const [, name = '', kind] = /^:([^(]+)(?:\((\w+)\))?$/.exec(w) ?? [];
+      const shape = kind === undefined ? undefined : KINDS[kind];
+      if (kind !== undefined && !shape) throw new Error(`unknown parameter kind in ${pattern}`);
+      if (shape && !shape.test(value)) return null;
+      params[name] = value;
     } else if (w !== h) {
       return null;
     }

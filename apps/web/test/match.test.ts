@@ -9,6 +9,9 @@ describe('client routes', () => {
     expect(matchPath('/products/:id', '/products')).toBeNull();
     expect(matchPath('/products/:id', '/products/%E0%A4%A')).toBeNull();
     expect(matchPath('/', '/')).toEqual({});
+    expect(matchPath('/products/:id(uuid)', '/products/01a25184-7d19-77ba-91ca-29219aa4e256')).toEqual({ id: '01a25184-7d19-77ba-91ca-29219aa4e256' });
+    expect(matchPath('/products/:id(uuid)', '/products/not-a-uuid')).toBeNull();
+    expect(matchPath('/products/:id(uuid)', '/products/01a25184-7d19-77ba-91ca-29219aa4e25')).toBeNull();
   });
 
   it('only returns to in-app paths after signing in', () => {

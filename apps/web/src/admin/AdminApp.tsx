@@ -22,10 +22,10 @@ const FlashSales = page(() => import('./FlashSales'), 'AdminFlashSalesPage');
 const ROUTES: readonly { path: string; page: ComponentType<PageProps> }[] = [
   { path: '/admin/products', page: Products },
   { path: '/admin/products/new', page: ProductEdit },
-  { path: '/admin/products/:id', page: ProductEdit },
+  { path: '/admin/products/:id(uuid)', page: ProductEdit },
   { path: '/admin/stock', page: Stock },
   { path: '/admin/orders', page: Orders },
-  { path: '/admin/orders/:id', page: OrderDetail },
+  { path: '/admin/orders/:id(uuid)', page: OrderDetail },
   { path: '/admin/operations', page: Operations },
   { path: '/admin/flash-sales', page: FlashSales },
   { path: '/admin/shards', page: Shards },
