@@ -256,10 +256,10 @@ describe.runIf(chromiumAvailable())('storefront in headless Chromium', () => {
     const table = page.getByRole('table');
     await table.getByRole('columnheader', { name: 'Total' }).waitFor();
     expect(await sidewaysOverflow(page)).toBeLessThanOrEqual(0);
-    const wrap = await table.evaluate((t) => {
-      const box = t.parentElement as HTMLElement;
-      return { scroll: box.scrollWidth, client: box.clientWidth, right: box.getBoundingClientRect().right };
-    });
+    // The table's scrolling box: its content must fit it, not hide past its right edge.
+    const wrap = (await page.evaluate(
+      '(() => { const box = document.querySelector("main table").parentElement; return { scroll: box.scrollWidth, client: box.clientWidth, right: box.getBoundingClientRect().right }; })()',
+    )) as { scroll: number; client: number; right: number };
     expect(wrap.scroll).toBeLessThanOrEqual(wrap.client);
     for (const cell of [table.getByRole('columnheader', { name: 'Total' }), table.locator('tfoot td').last()]) {
       const box = await cell.boundingBox();
