@@ -1,9 +1,9 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api';
-import { SALE_STATUS_LABELS, type FlashSale, type FlashSaleStats } from '../flash-sale';
+import { SALE_STATUS_LABELS, formatPaymentWindow, paymentWindowFromMinutes, type FlashSale, type FlashSaleStats } from '../flash-sale';
 import { formatDateTime, formatMoney, parseMoneyInput } from '../format';
 import { Link } from '../router';
-import { ErrorAlert, Loading } from '../ui/Alert';
+import { Alert, ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
 
 /** The sales list is re-read this often: remaining, tickets and drift move live during a sale. */
@@ -35,6 +35,11 @@ function useSales(refreshKey: number): { sales: FlashSaleStats[] | undefined; er
   return { sales, error };
 }
 
+/** A sale's payment window as the table shows it: its own, or the shop's default (not known to the browser). */
+function windowText(sale: FlashSale): string {
+  return sale.paymentWindowSeconds === undefined ? 'Shop default' : formatPaymentWindow(sale.paymentWindowSeconds);
+}
+
 function CreateSale({ onCreated }: { onCreated: () => void }) {
   const [sku, setSku] = useState('');
   const [quantity, setQuantity] = useState('100');
@@ -42,23 +47,33 @@ function CreateSale({ onCreated }: { onCreated: () => void }) {
   const [startsInMinutes, setStartsInMinutes] = useState('0');
   const [minutes, setMinutes] = useState('30');
   const [perUserLimit, setPerUserLimit] = useState('1');
+  // Blank: the sale takes the shop's default window (AGORA_FLASH_SALE_PAYMENT_WINDOW_MS).
+  const [windowMinutes, setWindowMinutes] = useState('');
+  const [windowError, setWindowError] = useState<string | undefined>(undefined);
+  const [created, setCreated] = useState<FlashSale | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
+    const paymentWindow = paymentWindowFromMinutes(windowMinutes);
+    setWindowError('error' in paymentWindow ? paymentWindow.error : undefined);
+    if ('error' in paymentWindow) return;
     setBusy(true);
     setError(undefined);
+    setCreated(undefined);
     try {
       const startsAt = new Date(Date.now() + Number(startsInMinutes) * MINUTE_MS);
       const endsAt = new Date(startsAt.getTime() + Number(minutes) * MINUTE_MS);
-      await api.post<FlashSale>('/api/v1/admin/flash-sales', {
+      const answer = await api.post<FlashSale>('/api/v1/admin/flash-sales', {
         sku: sku.trim(),
         quantity: Number(quantity),
         price: { amount: parseMoneyInput(price) ?? -1, currency: 'USD' },
         startsAt: startsAt.toISOString(),
         endsAt: endsAt.toISOString(),
         perUserLimit: Number(perUserLimit),
+        ...(paymentWindow.seconds === undefined ? {} : { paymentWindowSeconds: paymentWindow.seconds }),
       });
+      setCreated(answer.body);
       onCreated();
     } catch (err) {
       setError(err);
@@ -82,10 +97,36 @@ function CreateSale({ onCreated }: { onCreated: () => void }) {
           <input id={id} value={value} onChange={(e) => set(e.target.value)} autoComplete="off" required />
         </div>
       ))}
+      <div className="field">
+        <label htmlFor="flash-payment-window">Payment window (minutes, optional)</label>
+        <input
+          id="flash-payment-window"
+          value={windowMinutes}
+          onChange={(e) => {
+            setWindowMinutes(e.target.value);
+            setWindowError(undefined);
+          }}
+          inputMode="decimal"
+          placeholder="Shop default"
+          autoComplete="off"
+          aria-invalid={windowError ? true : undefined}
+          aria-describedby="flash-payment-window-hint"
+        />
+        <p id="flash-payment-window-hint" className={`small ${windowError ? 'field-error' : 'muted'}`} role={windowError ? 'alert' : undefined}>
+          {windowError ?? "How long a buyer has to pay. Blank: the shop's default."}
+        </p>
+      </div>
       <button type="submit" className="button" disabled={busy}>
         {busy ? 'Creating…' : 'Create sale'}
       </button>
       <ErrorAlert error={error} />
+      {created ? (
+        <Alert kind="success" title={`Sale created: ${created.quantity} × ${created.sku}, payment window ${windowText(created).toLowerCase()}.`}>
+          <p>
+            <Link to={`/flash-sales/${created.id}`}>Open the sale page</Link>
+          </p>
+        </Alert>
+      ) : null}
     </form>
   );
 }
@@ -116,7 +157,8 @@ export function AdminFlashSalesPage() {
               <th>Paid</th>
               <th>Expired</th>
               <th>Drift</th>
-              <th>Window</th>
+              <th>Runs</th>
+              <th>Payment window</th>
             </tr>
           </thead>
           <tbody>
@@ -138,6 +180,7 @@ export function AdminFlashSalesPage() {
                 <td>
                   {formatDateTime(s.startsAt)} – {formatDateTime(s.endsAt)}
                 </td>
+                <td>{windowText(s)}</td>
               </tr>
             ))}
           </tbody>

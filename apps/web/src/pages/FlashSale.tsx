@@ -1,11 +1,22 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { ApiError, api, messageOf, newIdempotencyKey } from '../api';
-import { SALE_POLL_MS, SALE_STATUS_LABELS, TICKET_POLL_LIMIT, TICKET_POLL_MS, type FlashSale, type Ticket } from '../flash-sale';
-import { formatDateTime, formatMoney } from '../format';
+import { declineExplanation } from '../decline';
+import {
+  ORDER_POLL_LIMIT,
+  ORDER_POLL_MS,
+  SALE_POLL_MS,
+  SALE_STATUS_LABELS,
+  TICKET_POLL_LIMIT,
+  TICKET_POLL_MS,
+  formatPaymentWindow,
+  type FlashSale,
+  type Ticket,
+} from '../flash-sale';
+import { STATUS_LABELS, formatDateTime, formatMoney, formatTime, shortId } from '../format';
 import type { Params } from '../match';
 import { Link } from '../router';
 import { useSession } from '../session';
-import type { Order } from '../types';
+import { IN_PROGRESS, type Order } from '../types';
 import { Alert, ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
 
@@ -66,34 +77,121 @@ function useTicket(saleId: string, ticketId: string | undefined): Ticket | undef
   return ticket;
 }
 
-function PayOrder({ orderId }: { orderId: string }) {
+/** An order's answer carried by a refused pay (declined, window closed), as the API sends it beside the problem. */
+function orderIn(err: unknown): Order | undefined {
+  if (!(err instanceof ApiError) || typeof err.body !== 'object' || err.body === null || !('order' in err.body)) return undefined;
+  return err.body.order as Order;
+}
+
+/**
+ * The order a ticket became. ORDERED on a ticket means the units are the buyer's; the order service
+ * opens the order from that fact a moment later, so until then the order answers 404 and is read again.
+ */
+function useTicketOrder(orderId: string): { order: Order | undefined; setOrder: (order: Order) => void; gaveUp: boolean } {
+  const [order, setOrder] = useState<Order | undefined>(undefined);
+  const [gaveUp, setGaveUp] = useState(false);
+  useEffect(() => {
+    let stopped = false;
+    let tries = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = async (): Promise<void> => {
+      tries += 1;
+      const answer = await api.get<Order>(`/api/v1/orders/${encodeURIComponent(orderId)}`).catch(() => undefined);
+      if (stopped) return;
+      if (answer) setOrder(answer);
+      else if (tries < ORDER_POLL_LIMIT) timer = setTimeout(() => void read(), ORDER_POLL_MS);
+      else setGaveUp(true);
+    };
+    void read();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    };
+  }, [orderId]);
+  return { order, setOrder, gaveUp };
+}
+
+/** When the order must be paid by, in words: the sale's own window is known here; the shop's default is not. */
+function deadlineText(order: Order, sale: FlashSale): string {
+  if (sale.paymentWindowSeconds === undefined) return 'Pay within the payment window, or the unit goes back to the sale.';
+  const payBy = new Date(order.createdAt).getTime() + sale.paymentWindowSeconds * 1_000;
+  return `Pay by ${formatTime(payBy)} (${formatPaymentWindow(sale.paymentWindowSeconds)} from your order), or the unit goes back to the sale.`;
+}
+
+/** The order of a ticket: awaiting payment, paying it, and what came of it. Calls onSettled once it is over either way. */
+function TicketOrder({ orderId, sale, onSettled }: { orderId: string; sale: FlashSale; onSettled: () => void }) {
+  const { order, setOrder, gaveUp } = useTicketOrder(orderId);
   const [token, setToken] = useState('tok_visa');
   const [paying, setPaying] = useState(false);
-  const [paid, setPaid] = useState<Order | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
+  const settled = order !== undefined && !IN_PROGRESS.has(order.status);
+  useEffect(() => {
+    if (settled) onSettled();
+  }, [settled, onSettled]);
+
   const pay = async (): Promise<void> => {
     setPaying(true);
     setError(undefined);
     try {
-      setPaid((await api.post<Order>(`/api/v1/orders/${encodeURIComponent(orderId)}/pay`, { payment: { method: 'card', token } })).body);
+      setOrder((await api.post<Order>(`/api/v1/orders/${encodeURIComponent(orderId)}/pay`, { payment: { method: 'card', token } })).body);
     } catch (err) {
+      const answered = orderIn(err);
+      if (answered) setOrder(answered);
       setError(err);
     } finally {
       setPaying(false);
     }
   };
-  if (paid?.status === 'CONFIRMED') {
+
+  if (!order) {
+    return gaveUp ? (
+      <Alert kind="warning" title="Your unit is yours, but the order is taking long to open.">
+        <p>
+          It will be among <Link to="/orders">your orders</Link> in a moment.
+        </p>
+      </Alert>
+    ) : (
+      <Alert kind="info" title="Your unit is yours: opening your order…" />
+    );
+  }
+  const seeOrder = <Link to={`/orders/${orderId}`}>See order {shortId(orderId)}</Link>;
+  if (order.status === 'CONFIRMED') {
     return (
       <Alert kind="success" title="Paid — your order is confirmed.">
+        <p>{seeOrder}</p>
+      </Alert>
+    );
+  }
+  if (order.status === 'PAYMENT_FAILED') {
+    return (
+      <Alert kind="error" title="Your card was declined: the unit went back to the sale.">
         <p>
-          <Link to={`/orders/${orderId}`}>See the order</Link>
+          {error instanceof ApiError && error.code === 'PAYMENT_DECLINED' ? `${declineExplanation(error.problem.detail)} ` : null}
+          You can buy again while units are left. {seeOrder}
         </p>
       </Alert>
     );
   }
+  if (order.status === 'EXPIRED') {
+    return (
+      <Alert kind="error" title="The payment window closed: the unit went back to the sale.">
+        <p>{seeOrder}</p>
+      </Alert>
+    );
+  }
+  if (settled) {
+    return (
+      <Alert kind="error" title={`This order is ${STATUS_LABELS[order.status].toLowerCase()}.`}>
+        <p>{seeOrder}</p>
+      </Alert>
+    );
+  }
+  const quantity = order.lines.reduce((sum, line) => sum + line.quantity, 0);
   return (
     <div className="flash-pay">
-      <p>Your unit is reserved. Pay within the payment window, or it goes back to the sale.</p>
+      <Alert kind="info" title={`Order ${shortId(orderId)} is awaiting payment: ${formatMoney(order.total)} for ${quantity} × ${sale.sku}.`}>
+        <p>{deadlineText(order, sale)}</p>
+      </Alert>
       <div className="inline-form">
         <div className="field">
           <label htmlFor="flash-card">Card (sandbox)</label>
@@ -103,12 +201,20 @@ function PayOrder({ orderId }: { orderId: string }) {
           </select>
         </div>
         <button type="button" className="button" disabled={paying} onClick={() => void pay()}>
-          {paying ? 'Paying…' : 'Pay now'}
+          {paying ? 'Paying…' : `Pay ${formatMoney(order.total)}`}
         </button>
       </div>
       <ErrorAlert error={error} />
     </div>
   );
+}
+
+/** Why the buy button is not there: the sale is not open (a buyer who cannot buy should read why). */
+function ClosedNotice({ sale }: { sale: FlashSale }) {
+  if (sale.status === 'SOLD_OUT') return <Alert kind="warning" title={PURCHASE_REFUSALS.SOLD_OUT} />;
+  if (sale.status === 'SCHEDULED') return <Alert kind="info" title={`The sale starts ${formatDateTime(sale.startsAt)}.`} />;
+  if (sale.status === 'ENDED') return <Alert kind="info" title="This sale has ended." />;
+  return null;
 }
 
 /** A flash sale: the units left (live), buy, the ticket's fate, and paying the order it became. */
@@ -121,8 +227,12 @@ export function FlashSalePage({ params }: { params: Params }) {
   const [key, setKey] = useState(newIdempotencyKey);
   const [buying, setBuying] = useState(false);
   const [ticketId, setTicketId] = useState<string | undefined>(undefined);
+  // The last ticket is over (paid, declined, expired): the buyer may try again, within the limit.
+  const [settled, setSettled] = useState(false);
   const [refusal, setRefusal] = useState<string | undefined>(undefined);
   const ticket = useTicket(id, ticketId);
+  const onSettled = useCallback(() => setSettled(true), []);
+  const ticketExpired = ticket?.status === 'EXPIRED';
 
   if (!sale) return error ? <ErrorAlert error={error} /> : <Loading />;
 
@@ -132,6 +242,7 @@ export function FlashSalePage({ params }: { params: Params }) {
     try {
       const answer = await api.post<Ticket>(`/api/v1/flash-sales/${encodeURIComponent(id)}/purchase`, { quantity }, { idempotencyKey: key });
       setTicketId(answer.body.ticketId);
+      setSettled(false);
       setKey(newIdempotencyKey());
     } catch (err) {
       const code = err instanceof ApiError ? err.problem.code : undefined;
@@ -156,7 +267,9 @@ export function FlashSalePage({ params }: { params: Params }) {
         <p>
           <Link to={`/login?next=${encodeURIComponent(`/flash-sales/${id}`)}`}>Sign in</Link> to buy.
         </p>
-      ) : ticketId ? null : (
+      ) : ticketId && !settled && !ticketExpired ? null : sale.status !== 'ACTIVE' ? (
+        <ClosedNotice sale={sale} />
+      ) : (
         <div className="inline-form">
           <div className="field">
             <label htmlFor="flash-quantity">Quantity</label>
@@ -168,15 +281,15 @@ export function FlashSalePage({ params }: { params: Params }) {
               ))}
             </select>
           </div>
-          <button type="button" className="button" disabled={buying || sale.status !== 'ACTIVE'} onClick={() => void buy()}>
-            {buying ? 'Buying…' : 'Buy now'}
+          <button type="button" className="button" disabled={buying} onClick={() => void buy()}>
+            {buying ? 'Buying…' : ticketId ? 'Buy again' : 'Buy now'}
           </button>
         </div>
       )}
       {refusal ? <Alert kind="error" title={refusal} /> : null}
       {ticketId && (!ticket || ticket.status === 'ACCEPTED') ? <Alert kind="info" title="Got it! Your ticket is being turned into an order…" /> : null}
-      {ticket?.status === 'EXPIRED' ? <Alert kind="error" title="This ticket expired: the unit was not yours in the end." /> : null}
-      {ticket?.status === 'ORDERED' && ticket.orderId ? <PayOrder orderId={ticket.orderId} /> : null}
+      {ticketExpired ? <Alert kind="error" title="This ticket expired: the unit was not yours in the end." /> : null}
+      {ticket?.status === 'ORDERED' && ticket.orderId ? <TicketOrder key={ticket.orderId} orderId={ticket.orderId} sale={sale} onSettled={onSettled} /> : null}
     </section>
   );
 }

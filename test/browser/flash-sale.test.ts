@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { pgliteBackend } from '@agora/platform/testing';
+import { ADMIN, startSystem, type RunningSystem } from '../support/system.js';
+import { CHROMIUM, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken, type WatchedPage } from './browser.js';
+import { Shop, type Session } from './shop-fixtures.js';
+
+/** The sale page's links as the admin's table and its "created" notice give them. */
+const SALE_PATH = /^\/flash-sales\/[0-9a-f-]{36}$/;
+
+interface AdminSale {
+  id: string;
+  sku: string;
+  paymentWindowSeconds?: number;
+  remaining: number;
+  paid: number;
+}
+interface OrderSummary {
+  id: string;
+  status: string;
+}
+
+if (chromiumRequiredButMissing()) {
+  describe('flash sales in headless Chromium', () => {
+    it('needs Chromium', () => {
+      throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+    });
+  });
+}
+
+/** A flash sale from end to end in the browser (issue 10): the admin creates it, shoppers buy and pay. */
+describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
+  let system: RunningSystem;
+  let browser: Browser;
+  let shop: Shop;
+
+  async function openSignedIn(session: Session): Promise<WatchedPage> {
+    const watched = await shop.open();
+    await signInWithToken(watched.context, session);
+    return watched;
+  }
+
+  async function openAsAdmin(): Promise<WatchedPage> {
+    const login = await shop.api.post<Session>('/api/v1/auth/login', ADMIN);
+    expect(login.status).toBe(200);
+    return openSignedIn(login.body);
+  }
+
+  /** Fills the admin's create-sale form; `paymentWindow` is what goes in its minutes field ('' leaves the default). */
+  async function fillSaleForm(page: Page, sale: { sku: string; units: number; price: string; perBuyer: number; paymentWindow: string }): Promise<void> {
+    await page.getByLabel('SKU').fill(sale.sku);
+    await page.getByLabel('Units (set aside from stock)').fill(String(sale.units));
+    await page.getByLabel('Sale price (USD)').fill(sale.price);
+    await page.getByLabel('Per buyer at most').fill(String(sale.perBuyer));
+    await page.getByLabel('Payment window (minutes, optional)').fill(sale.paymentWindow);
+  }
+
+  async function adminSale(sku: string): Promise<AdminSale | undefined> {
+    const list = await shop.api.get<{ items: AdminSale[] }>('/api/v1/admin/flash-sales', { token: await shop.adminToken() });
+    expect(list.status).toBe(200);
+    return list.body.items.find((s) => s.sku === sku);
+  }
+
+  /** The sale page's count line, e.g. "2 of 3 left · On now". */
+  const remainingLine = (page: Page) => page.locator('.flash-remaining').textContent();
+
+  const saleRow = (page: Page, sku: string) => page.getByRole('table').getByRole('row').filter({ hasText: sku });
+
+  beforeAll(async () => {
+    const webRoot = buildWebApp();
+    system = await startSystem(pgliteBackend, { demoProducts: 5, webRoot });
+    browser = await launchChromium();
+    shop = new Shop(system, browser);
+  });
+
+  afterAll(async () => {
+    await shop?.close();
+    await browser?.close();
+    await system?.stop();
+  });
+
+  it('an admin creates a sale with a 15-minute payment window; a shopper buys, pays with tok_visa and is held to the per-buyer limit', async () => {
+    const { sku } = await shop.createProduct(`Flash Lamp ${Date.now().toString(36)}`, 10, 1200);
+    const admin = await openAsAdmin();
+    await admin.page.goto('/admin/flash-sales');
+    await admin.page.getByRole('heading', { name: 'Flash sales' }).waitFor();
+
+    // A window over a week is caught on the form: no sale is created.
+    await fillSaleForm(admin.page, { sku, units: 3, price: '4.50', perBuyer: 1, paymentWindow: '20000' });
+    await admin.page.getByRole('button', { name: 'Create sale' }).click();
+    await admin.page.getByRole('alert').getByText(/Type minutes, at most 7 days \(10080\)/).waitFor();
+    expect(await adminSale(sku)).toBeUndefined();
+
+    await admin.page.getByLabel('Payment window (minutes, optional)').fill('15');
+    await admin.page.getByRole('button', { name: 'Create sale' }).click();
+    const created = admin.page.getByRole('status').filter({ hasText: 'Sale created' });
+    await created.getByText(`Sale created: 3 × ${sku}, payment window 15 min.`).waitFor();
+    const row = saleRow(admin.page, sku);
+    await row.getByRole('cell', { name: '15 min', exact: true }).waitFor();
+    await row.getByRole('cell', { name: '3 / 3', exact: true }).waitFor();
+    const sale = await adminSale(sku);
+    expect(sale?.paymentWindowSeconds).toBe(900);
+    const salePath = await created.getByRole('link', { name: 'Open the sale page' }).getAttribute('href');
+    expect(salePath).toMatch(SALE_PATH);
+    expect(salePath).toBe(`/flash-sales/${sale?.id}`);
+    await screenshot(admin.page, 'flash-sale-admin-created');
+
+    const shopper = await shop.registerShopper('Flash Buyer');
+    const { page, problems } = await openSignedIn(shopper);
+    await page.goto(salePath ?? '');
+    await page.getByRole('heading', { name: `Flash sale: ${sku}` }).waitFor();
+    await expect.poll(() => remainingLine(page)).toBe('3 of 3 left · On now');
+    await page.getByText('$4.50', { exact: true }).waitFor();
+
+    await page.getByRole('button', { name: 'Buy now' }).click();
+    const awaiting = page.getByRole('status').filter({ hasText: 'is awaiting payment' });
+    await awaiting.getByText(new RegExp(`^Order [0-9A-F]{8} is awaiting payment: \\$4\\.50 for 1 × ${sku}\\.$`)).waitFor();
+    await awaiting.getByText(/^Pay by .+ \(15 min from your order\), or the unit goes back to the sale\.$/).waitFor();
+    const orders = await shop.api.get<{ items: OrderSummary[] }>('/api/v1/orders', { token: shopper.token });
+    expect(orders.body.items.map((o) => o.status)).toEqual(['RESERVED']);
+    const orderId = orders.body.items[0]?.id ?? '';
+    await awaiting.getByText(`Order ${orderId.slice(-8).toUpperCase()} is awaiting payment`).waitFor();
+    await expect.poll(() => remainingLine(page)).toBe('2 of 3 left · On now');
+    await screenshot(page, 'flash-sale-awaiting-payment');
+
+    expect(await page.getByLabel('Card (sandbox)').inputValue()).toBe('tok_visa');
+    await page.getByRole('button', { name: 'Pay $4.50' }).click();
+    await page.getByText('Paid — your order is confirmed.').waitFor();
+    await page.getByRole('link', { name: `See order ${orderId.slice(-8).toUpperCase()}` }).waitFor();
+    const paid = await shop.api.get<OrderSummary>(`/api/v1/orders/${orderId}`, { token: shopper.token });
+    expect(paid.body.status).toBe('CONFIRMED');
+    expect(await page.getByText('is awaiting payment').count()).toBe(0);
+
+    // A second unit is over the limit of 1 per buyer: the sale says so and sells nothing more.
+    await page.getByRole('button', { name: 'Buy again' }).click();
+    await page.getByRole('alert').getByText('You already hold as many units of this sale as one buyer may.').waitFor();
+    await expect.poll(() => remainingLine(page)).toBe('2 of 3 left · On now');
+    expect((await shop.api.get<{ items: OrderSummary[] }>('/api/v1/orders', { token: shopper.token })).body.items).toHaveLength(1);
+    await screenshot(page, 'flash-sale-over-limit');
+
+    // The admin's table follows: one unit paid, two left.
+    await row.getByRole('cell', { name: '2 / 3', exact: true }).waitFor();
+    await expect.poll(async () => (await adminSale(sku))?.paid).toBe(1);
+    expect(problems).toEqual([]);
+    expect(admin.problems).toEqual([]);
+  });
+
+  it('a sale on the shop default window sells out before a second shopper; a declined card gives the unit back', async () => {
+    const { sku } = await shop.createProduct(`Flash Kettle ${Date.now().toString(36)}`, 5, 3000);
+    const admin = await openAsAdmin();
+    await admin.page.goto('/admin/flash-sales');
+    await fillSaleForm(admin.page, { sku, units: 1, price: '9.00', perBuyer: 1, paymentWindow: '' });
+    await admin.page.getByRole('button', { name: 'Create sale' }).click();
+    const created = admin.page.getByRole('status').filter({ hasText: 'Sale created' });
+    await created.getByText(`Sale created: 1 × ${sku}, payment window shop default.`).waitFor();
+    await saleRow(admin.page, sku).getByRole('cell', { name: 'Shop default', exact: true }).waitFor();
+    const sale = await adminSale(sku);
+    expect(sale).toBeDefined();
+    expect(sale && 'paymentWindowSeconds' in sale).toBe(false);
+    const salePath = `/flash-sales/${sale?.id}`;
+
+    const first = await openSignedIn(await shop.registerShopper('First Buyer'));
+    const second = await openSignedIn(await shop.registerShopper('Second Buyer'));
+    await second.page.goto(salePath);
+    await expect.poll(() => remainingLine(second.page)).toBe('1 of 1 left · On now');
+    await second.page.getByRole('button', { name: 'Buy now' }).waitFor();
+
+    await first.page.goto(salePath);
+    await first.page.getByRole('button', { name: 'Buy now' }).click();
+    const awaiting = first.page.getByRole('status').filter({ hasText: 'is awaiting payment' });
+    await awaiting.getByText(/is awaiting payment: \$9\.00 for 1 ×/).waitFor();
+    await awaiting.getByText('Pay within the payment window, or the unit goes back to the sale.').waitFor();
+
+    // The second shopper's open page follows the count: sold out, said in words, and no buy button.
+    await expect.poll(() => remainingLine(second.page)).toBe('0 of 1 left · Sold out');
+    await second.page.getByText('Sold out — every unit has been taken. Units of unpaid orders come back; keep the page open.').waitFor();
+    expect(await second.page.getByRole('button', { name: /^Buy (now|again)$/ }).count()).toBe(0);
+    await screenshot(second.page, 'flash-sale-sold-out');
+
+    await first.page.getByLabel('Card (sandbox)').selectOption('tok_declined');
+    await first.page.getByRole('button', { name: 'Pay $9.00' }).click();
+    await first.page.getByRole('alert').getByText('Your card was declined: the unit went back to the sale.').waitFor();
+    await first.page.getByRole('button', { name: 'Buy again' }).waitFor();
+    await screenshot(first.page, 'flash-sale-declined');
+
+    // The unit is back: the second shopper, who waited, can buy it now.
+    await expect.poll(() => remainingLine(second.page), { timeout: 10_000 }).toBe('1 of 1 left · On now');
+    await second.page.getByRole('button', { name: 'Buy now' }).click();
+    await second.page.getByRole('status').getByText(/is awaiting payment: \$9\.00 for 1 ×/).waitFor();
+    expect(first.problems).toEqual([]);
+    expect(second.problems).toEqual([]);
+    expect(admin.problems).toEqual([]);
+  });
+});
