@@ -40,7 +40,9 @@ const COUNTRIES: readonly [string, string][] = [
   ['BR', 'Brazil'],
 ];
 
-type AddressField = keyof Address;
+/** The address fields this form asks for (the API's optional `line2` is not one of them). */
+type AddressField = 'name' | 'line1' | 'city' | 'postalCode' | 'country';
+type AddressForm = Pick<Address, AddressField>;
 const ADDRESS_FIELDS: readonly AddressField[] = ['name', 'line1', 'city', 'postalCode', 'country'];
 const FIELD_PATHS = [...ADDRESS_FIELDS.map((f) => `shippingAddress.${f}`), 'payment.token'];
 
@@ -76,7 +78,7 @@ export function CheckoutPage() {
   const session = useSession();
   const cart = useCart();
   const [loadError, setLoadError] = useState<unknown>(undefined);
-  const [address, setAddress] = useState<Address>({ name: session?.user.name ?? '', line1: '', city: '', postalCode: '', country: 'US' });
+  const [address, setAddress] = useState<AddressForm>({ name: session?.user.name ?? '', line1: '', city: '', postalCode: '', country: 'US' });
   const [token, setToken] = useState<string>('tok_visa');
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<unknown>(undefined);
