@@ -9,6 +9,16 @@ import { PageTitle } from '../ui/PageTitle';
 /** The sales list is re-read this often: remaining, tickets and drift move live during a sale. */
 const REFRESH_MS = 2_000;
 const MINUTE_MS = 60_000;
+/** The table's "Runs" column is kept short (no year; the end's date only when it differs) so the table fits beside the nav. */
+const SHORT_DATE_TIME = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+const TIME_ONLY = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+
+function runsText(sale: FlashSale): string {
+  const start = new Date(sale.startsAt);
+  const end = new Date(sale.endsAt);
+  const sameDay = start.toDateString() === end.toDateString();
+  return `${SHORT_DATE_TIME.format(start)} – ${(sameDay ? TIME_ONLY : SHORT_DATE_TIME).format(end)}`;
+}
 
 function useSales(refreshKey: number): { sales: FlashSaleStats[] | undefined; error: unknown } {
   const [sales, setSales] = useState<FlashSaleStats[] | undefined>(undefined);
@@ -150,13 +160,13 @@ export function AdminFlashSalesPage() {
             <tr>
               <th>SKU</th>
               <th>Status</th>
-              <th>Price</th>
-              <th>Left / units</th>
-              <th>Accepted</th>
-              <th>Ordered</th>
-              <th>Paid</th>
-              <th>Expired</th>
-              <th>Drift</th>
+              <th className="num">Price</th>
+              <th className="num">Left / units</th>
+              <th className="num">Accepted</th>
+              <th className="num">Ordered</th>
+              <th className="num">Paid</th>
+              <th className="num">Expired</th>
+              <th className="num">Drift</th>
               <th>Runs</th>
               <th>Payment window</th>
             </tr>
@@ -168,18 +178,16 @@ export function AdminFlashSalesPage() {
                   <Link to={`/flash-sales/${s.id}`}>{s.sku}</Link>
                 </td>
                 <td>{SALE_STATUS_LABELS[s.status]}</td>
-                <td>{formatMoney(s.price)}</td>
-                <td>
+                <td className="num">{formatMoney(s.price)}</td>
+                <td className="num">
                   {s.remaining} / {s.quantity}
                 </td>
-                <td>{s.accepted}</td>
-                <td>{s.ordered}</td>
-                <td>{s.paid}</td>
-                <td>{s.expired}</td>
-                <td className={s.drift === 0 ? undefined : 'drift'}>{s.drift}</td>
-                <td>
-                  {formatDateTime(s.startsAt)} – {formatDateTime(s.endsAt)}
-                </td>
+                <td className="num">{s.accepted}</td>
+                <td className="num">{s.ordered}</td>
+                <td className="num">{s.paid}</td>
+                <td className="num">{s.expired}</td>
+                <td className={s.drift === 0 ? 'num' : 'num drift'}>{s.drift}</td>
+                <td title={`${formatDateTime(s.startsAt)} – ${formatDateTime(s.endsAt)}`}>{runsText(s)}</td>
                 <td>{windowText(s)}</td>
               </tr>
             ))}
