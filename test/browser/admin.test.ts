@@ -139,4 +139,23 @@ describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
     await page.getByText('Product created.').waitFor();
     expect(problems).toEqual([]);
   });
+  it('names the customer of each order in the admin order list and filters by that name', async () => {
+    const { variant } = await shop.productInStock(1);
+    const shopper = await shop.registerShopper(`Morgan Ordering ${Date.now().toString(36)}`);
+    expect((await shop.api.post('/api/v1/cart/items', { sku: variant.sku, quantity: 1 }, { token: shopper.token })).status).toBe(200);
+    const checkout = { payment: { method: 'card', token: 'tok_visa' }, shippingAddress: { name: 'Morgan', country: 'US', line1: '1 A St', city: 'B', postalCode: '1' } };
+    const placed = await shop.api.post<{ id: string }>('/api/v1/checkout', checkout, { token: shopper.token, headers: { 'idempotency-key': `named-${shopper.user.id}` } });
+    expect(placed.status).toBe(201);
+    const { page, problems } = await openAsAdmin();
+
+    await page.goto('/admin/orders');
+    await page.getByRole('heading', { name: 'Orders', exact: true }).waitFor();
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: new RegExp(placed.body.id.slice(-8).toUpperCase()) }) });
+    await row.getByText(shopper.user.name).waitFor();
+    await row.getByText(shopper.user.email).waitFor();
+    await page.getByLabel('Order, customer or SKU').fill(shopper.user.name.split(' ').at(-1) ?? '');
+    await page.getByText('1 order', { exact: true }).waitFor();
+    await screenshot(page, 'admin-orders-customers');
+    expect(problems).toEqual([]);
+  });
 });

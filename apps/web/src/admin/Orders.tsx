@@ -9,6 +9,7 @@ import { PageTitle } from '../ui/PageTitle';
 import { OrderTable } from '../pages/Orders';
 import { OrderView } from '../pages/OrderDetail';
 import { useAsync } from '../useAsync';
+import { useCustomers } from './customers';
 
 const PAGE_SIZE = 50;
 
@@ -29,8 +30,13 @@ export function AdminOrdersPage() {
   const extra = more?.status === status ? more : undefined;
   const all = [...(first.data?.items ?? []), ...(extra?.items ?? [])];
   const cursor = extra ? extra.nextCursor : (first.data?.nextCursor ?? null);
+  const customers = useCustomers(all.map((o) => o.userId));
   const needle = filter.trim().toLowerCase();
-  const items = needle ? all.filter((o) => o.id.toLowerCase().includes(needle) || o.userId.toLowerCase().includes(needle) || o.lines.some((l) => l.sku.toLowerCase().includes(needle))) : all;
+  const customerMatches = (o: Order) => {
+    const user = customers.get(o.userId);
+    return o.userId.toLowerCase().includes(needle) || (user ? `${user.name} ${user.email}`.toLowerCase().includes(needle) : false);
+  };
+  const items = needle ? all.filter((o) => o.id.toLowerCase().includes(needle) || customerMatches(o) || o.lines.some((l) => l.sku.toLowerCase().includes(needle))) : all;
 
   const loadMore = async () => {
     if (!cursor) return;
@@ -58,7 +64,7 @@ export function AdminOrdersPage() {
           </select>
         </div>
         <div className="field">
-          <label htmlFor="order-filter">Order, customer id or SKU</label>
+          <label htmlFor="order-filter">Order, customer or SKU</label>
           <input id="order-filter" type="search" value={filter} onChange={(e) => setFilter(e.target.value)} autoComplete="off" />
         </div>
       </div>
@@ -70,7 +76,7 @@ export function AdminOrdersPage() {
             {items.length} {items.length === 1 ? 'order' : 'orders'}
             {cursor ? ' (more to load)' : ''}
           </p>
-          {items.length > 0 ? <OrderTable orders={items} linkBase="/admin/orders" showUser caption="Orders across customers" /> : null}
+          {items.length > 0 ? <OrderTable orders={items} linkBase="/admin/orders" showUser customers={customers} caption="Orders across customers" /> : null}
         </>
       ) : null}
       {cursor ? (

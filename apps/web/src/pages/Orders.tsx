@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api } from '../api';
 import { formatDateTime, formatMoney, shortId } from '../format';
 import { Link } from '../router';
-import type { Order, Page } from '../types';
+import type { Order, Page, User } from '../types';
 import { ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
 import { StatusBadge } from '../ui/StatusBadge';
@@ -11,7 +11,16 @@ import { useAsync } from '../useAsync';
 const PAGE_SIZE = 20;
 
 /** A table of orders, shared by "my orders" and the admin's orders across users. */
-export function OrderTable({ orders, linkBase, showUser = false, caption }: { orders: Order[]; linkBase: string; showUser?: boolean; caption: string }) {
+interface OrderTableProps {
+  orders: Order[];
+  linkBase: string;
+  /** The admin's list: a Customer column, named from `customers` once known (the id until then). */
+  showUser?: boolean;
+  customers?: ReadonlyMap<string, User | null>;
+  caption: string;
+}
+
+export function OrderTable({ orders, linkBase, showUser = false, customers, caption }: OrderTableProps) {
   return (
     <div className="table-wrap">
       <table className="orders-table">
@@ -39,7 +48,7 @@ export function OrderTable({ orders, linkBase, showUser = false, caption }: { or
               <td>{formatDateTime(order.createdAt)}</td>
               {showUser ? (
                 <td>
-                  <code title={order.userId}>{shortId(order.userId)}</code>
+                  <Customer user={customers?.get(order.userId)} id={order.userId} />
                 </td>
               ) : null}
               <td>{order.lines.reduce((n, l) => n + l.quantity, 0)}</td>
@@ -52,6 +61,23 @@ export function OrderTable({ orders, linkBase, showUser = false, caption }: { or
         </tbody>
       </table>
     </div>
+  );
+}
+
+function Customer({ user, id }: { user: User | null | undefined; id: string }) {
+  if (!user) {
+    return (
+      <>
+        <code title={id}>{shortId(id)}</code>
+        {user === null ? <span className="muted small block">account deleted</span> : null}
+      </>
+    );
+  }
+  return (
+    <>
+      {user.name}
+      <span className="muted small block">{user.email}</span>
+    </>
   );
 }
 

@@ -7,7 +7,7 @@ import { requireCaller } from '../auth.js';
 import { relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
 
-/** Register, login (both under the stricter per-IP limit) and the caller's own profile. */
+/** Register, login (both under the stricter per-IP limit), the caller's own profile and, for admins, any user's. */
 export const identityRoutes: RouteArea = (app, { upstream, config }) => {
   app.post(
     '/api/v1/auth/register',
@@ -63,5 +63,23 @@ export const identityRoutes: RouteArea = (app, { upstream, config }) => {
       const response = await upstream.call(request, 'identity', { method: 'GET', path: `/users/${encodeURIComponent(caller.userId)}`, idempotent: true });
       return relay(reply, 'identity', response);
     },
+  );
+
+  // Orders carry only a user id: the admin's order list names the customer from here.
+  app.get(
+    '/api/v1/admin/users/:id',
+    {
+      schema: {
+        tags: [TAGS.identity, TAGS.admin],
+        operationId: 'getUser',
+        summary: 'One user by id',
+        security: BEARER_SECURITY,
+        params: identity.UserParams,
+        response: { 200: ok('The user', identity.User, EXAMPLES.user), ...problems('NOT_FOUND') },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) =>
+      relay(reply, 'identity', await upstream.call(request, 'identity', { method: 'GET', path: `/users/${encodeURIComponent(request.params.id)}`, idempotent: true })),
   );
 };
