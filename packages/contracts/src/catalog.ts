@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { LIMITS } from '@agora/kernel';
-import { MoneySchema, PageQuery, Uuid, pageOf } from './common.js';
+import { MoneySchema, PageQuery, Uuid } from './common.js';
 
 export const Sku = Type.String({ minLength: 1, maxLength: LIMITS.skuChars, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
 export const Category = Type.String({ minLength: 1, maxLength: LIMITS.categoryChars, pattern: '^[a-z0-9][a-z0-9-]*$' });
@@ -42,14 +42,40 @@ export const Product = Type.Object({
 });
 export type Product = Static<typeof Product>;
 
+/** The orders a product page can come in; a cursor belongs to the order it was issued for. */
+export const ProductSort = Type.Union([Type.Literal('relevance'), Type.Literal('price_asc'), Type.Literal('price_desc'), Type.Literal('newest'), Type.Literal('name')], {
+  description:
+    'relevance: best match first (exact word matches before typo-tolerant ones; the default when q is given). ' +
+    'price_asc / price_desc: by the lowest variant price. newest: newest first (the default without q). name: A to Z.',
+});
+export type ProductSort = Static<typeof ProductSort>;
+export const PRODUCT_SORTS: readonly ProductSort[] = ['relevance', 'price_asc', 'price_desc', 'newest', 'name'];
+
+/** A price bound in minor units, compared with every variant's price. */
+const PriceBound = (description: string) => Type.Integer({ minimum: 0, maximum: 1_000_000_000_00, description });
+
+/**
+ * The longest product page cursor the catalog issues: a name-sorted page's cursor carries the name
+ * (`productNameChars` UTF-16 units, each at most 6 bytes once JSON-escaped) with the sort and id, in
+ * base64url. Longer than the generic page cursor.
+ */
+export const PRODUCT_CURSOR_CHARS = Math.ceil(((LIMITS.productNameChars * 6 + 80) * 4) / 3);
+
 export const ProductQuery = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: LIMITS.searchQueryChars })),
+  q: Type.Optional(Type.String({ maxLength: LIMITS.searchQueryChars, description: 'search text; tolerates typos ("wirless" finds "wireless")' })),
   category: Type.Optional(Type.String({ maxLength: LIMITS.categoryChars })),
+  sort: Type.Optional(ProductSort),
+  minPrice: Type.Optional(PriceBound('only products with a variant priced at least this (minor units)')),
+  maxPrice: Type.Optional(PriceBound('only products with a variant priced at most this (minor units); with minPrice, one variant must be in both bounds')),
   ...PageQuery,
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: PRODUCT_CURSOR_CHARS })),
 });
 export type ProductQuery = Static<typeof ProductQuery>;
 
-export const ProductPage = pageOf(Product);
+/** How many products match the query (every page of it), when the answer carries it. */
+const Total = Type.Optional(Type.Integer({ minimum: 0, description: 'how many products match the query, across all pages' }));
+
+export const ProductPage = Type.Object({ items: Type.Array(Product), nextCursor: Type.Union([Type.String(), Type.Null()]), total: Total });
 
 export const CategorySummary = Type.Object({ category: Type.String(), productCount: Type.Integer() });
 export const CategoryList = Type.Object({ items: Type.Array(CategorySummary) });
@@ -76,7 +102,7 @@ export const CatalogProduct = Type.Object({
 });
 export type CatalogProduct = Static<typeof CatalogProduct>;
 
-export const CatalogProductPage = pageOf(CatalogProduct);
+export const CatalogProductPage = Type.Object({ items: Type.Array(CatalogProduct), nextCursor: Type.Union([Type.String(), Type.Null()]), total: Total });
 export type CatalogProductPage = Static<typeof CatalogProductPage>;
 
 export type CategorySummary = Static<typeof CategorySummary>;
@@ -110,11 +136,17 @@ export type SkuVariant = Static<typeof SkuVariant>;
 export const SkuVariantList = Type.Object({ items: Type.Array(SkuVariant) });
 export type SkuVariantList = Static<typeof SkuVariantList>;
 
-/** A product query as the catalog's `GET /products` takes it (`?q=&category=&limit=&cursor=`; '' when empty). */
+/**
+ * A product query as the catalog's `GET /products` takes it
+ * (`?q=&category=&sort=&minPrice=&maxPrice=&limit=&cursor=`; '' when empty).
+ */
 export function productQueryString(query: ProductQuery): string {
   const params = new URLSearchParams();
   if (query.q !== undefined) params.set('q', query.q);
   if (query.category !== undefined) params.set('category', query.category);
+  if (query.sort !== undefined) params.set('sort', query.sort);
+  if (query.minPrice !== undefined) params.set('minPrice', String(query.minPrice));
+  if (query.maxPrice !== undefined) params.set('maxPrice', String(query.maxPrice));
   if (query.limit !== undefined) params.set('limit', String(query.limit));
   if (query.cursor !== undefined) params.set('cursor', query.cursor);
   const text = params.toString();

@@ -11,7 +11,8 @@ import { uniqueSku } from './harness.js';
 function counting(store: CatalogStore): { repository: CatalogRepository; reads: () => number } {
   let reads = 0;
   const repository: CatalogRepository = {
-    list: (filter) => store.list(filter),
+    list: (listing) => store.list(listing),
+    count: (match) => store.count(match),
     get: (id) => store.get(id),
     getMany: (ids) => store.getMany(ids),
     insert: (product) => store.insert(product),

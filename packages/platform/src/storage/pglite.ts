@@ -1,9 +1,17 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
 import { migrationConfig, rowsOf, type Db, type Executor, type Storage, type Tx } from './storage.js';
+
+/**
+ * PostgreSQL extensions a service's migrations may CREATE: PGlite ships them as separate modules
+ * that must be loaded when the instance starts (real PostgreSQL has them in its contrib).
+ * pg_trgm: the catalog's typo-tolerant search.
+ */
+const EXTENSIONS: PGliteOptions['extensions'] = { pg_trgm };
 
 /**
  * Embedded PostgreSQL (PGlite) for the zero-setup `npm start`. One instance serves every service
@@ -22,7 +30,7 @@ export class PgliteStorage implements Storage {
   /** `dataDir` undefined keeps everything in memory (tests). */
   static async open(dataDir?: string): Promise<PgliteStorage> {
     if (dataDir) mkdirSync(dataDir, { recursive: true });
-    const client = dataDir ? new PGlite(dataDir) : new PGlite();
+    const client = dataDir ? new PGlite(dataDir, { extensions: EXTENSIONS }) : new PGlite({ extensions: EXTENSIONS });
     await client.waitReady;
     return new PgliteStorage(client);
   }
@@ -33,7 +41,7 @@ export class PgliteStorage implements Storage {
    */
   static async openFromDump(dataDir: string, dump: Uint8Array): Promise<PgliteStorage> {
     mkdirSync(dataDir, { recursive: true });
-    const client = new PGlite({ dataDir, loadDataDir: new Blob([dump]) });
+    const client = new PGlite({ dataDir, loadDataDir: new Blob([dump]), extensions: EXTENSIONS });
     await client.waitReady;
     return new PgliteStorage(client);
   }

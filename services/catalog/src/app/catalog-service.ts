@@ -1,12 +1,11 @@
 import { LIMITS, newId, notFound, validationError, type Clock } from '@agora/kernel';
 import { catalog } from '@agora/contracts';
-import { decodeCursor, encodeCursor } from '../domain/cursor.js';
+import { encodeCursor, type CursorPosition } from '../domain/cursor.js';
 import { normalizeFields, normalizeVariants, type ProductData } from '../domain/product.js';
-import { searchTermsOf } from '../domain/search.js';
-import type { CatalogRepository, ProductChanges } from './ports.js';
+import { listingOf, type Listing } from '../domain/listing.js';
+import type { CatalogRepository, ListedProduct, ProductChanges } from './ports.js';
 import { VariantCache, type VariantCacheOptions } from './variant-cache.js';
 
-const CATEGORY = /^[a-z0-9][a-z0-9-]*$/;
 const SKU = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export function toCatalogProduct(product: ProductData): catalog.CatalogProduct {
@@ -19,6 +18,14 @@ export function toCatalogProduct(product: ProductData): catalog.CatalogProduct {
     createdAt: product.createdAt.toISOString(),
     updatedAt: product.updatedAt.toISOString(),
   };
+}
+
+/** Where the page after `last` starts, in `sort`'s order. */
+function positionOf(sort: catalog.ProductSort, last: ListedProduct): CursorPosition {
+  const id = last.product.id;
+  if (sort === 'newest') return { sort, id };
+  if (sort === 'name') return { sort, id, key: String(last.key) };
+  return { sort, id, key: Number(last.key) };
 }
 
 /** The catalog's use cases; the HTTP layer has already checked the shapes and the caller. */
@@ -36,22 +43,28 @@ export class CatalogService {
     this.variants = new VariantCache(clock, variantCache);
   }
 
+  /** A page of the query with the number of products it matches (two queries: the page and the count). */
   async list(query: catalog.ProductQuery): Promise<catalog.CatalogProductPage> {
-    const limit = query.limit ?? LIMITS.pageSizeDefault;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.pageSizeMax) {
-      throw validationError([{ path: 'limit', message: `must be an integer in 1..${LIMITS.pageSizeMax}` }]);
-    }
-    const beforeId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const category = query.category?.trim() || undefined;
-    // Categories are slugs: anything else names no category, so the page is empty.
-    if (category !== undefined && !CATEGORY.test(category)) return { items: [], nextCursor: null };
-    const rows = await this.repository.list({ search: searchTermsOf(query.q), category, beforeId, limit: limit + 1 });
-    const page = rows.slice(0, limit);
+    const listing = listingOf(query);
+    const [page, total] = await Promise.all([this.page(listing), this.count(listing)]);
+    return { ...page, total };
+  }
+
+  /** One page of a checked listing, without the count (the storefront caches that on its own). */
+  async page(listing: Listing): Promise<catalog.CatalogProductPage> {
+    if (listing.empty) return { items: [], nextCursor: null };
+    const rows = await this.repository.list({ ...listing, limit: listing.limit + 1 });
+    const page = rows.slice(0, listing.limit);
     const last = page.at(-1);
     return {
-      items: page.map(toCatalogProduct),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+      items: page.map((row) => toCatalogProduct(row.product)),
+      nextCursor: rows.length > listing.limit && last ? encodeCursor(positionOf(listing.sort, last)) : null,
     };
+  }
+
+  /** How many products the listing matches, across its pages. */
+  async count(listing: Listing): Promise<number> {
+    return listing.empty ? 0 : this.repository.count(listing.match);
   }
 
   async get(id: string): Promise<catalog.CatalogProduct> {

@@ -1,12 +1,11 @@
 import type { ProductData, ProductFields, VariantData } from '../domain/product.js';
-import type { SearchTerms } from '../domain/search.js';
+import type { Listing, ListingMatch } from '../domain/listing.js';
 
-export interface ProductFilter {
-  search: SearchTerms | undefined;
-  category: string | undefined;
-  /** Keyset: only products with an id below this one (newest first). */
-  beforeId: string | undefined;
-  limit: number;
+/** A product in a listing with the value it is ordered by before its id (for the next page's cursor). */
+export interface ListedProduct {
+  product: ProductData;
+  /** The relevance rank, the lowest variant price or the lowered name; none for newest first. */
+  key: number | string | undefined;
 }
 
 export interface VariantWithProduct extends VariantData {
@@ -26,7 +25,10 @@ export interface ProductChanges extends Partial<ProductFields> {
 
 /** The catalog's storage, as the use cases need it. Writes are one transaction each. */
 export interface CatalogRepository {
-  list(filter: ProductFilter): Promise<ProductData[]>;
+  /** Up to `limit` products of the listing after its cursor, in its order. */
+  list(listing: Listing): Promise<ListedProduct[]>;
+  /** How many products match (all pages). */
+  count(match: ListingMatch): Promise<number>;
   get(id: string): Promise<ProductData | undefined>;
   /** The products with these ids that exist, in no particular order. */
   getMany(ids: readonly string[]): Promise<ProductData[]>;

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LIMITS, notFound } from '@agora/kernel';
+import { notFound } from '@agora/kernel';
 import type { StorefrontText, catalog } from '@agora/contracts';
 import type { Logger, TieredCache } from '@agora/platform';
+import { listingOf, matchKey, pageKey, type Listing } from '../domain/listing.js';
 import type { ProductData } from '../domain/product.js';
 import { toCatalogProduct, type CatalogService } from './catalog-service.js';
 import type { AvailabilitySource, CatalogRepository } from './ports.js';
@@ -65,28 +66,37 @@ export class StorefrontReads {
     return { json, withAvailability };
   }
 
-  /** A page's JSON (`{ items, nextCursor }`), the items in the page's order. */
+  /**
+   * A page's JSON (`{ items, nextCursor, total }`), the items in the page's order. The query is
+   * checked first (a 400 is never cached). Pages are cached by their checked listing (match, sort,
+   * limit, cursor position); the total by the match alone, so every page and sort of one search
+   * shares one count query.
+   */
   async page(query: catalog.ProductQuery): Promise<StorefrontText> {
-    if (this.caches === undefined) return this.pageUncached(query);
-    const normalized = { q: query.q?.trim() ?? '', category: query.category?.trim() ?? '', limit: query.limit ?? LIMITS.pageSizeDefault, cursor: query.cursor ?? '' };
-    const key = JSON.stringify([normalized.q, normalized.category, normalized.limit, normalized.cursor]);
+    const listing = listingOf(query);
+    if (this.caches === undefined) return this.pageUncached(listing);
+    const caches = this.caches;
     const loadPage = async (): Promise<string> => {
-      const page = await this.service.list(query);
+      const page = await this.service.page(listing);
       const entry: PageEntry = { ids: page.items.map((p) => p.id), nextCursor: page.nextCursor };
       return JSON.stringify(entry);
     };
-    const text = await this.caches.pages.get(key, loadPage);
-    if (text === undefined) throw new Error('a page load answered nothing');
+    const loadTotal = async (): Promise<string> => String(await this.service.count(listing));
+    const [text, totalText] = await Promise.all([
+      caches.pages.get(`page:${pageKey(listing)}`, loadPage),
+      caches.pages.get(`total:${matchKey(listing.match)}`, loadTotal),
+    ]);
+    if (text === undefined || totalText === undefined) throw new Error('a page load answered nothing');
     const entry = JSON.parse(text) as PageEntry;
     const { products, withAvailability } = await this.productsById(entry.ids);
     // A product gone since the page was cached is left out (the page's generation moves on the next write).
     const items = entry.ids.flatMap((id) => products.get(id) ?? []);
-    return { json: `{"items":[${items.join(',')}],"nextCursor":${JSON.stringify(entry.nextCursor)}}`, withAvailability };
+    return { json: `{"items":[${items.join(',')}],"nextCursor":${JSON.stringify(entry.nextCursor)},"total":${Number(totalText)}}`, withAvailability };
   }
 
   /** With the cache off: the page's products as listed, and one inventory call for all of them. */
-  private async pageUncached(query: catalog.ProductQuery): Promise<StorefrontText> {
-    const page = await this.service.list(query);
+  private async pageUncached(listing: Listing): Promise<StorefrontText> {
+    const [page, total] = await Promise.all([this.service.page(listing), this.service.count(listing)]);
     let levels: Map<string, number> | undefined;
     try {
       levels = await this.availability.levels(page.items.flatMap((p) => p.variants.map((v) => v.sku)));
@@ -94,7 +104,7 @@ export class StorefrontReads {
       this.logger.warn({ err: (err as Error).message, dependency: 'inventory' }, 'page read without live availability');
     }
     const items = levels === undefined ? page.items : page.items.map((p) => enrich(p, levels));
-    return { json: JSON.stringify({ items, nextCursor: page.nextCursor }), withAvailability: levels !== undefined };
+    return { json: JSON.stringify({ items, nextCursor: page.nextCursor, total }), withAvailability: levels !== undefined };
   }
 
   /** After a write to these products committed (or failed): their entries and every page go. */

@@ -1,9 +1,11 @@
-import { and, asc, desc, eq, inArray, lt, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, lte, ne, sql, type SQL } from 'drizzle-orm';
 import { PG_UNIQUE_VIOLATION, pgErrorCode, type Executor, type Storage, type Tx } from '@agora/platform';
 import { AppError } from '@agora/kernel';
 import { skuTaken, type ProductData, type VariantData } from '../domain/product.js';
 import type { SearchTerms } from '../domain/search.js';
-import type { CatalogRepository, CategoryCount, ProductChanges, ProductFilter, VariantWithProduct } from '../app/ports.js';
+import type { CursorPosition } from '../domain/cursor.js';
+import type { Listing, ListingMatch } from '../domain/listing.js';
+import type { CatalogRepository, CategoryCount, ListedProduct, ProductChanges, VariantWithProduct } from '../app/ports.js';
 import { products, variants } from './schema.js';
 
 const productColumns = {
@@ -31,6 +33,90 @@ export function tsqueryOf(terms: SearchTerms): SQL {
   return sql`(${web} || ${prefix})`;
 }
 
+/**
+ * Relevance rank, an integer so that a cursor carries it exactly: a full-text match (the words as
+ * typed, stemmed or as a prefix) outranks every typo-tolerant one; within a tier, closeness to the
+ * name and then to name + description (pg_trgm word_similarity, 0..1, scaled) order them.
+ */
+const EXACT_TIER = 1_000_000;
+const SIMILARITY_SCALE = 1_000;
+
+/**
+ * Full-text match or typo-tolerant match: every word of the query close to a word of the name or
+ * description. `<%` is pg_trgm's word similarity above its threshold (0.6 by default: "wirless"
+ * finds "wireless"), answered from the trigram GIN index on search_text.
+ */
+function searchCondition(terms: SearchTerms): SQL {
+  const fullText = sql`${products.search} @@ ${tsqueryOf(terms)}`;
+  if (terms.fuzzyWords.length === 0) return fullText;
+  const fuzzy = sql.join(terms.fuzzyWords.map((word) => sql`${word}::text <% ${products.searchText}`), sql` and `);
+  return sql`(${fullText} or (${fuzzy}))`;
+}
+
+function rankOf(terms: SearchTerms): SQL {
+  const exact = sql`case when ${products.search} @@ ${tsqueryOf(terms)} then ${sql.raw(String(EXACT_TIER))} else 0 end`;
+  const scale = sql.raw(String(SIMILARITY_SCALE));
+  return sql`(${exact} + round(${scale} * word_similarity(${terms.text}::text, ${products.name}))::int + round(${scale} * word_similarity(${terms.text}::text, ${products.searchText}))::int)`;
+}
+
+/** A product's lowest variant price: what price sorts order by. */
+const lowestPrice = sql`coalesce((select min(${variants.priceAmount}) from ${variants} where ${variants.productId} = ${products.id}), 0)`;
+/** Names sort without regard to case (the lowered name is the key; the id breaks ties). */
+const sortName = sql`lower(${products.name})`;
+
+function matchConditions(match: ListingMatch): SQL[] {
+  const conditions: SQL[] = [];
+  if (match.category !== undefined) conditions.push(eq(products.category, match.category));
+  if (match.search !== undefined) conditions.push(searchCondition(match.search));
+  if (match.minPrice !== undefined || match.maxPrice !== undefined) {
+    // One variant within both bounds, not one above the minimum and another below the maximum.
+    const bounds = and(
+      eq(variants.productId, products.id),
+      match.minPrice === undefined ? undefined : gte(variants.priceAmount, match.minPrice),
+      match.maxPrice === undefined ? undefined : lte(variants.priceAmount, match.maxPrice),
+    );
+    conditions.push(sql`exists (select 1 from ${variants} where ${bounds})`);
+  }
+  return conditions;
+}
+
+interface Order {
+  /** The value ordered on before the id (null for newest first). */
+  key: SQL;
+  by: SQL[];
+  /** Only rows after the cursor's position, in this order. */
+  after(position: CursorPosition): SQL;
+  /** The key as the driver returned it, as the cursor carries it. */
+  read(raw: unknown): number | string | undefined;
+}
+
+function orderOf(listing: Listing): Order {
+  const id = products.id;
+  const asNumber = (raw: unknown) => Number(raw);
+  switch (listing.sort) {
+    case 'relevance': {
+      const search = listing.match.search;
+      if (search === undefined) throw new Error('relevance order without search terms');
+      const rank = rankOf(search);
+      return { key: rank, by: [sql`${rank} desc`, desc(id)], after: (p) => sql`(${rank}, ${id}) < (${keyOf(p)}::int, ${p.id}::uuid)`, read: asNumber };
+    }
+    case 'price_asc':
+      return { key: lowestPrice, by: [sql`${lowestPrice} asc`, asc(id)], after: (p) => sql`(${lowestPrice}, ${id}) > (${keyOf(p)}::bigint, ${p.id}::uuid)`, read: asNumber };
+    case 'price_desc':
+      return { key: lowestPrice, by: [sql`${lowestPrice} desc`, desc(id)], after: (p) => sql`(${lowestPrice}, ${id}) < (${keyOf(p)}::bigint, ${p.id}::uuid)`, read: asNumber };
+    case 'name':
+      return { key: sortName, by: [sql`${sortName} asc`, asc(id)], after: (p) => sql`(${sortName}, ${id}) > (${keyOf(p)}::text, ${p.id}::uuid)`, read: (raw) => String(raw) };
+    case 'newest':
+      return { key: sql`null`, by: [desc(id)], after: (p) => lt(id, p.id), read: () => undefined };
+  }
+}
+
+/** The cursor's key; the listing checked that its sort is the page's. */
+function keyOf(position: CursorPosition): number | string {
+  if (position.sort === 'newest') throw new Error('a newest-first cursor has no key');
+  return position.key;
+}
+
 /** `Key (sku)=(ABC-1) already exists.` → `ABC-1`, from a driver error or its cause. */
 function violatedSku(err: unknown): string | undefined {
   let current: unknown = err;
@@ -45,18 +131,26 @@ function violatedSku(err: unknown): string | undefined {
 export class CatalogStore implements CatalogRepository {
   constructor(private readonly storage: Storage) {}
 
-  async list(filter: ProductFilter): Promise<ProductData[]> {
-    const conditions: SQL[] = [];
-    if (filter.category !== undefined) conditions.push(eq(products.category, filter.category));
-    if (filter.beforeId !== undefined) conditions.push(lt(products.id, filter.beforeId));
-    if (filter.search !== undefined) conditions.push(sql`${products.search} @@ ${tsqueryOf(filter.search)}`);
+  async list(listing: Listing): Promise<ListedProduct[]> {
+    const order = orderOf(listing);
+    const conditions = matchConditions(listing.match);
+    if (listing.after !== undefined) conditions.push(order.after(listing.after));
     const rows = await this.storage.db
-      .select(productColumns)
+      .select({ ...productColumns, key: order.key })
       .from(products)
       .where(and(...conditions))
-      .orderBy(desc(products.id))
-      .limit(filter.limit);
-    return this.withVariants(this.storage.db, rows);
+      .orderBy(...order.by)
+      .limit(listing.limit);
+    const found = await this.withVariants(this.storage.db, rows);
+    return found.map((product, i) => ({ product, key: order.read(rows[i]?.key) }));
+  }
+
+  async count(match: ListingMatch): Promise<number> {
+    const rows = await this.storage.db
+      .select({ count: sql<number>`count(*)::int` })
+      .from(products)
+      .where(and(...matchConditions(match)));
+    return rows[0]?.count ?? 0;
   }
 
   async get(id: string, executor: Executor = this.storage.db): Promise<ProductData | undefined> {
@@ -176,7 +270,15 @@ export class CatalogStore implements CatalogRepository {
       list.push({ sku: v.sku, title: v.title, price: { amount: v.priceAmount, currency: v.currency } });
       byProduct.set(v.productId, list);
     }
-    return rows.map((r) => ({ ...r, variants: byProduct.get(r.id) ?? [] }));
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      description: r.description,
+      category: r.category,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      variants: byProduct.get(r.id) ?? [],
+    }));
   }
 }
 

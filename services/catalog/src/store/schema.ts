@@ -24,10 +24,18 @@ export const products = catalogSchema.table(
     search: tsvector('search')
       .notNull()
       .generatedAlwaysAs(sql`to_tsvector('english', "name" || ' ' || "description" || ' ' || "category")`),
+    /**
+     * Name and description as one text for pg_trgm's typo-tolerant match (`q <% search_text`),
+     * kept by PostgreSQL like `search`. Trigrams ignore case, so it is not lowered.
+     */
+    searchText: text('search_text')
+      .notNull()
+      .generatedAlwaysAs(sql`"name" || ' ' || "description"`),
   },
   (t) => [
     index('products_category_id_idx').on(t.category, t.id),
     index('products_search_idx').using('gin', t.search),
+    index('products_search_text_trgm_idx').using('gin', t.searchText.op('gin_trgm_ops')),
   ],
 );
 
