@@ -8,6 +8,7 @@ const REASONS: Record<string, string> = {
   insufficient_funds: 'The card does not have enough funds for this order.',
   invalid_token: 'The payment provider did not recognise the card.',
   capture_declined: 'The card was approved, then the bank refused to complete the payment.',
+  provider_error: 'The payment provider could not process the card just now (it was tried again, then given up).',
 };
 
 export function declineCode(text: string | undefined): string | undefined {
@@ -16,6 +17,7 @@ export function declineCode(text: string | undefined): string | undefined {
 
 export function declineExplanation(text: string | undefined): string {
   const code = declineCode(text);
-  if (!code) return 'The payment provider did not say why.';
+  // No code: a reason of another kind ("payment could not be completed: ...") is shown as it is.
+  if (!code) return text && !/^payment declined\.?$/i.test(text.trim()) ? `${text.charAt(0).toUpperCase()}${text.slice(1)}` : 'The payment provider did not say why.';
   return REASONS[code] ?? `The payment provider's reason: ${code.replace(/_/g, ' ')}.`;
 }
