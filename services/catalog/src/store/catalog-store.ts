@@ -42,9 +42,16 @@ const EXACT_TIER = 1_000_000;
 const SIMILARITY_SCALE = 1_000;
 
 /**
+ * How close (pg_trgm word_similarity, 0..1) a query word must be to a word of the product. One
+ * wrong letter in a word of 7 or 8 ("wirless" for "wireless") scores about 0.55; pg_trgm's default
+ * of 0.6 would miss it, and below about 0.45 unrelated words sharing a few letters start to match.
+ */
+const WORD_SIMILARITY_THRESHOLD = 0.5;
+
+/**
  * Full-text match or typo-tolerant match: every word of the query close to a word of the name or
- * description. `<%` is pg_trgm's word similarity above its threshold (0.6 by default: "wirless"
- * finds "wireless"), answered from the trigram GIN index on search_text.
+ * description. `<%` is pg_trgm's word similarity above its threshold (set per read to
+ * WORD_SIMILARITY_THRESHOLD), answered from the trigram GIN index on search_text.
  */
 function searchCondition(terms: SearchTerms): SQL {
   const fullText = sql`${products.search} @@ ${tsqueryOf(terms)}`;
@@ -135,22 +142,39 @@ export class CatalogStore implements CatalogRepository {
     const order = orderOf(listing);
     const conditions = matchConditions(listing.match);
     if (listing.after !== undefined) conditions.push(order.after(listing.after));
-    const rows = await this.storage.db
-      .select({ ...productColumns, key: order.key })
-      .from(products)
-      .where(and(...conditions))
-      .orderBy(...order.by)
-      .limit(listing.limit);
-    const found = await this.withVariants(this.storage.db, rows);
-    return found.map((product, i) => ({ product, key: order.read(rows[i]?.key) }));
+    return this.read(listing.match, async (executor) => {
+      const rows = await executor
+        .select({ ...productColumns, key: order.key })
+        .from(products)
+        .where(and(...conditions))
+        .orderBy(...order.by)
+        .limit(listing.limit);
+      const found = await this.withVariants(executor, rows);
+      return found.map((product, i) => ({ product, key: order.read(rows[i]?.key) }));
+    });
   }
 
   async count(match: ListingMatch): Promise<number> {
-    const rows = await this.storage.db
-      .select({ count: sql<number>`count(*)::int` })
-      .from(products)
-      .where(and(...matchConditions(match)));
-    return rows[0]?.count ?? 0;
+    return this.read(match, async (executor) => {
+      const rows = await executor
+        .select({ count: sql<number>`count(*)::int` })
+        .from(products)
+        .where(and(...matchConditions(match)));
+      return rows[0]?.count ?? 0;
+    });
+  }
+
+  /**
+   * A listing read. With typo-tolerant words it runs in a transaction that sets pg_trgm's threshold
+   * for `<%` first (the setting is per session; SET LOCAL ends with the transaction, so a pooled
+   * connection goes back as it was).
+   */
+  private async read<T>(match: ListingMatch, work: (executor: Executor) => Promise<T>): Promise<T> {
+    if (match.search === undefined || match.search.fuzzyWords.length === 0) return work(this.storage.db);
+    return this.storage.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('pg_trgm.word_similarity_threshold', ${String(WORD_SIMILARITY_THRESHOLD)}, true)`);
+      return work(tx);
+    });
   }
 
   async get(id: string, executor: Executor = this.storage.db): Promise<ProductData | undefined> {
