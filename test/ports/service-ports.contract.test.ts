@@ -55,6 +55,13 @@ for (const adapter of adapters) {
     describe('inventory', () => {
       const reserveBody = (quantity: number, sku = system.skus.plenty): inventory.ReserveBody => ({ reservationId: newId(), lines: [{ sku, quantity }], ttlSeconds: 600 });
 
+      it('answers the units available of each SKU asked, once each; a SKU without stock recorded has 0', async () => {
+        const { scarce } = system.skus;
+        const levels = await ports().inventory.availability([scarce, 'NO-STOCK-SKU', scarce]);
+        expect(levels).toHaveLength(2);
+        expect(new Map(levels.map((l) => [l.sku, l.available]))).toEqual(new Map([[scarce, SCARCE], ['NO-STOCK-SKU', 0]]));
+      });
+
       it('holds stock and answers the same reservation on a replay', async () => {
         const body = reserveBody(2);
         const held = await ports().inventory.reserve(body);

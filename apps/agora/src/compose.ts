@@ -44,7 +44,8 @@ import { orderSagaFaults } from './faults.js';
 /** The order service gets the TEST-ONLY crash injection (faults.ts), inert unless AGORA_FAULT_KILL_AT is set. */
 const orderModule = createOrderModule({ sagaLogObserver: orderSagaFaults });
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [identityModule, catalogModule, inventoryModule, cartModule, paymentModule, orderModule];
+/** In dependency order: each module gets the in-process ports of those before it (catalog reads inventory's levels). */
+export const SERVICE_MODULES: readonly ServiceModule[] = [identityModule, inventoryModule, catalogModule, cartModule, paymentModule, orderModule];
 
 /**
  * Opens storage per service: PostgreSQL when a URL is configured (one pool per distinct URL), else

@@ -23,6 +23,33 @@ export const AvailabilityQuery = Type.Object({
   skus: Type.String({ minLength: 1, maxLength: (LIMITS.skuChars + 1) * LIMITS.pageSizeMax * LIMITS.variantsPerProduct }),
 });
 export const AvailabilityList = Type.Object({ items: Type.Array(Availability) });
+export type AvailabilityList = Static<typeof AvailabilityList>;
+
+/**
+ * SKUs go in the query string of `GET /inventory?skus=`. A full page (100 products x 50 variants)
+ * would not fit in the URL an HTTP server accepts (Node: 16 KiB of headers), so a rare huge list
+ * is split into a few calls of at most this many characters; a normal page or product is one.
+ */
+export const SKU_QUERY_BUDGET_CHARS = 4_000;
+
+/** `skus` in calls of at most `budgetChars` of query string each, in order. */
+export function skuBatches(skus: readonly string[], budgetChars: number = SKU_QUERY_BUDGET_CHARS): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const sku of skus) {
+    const cost = encodeURIComponent(sku).length + 1;
+    if (current.length > 0 && length + cost > budgetChars) {
+      batches.push(current);
+      current = [];
+      length = 0;
+    }
+    current.push(sku);
+    length += cost;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
 
 /*
  * Reservations (internal: the order service's checkout saga calls these; the gateway does not

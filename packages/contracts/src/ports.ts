@@ -1,7 +1,7 @@
 import type { Money } from '@agora/kernel';
 import type { CartLines, CheckedOutBody, CheckedOutResult } from './cart.js';
 import type { ProductQuery, SkuVariant } from './catalog.js';
-import type { Reservation, ReserveBody } from './inventory.js';
+import type { Availability, Reservation, ReserveBody } from './inventory.js';
 import type { AuthorizeBody, PaymentIntent } from './payment.js';
 
 /*
@@ -11,7 +11,7 @@ import type { AuthorizeBody, PaymentIntent } from './payment.js';
  * fail with the same AppError codes; only the HTTP adapter validates inputs (at the callee's edge).
  */
 
-/** Reservations of stock; every call is idempotent on the reservation id (the order id). */
+/** Reservations of stock, every call idempotent on the reservation id (the order id); and stock levels. */
 export interface InventoryPort {
   /** Holds stock. OUT_OF_STOCK (extras `skus`), CONFLICT when released/expired, IDEMPOTENCY_MISMATCH for other lines. */
   reserve(body: ReserveBody): Promise<Reservation>;
@@ -19,6 +19,8 @@ export interface InventoryPort {
   commit(reservationId: string): Promise<Reservation>;
   release(reservationId: string): Promise<Reservation>;
   restock(reservationId: string): Promise<Reservation>;
+  /** Units available to sell per SKU asked, each once; a SKU without stock recorded answers 0. */
+  availability(skus: readonly string[]): Promise<Availability[]>;
 }
 
 /** Payment intents; every state change is idempotent on its key. */

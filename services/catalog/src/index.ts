@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type StockChanged } from '@agora/contracts/events';
-import { TIERED_CACHE_DEFAULTS, TTL_JITTER_LIMITS, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule, type Subscription } from '@agora/platform';
+import { HttpInventoryPort, TIERED_CACHE_DEFAULTS, TTL_JITTER_LIMITS, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule, type Subscription } from '@agora/platform';
 import { CatalogService } from './app/catalog-service.js';
 import { StorefrontReads } from './app/storefront-reads.js';
 import { catalogCacheConfig, openCatalogCaches } from './cache-config.js';
@@ -41,7 +41,7 @@ export async function createCatalog(deps: ServiceDeps): Promise<CatalogInstance>
   const caches = openCatalogCaches(catalogCacheConfig(deps.env), deps.logger.child({ component: 'cache' }), deps.metrics);
   // Writes reach the storefront through this hook once they committed (or failed).
   const service: CatalogService = new CatalogService(store, deps.clock, {}, (ids): Promise<void> => storefront.catalogChanged(ids));
-  const storefront: StorefrontReads = new StorefrontReads(store, service, new InventoryLevels(deps.transport), caches, deps.logger);
+  const storefront: StorefrontReads = new StorefrontReads(store, service, new InventoryLevels(deps.ports?.inventory ?? new HttpInventoryPort(deps.transport)), caches, deps.logger);
   registerCatalogRoutes(app, service, storefront);
   let stockFacts: Subscription | undefined;
   const running: RunningService = {

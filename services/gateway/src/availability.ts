@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@agora/kernel';
-import type { Page, catalog } from '@agora/contracts';
+import { inventory, type Page, type catalog } from '@agora/contracts';
 import type { Metrics, ServiceResponse } from '@agora/platform';
 import { isSuccess, type Upstream } from './upstream.js';
 
@@ -9,12 +9,6 @@ type CatalogProduct = catalog.CatalogProduct;
 /** Tells the client a read was answered without one of its sources (here: live stock). */
 export const DEGRADED_HEADER = 'x-agora-degraded';
 
-/**
- * SKUs go in the query string of one batch call. A full page (100 products x 50 variants) would
- * not fit in the URL an HTTP server accepts (Node: 16 KiB of headers), so a rare huge page is
- * split into a few calls; a normal page is one.
- */
-const SKU_QUERY_BUDGET_CHARS = 4_000;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -38,23 +32,6 @@ export function asCatalogPage(body: unknown): Page<CatalogProduct> {
   return { ...body, items: body.items, nextCursor };
 }
 
-export function skuBatches(skus: readonly string[], budgetChars: number = SKU_QUERY_BUDGET_CHARS): string[][] {
-  const batches: string[][] = [];
-  let current: string[] = [];
-  let length = 0;
-  for (const sku of skus) {
-    const cost = encodeURIComponent(sku).length + 1;
-    if (current.length > 0 && length + cost > budgetChars) {
-      batches.push(current);
-      current = [];
-      length = 0;
-    }
-    current.push(sku);
-    length += cost;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-}
 
 function parseAvailabilityList(response: ServiceResponse): Map<string, number> {
   if (!isSuccess(response)) throw new Error(`inventory answered ${response.status}`);
@@ -89,7 +66,7 @@ export class AvailabilityEnricher {
     const unique = [...new Set(skus)];
     if (unique.length === 0) return new Map();
     const results = await Promise.allSettled(
-      skuBatches(unique).map(async (batch) => {
+      inventory.skuBatches(unique).map(async (batch) => {
         const query = batch.map(encodeURIComponent).join(',');
         const response = await this.upstream.call(request, 'inventory', { method: 'GET', path: `/inventory?skus=${query}`, idempotent: true });
         return parseAvailabilityList(response);

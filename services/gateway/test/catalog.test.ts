@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '@agora/kernel';
 import type { CatalogPort } from '@agora/contracts';
 import type { ServiceRequest } from '@agora/platform';
-import { skuBatches } from '../src/availability.js';
+import { inventory } from '@agora/contracts';
 import { DEGRADED_HEADER } from '../src/index.js';
 import { bearer, buildGateway, json, problem, type TestGateway } from './fakes.js';
 
@@ -115,11 +115,11 @@ describe('product list with availability', () => {
 
   it('splits a huge page into a few inventory calls so each URL stays short', () => {
     const skus = Array.from({ length: 5000 }, (_, i) => `SKU-${String(i).padStart(10, '0')}`);
-    const batches = skuBatches(skus);
+    const batches = inventory.skuBatches(skus);
     expect(batches.length).toBeGreaterThan(1);
     expect(batches.flat()).toEqual(skus);
     for (const batch of batches) expect(batch.join(',').length).toBeLessThanOrEqual(4_000);
-    expect(skuBatches(['A', 'B'])).toEqual([['A', 'B']]);
+    expect(inventory.skuBatches(['A', 'B'])).toEqual([['A', 'B']]);
   });
 });
 

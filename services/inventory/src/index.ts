@@ -32,7 +32,8 @@ export const inventoryModule: ServiceModule = {
     const count = (event: ReservationEvent, n: number): void => reservationEvents.inc({ event }, n);
 
     const app = createHttpApp({ name: 'inventory', logger: deps.logger, metrics: deps.metrics });
-    registerInventoryRoutes(app, new InventoryApp(new StockStore(deps.storage)));
+    const levels = new InventoryApp(new StockStore(deps.storage));
+    registerInventoryRoutes(app, levels);
     // Operations per stock batch (reserves and commits sharing one transaction), by how the batch ended.
     const batchSizes = deps.metrics.histogram('agora_inventory_stock_batch_operations', 'Stock operations per batch transaction', ['outcome'], STOCK_BATCH_BUCKETS);
     const store = new ReservationStore(deps.storage, { onBatch: (size, outcome) => batchSizes.observe({ outcome }, size) });
@@ -53,7 +54,7 @@ export const inventoryModule: ServiceModule = {
       name: 'inventory',
       app,
       readiness: [{ name: 'database', check: () => deps.storage.ping() }],
-      ports: { inventory: new InProcessInventoryPort(reservations, deps.logger) },
+      ports: { inventory: new InProcessInventoryPort(reservations, levels, deps.logger) },
       async start() {
         sweeper.start(sweepIntervalMs);
         relay.start();

@@ -1,9 +1,11 @@
 import type { InventoryPort, inventory } from '@agora/contracts';
 import { InProcessBoundary, type Logger } from '@agora/platform';
+import type { InventoryApp } from './app/inventory.js';
 import type { ReservationsApp } from './app/reservations.js';
 
 /**
- * The inventory port in process: the reservation routes' application object, called directly.
+ * The inventory port in process: the application objects of the reservation routes and of
+ * `GET /inventory?skus=`, called directly.
  * Answers what `POST /reservations[/:id/commit|release|restock]` answer (the reservation, created
  * or replayed alike) and fails with the same codes; input validation stays with the routes.
  */
@@ -12,6 +14,7 @@ export class InProcessInventoryPort implements InventoryPort {
 
   constructor(
     private readonly reservations: ReservationsApp,
+    private readonly levels: Pick<InventoryApp, 'availability'>,
     logger: Logger,
   ) {
     this.boundary = new InProcessBoundary('inventory', logger);
@@ -31,5 +34,9 @@ export class InProcessInventoryPort implements InventoryPort {
 
   restock(reservationId: string): Promise<inventory.Reservation> {
     return this.boundary.run('restock', () => this.reservations.restock(reservationId));
+  }
+
+  availability(skus: readonly string[]): Promise<inventory.Availability[]> {
+    return this.boundary.run('availability', () => this.levels.availability([...new Set(skus)]));
   }
 }

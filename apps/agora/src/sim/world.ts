@@ -152,7 +152,8 @@ export function buildWorld(rt: SimRuntime, bugs: ReadonlySet<SimBug>): { world: 
   let inventoryPort: InventoryPort = newInventoryPort();
   let paymentPort: PaymentPort = newPaymentPort();
   function newInventoryPort(): InventoryPort {
-    return new InProcessInventoryPort(new ReservationsApp(new ReservationStoreModel(world.inventory, inventoryProc).asStore(), rt.clock), logger);
+    const noLevels = { availability: () => Promise.reject(new Error('sim: the checkout reads no stock levels')) };
+    return new InProcessInventoryPort(new ReservationsApp(new ReservationStoreModel(world.inventory, inventoryProc).asStore(), rt.clock), noLevels, logger);
   }
   function newPaymentPort(): PaymentPort {
     const model = new PaymentPortModel(world.payments, paymentProc, random);
@@ -173,6 +174,7 @@ export function buildWorld(rt: SimRuntime, bugs: ReadonlySet<SimBug>): { world: 
       commit: (id) => network.call(from, inventoryProc, 'commit', () => inventoryPort.commit(id)),
       release: (id) => network.call(from, inventoryProc, 'release', () => inventoryPort.release(id)),
       restock: (id) => network.call(from, inventoryProc, 'restock', () => inventoryPort.restock(id)),
+      availability: (skus) => network.call(from, inventoryProc, 'availability', () => inventoryPort.availability(skus)),
     };
     const pay: PaymentPort = {
       authorize: (body) => network.call(from, paymentProc, 'authorize', () => paymentPort.authorize(body)),

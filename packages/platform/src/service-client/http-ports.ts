@@ -1,6 +1,6 @@
 import type { Money } from '@agora/kernel';
-import { catalog } from '@agora/contracts';
-import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, ServicePorts, StorefrontText, cart, inventory, payment } from '@agora/contracts';
+import { catalog, inventory } from '@agora/contracts';
+import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, ServicePorts, StorefrontText, cart, payment } from '@agora/contracts';
 import { ServiceClient } from './client.js';
 import type { ServiceTransport } from './transport.js';
 
@@ -33,6 +33,15 @@ export class HttpInventoryPort implements InventoryPort {
 
   restock(reservationId: string): Promise<inventory.Reservation> {
     return this.client.call({ method: 'POST', path: `/reservations/${segment(reservationId)}/restock` });
+  }
+
+  async availability(skus: readonly string[]): Promise<inventory.Availability[]> {
+    const lists = await Promise.all(
+      inventory.skuBatches([...new Set(skus)]).map((batch) =>
+        this.client.call<inventory.AvailabilityList>({ method: 'GET', path: `/inventory?skus=${batch.map(segment).join(',')}`, idempotent: true }),
+      ),
+    );
+    return lists.flatMap((list) => list.items);
   }
 }
 
