@@ -123,6 +123,11 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     await expect.poll(() => remainingLine(page)).toBe('2 of 3 left · On now');
     await screenshot(page, 'flash-sale-awaiting-payment');
 
+    // Reloaded (or come back to), the sale page finds the order still to pay.
+    await page.reload();
+    await awaiting.getByText(`Order ${orderId.slice(-8).toUpperCase()} is awaiting payment`).waitFor();
+    expect(await page.getByRole('button', { name: /^Buy (now|again)$/ }).count()).toBe(0);
+
     expect(await page.getByLabel('Card (sandbox)').inputValue()).toBe('tok_visa');
     await page.getByRole('button', { name: 'Pay $4.50' }).click();
     await page.getByText('Paid — your order is confirmed.').waitFor();

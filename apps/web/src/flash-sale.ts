@@ -49,8 +49,8 @@ export const ORDER_POLL_MS = 300;
 export const ORDER_POLL_LIMIT = 100;
 
 /** A sale's own payment window: the API takes 1 s to a week (FLASH_SALE_LIMITS in @agora/contracts). */
-export const PAYMENT_WINDOW_SECONDS_MIN = 1;
-export const PAYMENT_WINDOW_SECONDS_MAX = 7 * 24 * 3_600;
+const PAYMENT_WINDOW_SECONDS_MIN = 1;
+const PAYMENT_WINDOW_SECONDS_MAX = 7 * 24 * 3_600;
 
 /**
  * The seconds a payment window typed in minutes stands for (blank: undefined, the shop's default),
@@ -81,4 +81,29 @@ export function formatPaymentWindow(seconds: number): string {
   if (minutes > 0) parts.push(`${minutes} min`);
   if (rest > 0) parts.push(`${rest} s`);
   return parts.join(' ');
+}
+
+/**
+ * The buyer's last ticket of a sale, kept in this browser: a buyer who reloads the sale page or comes
+ * back to it finds the order still to pay (the API lists no tickets by buyer, and an unpaid
+ * flash-sale order can only be paid from its sale page). Per user, so a shared browser does not
+ * show one buyer's order to another.
+ */
+const TICKET_KEY_PREFIX = 'agora.flash-sale-ticket';
+const ticketKey = (saleId: string, userId: string): string => `${TICKET_KEY_PREFIX}.${saleId}.${userId}`;
+
+export function rememberedTicket(saleId: string, userId: string): string | undefined {
+  try {
+    return window.localStorage.getItem(ticketKey(saleId, userId)) ?? undefined;
+  } catch {
+    return undefined; // storage refused (private mode): the page starts without a ticket
+  }
+}
+
+export function rememberTicket(saleId: string, userId: string, ticketId: string): void {
+  try {
+    window.localStorage.setItem(ticketKey(saleId, userId), ticketId);
+  } catch {
+    // storage refused: the ticket is followed while the page stays open, not after a reload
+  }
 }

@@ -9,6 +9,8 @@ import {
   TICKET_POLL_LIMIT,
   TICKET_POLL_MS,
   formatPaymentWindow,
+  rememberTicket,
+  rememberedTicket,
   type FlashSale,
   type Ticket,
 } from '../flash-sale';
@@ -57,6 +59,7 @@ function useLiveSale(id: string): { sale: FlashSale | undefined; error: unknown 
 function useTicket(saleId: string, ticketId: string | undefined): Ticket | undefined {
   const [ticket, setTicket] = useState<Ticket | undefined>(undefined);
   useEffect(() => {
+    setTicket(undefined); // not the last ticket's fate while the new one is read
     if (!ticketId) return undefined;
     let stopped = false;
     let tries = 0;
@@ -226,13 +229,20 @@ export function FlashSalePage({ params }: { params: Params }) {
   // One key per intent to buy: a retried click (after a network error) cannot buy twice.
   const [key, setKey] = useState(newIdempotencyKey);
   const [buying, setBuying] = useState(false);
-  const [ticketId, setTicketId] = useState<string | undefined>(undefined);
+  const userId = session?.user.id;
+  const [ticketId, setTicketId] = useState<string | undefined>(() => (userId ? rememberedTicket(id, userId) : undefined));
   // The last ticket is over (paid, declined, expired): the buyer may try again, within the limit.
   const [settled, setSettled] = useState(false);
   const [refusal, setRefusal] = useState<string | undefined>(undefined);
   const ticket = useTicket(id, ticketId);
   const onSettled = useCallback(() => setSettled(true), []);
   const ticketExpired = ticket?.status === 'EXPIRED';
+  // Another sale or another buyer (the route keeps this page mounted): their own last ticket.
+  useEffect(() => {
+    setTicketId(userId ? rememberedTicket(id, userId) : undefined);
+    setSettled(false);
+    setRefusal(undefined);
+  }, [id, userId]);
 
   if (!sale) return error ? <ErrorAlert error={error} /> : <Loading />;
 
@@ -242,6 +252,7 @@ export function FlashSalePage({ params }: { params: Params }) {
     try {
       const answer = await api.post<Ticket>(`/api/v1/flash-sales/${encodeURIComponent(id)}/purchase`, { quantity }, { idempotencyKey: key });
       setTicketId(answer.body.ticketId);
+      if (userId) rememberTicket(id, userId, answer.body.ticketId);
       setSettled(false);
       setKey(newIdempotencyKey());
     } catch (err) {
