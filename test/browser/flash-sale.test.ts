@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { pgliteBackend } from '@agora/platform/testing';
 import { ADMIN, startSystem, type RunningSystem } from '../support/system.js';
-import { CHROMIUM, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken, type WatchedPage } from './browser.js';
-import { Shop, type Session } from './shop-fixtures.js';
+import { CHROMIUM, PHONE, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken, type WatchedPage } from './browser.js';
+import { Shop, sidewaysOverflow, type Session } from './shop-fixtures.js';
 
 /** The sale page's links as the admin's table and its "created" notice give them. */
 const SALE_PATH = /^\/flash-sales\/[0-9a-f-]{36}$/;
@@ -34,8 +34,8 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
   let browser: Browser;
   let shop: Shop;
 
-  async function openSignedIn(session: Session): Promise<WatchedPage> {
-    const watched = await shop.open();
+  async function openSignedIn(session: Session, viewport?: { width: number; height: number }): Promise<WatchedPage> {
+    const watched = await shop.open(viewport);
     await signInWithToken(watched.context, session);
     return watched;
   }
@@ -165,7 +165,8 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     const salePath = `/flash-sales/${sale?.id}`;
 
     const first = await openSignedIn(await shop.registerShopper('First Buyer'));
-    const second = await openSignedIn(await shop.registerShopper('Second Buyer'));
+    // The second shopper is on a phone, as most of a stampede is.
+    const second = await openSignedIn(await shop.registerShopper('Second Buyer'), PHONE);
     await second.page.goto(salePath);
     await expect.poll(() => remainingLine(second.page)).toBe('1 of 1 left · On now');
     await second.page.getByRole('button', { name: 'Buy now' }).waitFor();
@@ -180,6 +181,7 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     await expect.poll(() => remainingLine(second.page)).toBe('0 of 1 left · Sold out');
     await second.page.getByText('Sold out — every unit has been taken. Units of unpaid orders come back; keep the page open.').waitFor();
     expect(await second.page.getByRole('button', { name: /^Buy (now|again)$/ }).count()).toBe(0);
+    expect(await sidewaysOverflow(second.page)).toBe(0);
     await screenshot(second.page, 'flash-sale-sold-out');
 
     await first.page.getByLabel('Card (sandbox)').selectOption('tok_declined');
@@ -192,6 +194,8 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     await expect.poll(() => remainingLine(second.page), { timeout: 10_000 }).toBe('1 of 1 left · On now');
     await second.page.getByRole('button', { name: 'Buy now' }).click();
     await second.page.getByRole('status').getByText(/is awaiting payment: \$9\.00 for 1 ×/).waitFor();
+    expect(await sidewaysOverflow(second.page)).toBe(0);
+    await screenshot(second.page, 'flash-sale-phone-awaiting-payment');
     expect(first.problems).toEqual([]);
     expect(second.problems).toEqual([]);
     expect(admin.problems).toEqual([]);
