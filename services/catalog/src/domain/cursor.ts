@@ -1,5 +1,5 @@
 import { LIMITS, isUuid, validationError } from '@agora/kernel';
-import { catalog } from '@agora/contracts';
+import type { catalog } from '@agora/contracts';
 
 /**
  * Page cursors are opaque to clients: base64url of a versioned position. The position is the last
