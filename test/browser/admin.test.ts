@@ -65,6 +65,11 @@ describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
     await panel.getByText(`${sku}: 25 available`).waitFor();
     expect(await panel.getByText('no stock recorded yet').count()).toBe(0);
     expect(await onHand.inputValue()).toBe('25');
+    // The same SKU further down, under its product, shows the save too.
+    await page.getByLabel('Find products').fill(name);
+    const listed = page.locator('.stock-products .stock-list > li').filter({ hasText: sku });
+    await listed.getByText('Saved: 25 on hand, 0 reserved, 25 available.').waitFor();
+    expect(await listed.getByLabel(/On hand/).inputValue()).toBe('25');
     await screenshot(page, 'admin-stock-saved');
 
     // The product list, straight after, shows the saved level (not catalog's cached 0).

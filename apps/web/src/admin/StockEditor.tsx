@@ -2,7 +2,7 @@ import { useEffect, useId, useState, type FormEvent } from 'react';
 import { ApiError, api, isAbort } from '../api';
 import { announce } from '../announce';
 import type { StockLevel } from '../types';
-import { recordStockChange } from './stock-changes';
+import { recordStockChange, useSavedLevel } from './stock-changes';
 
 /** What the service holds for the SKU: a level, none yet (404), or not known yet. */
 type Held = { kind: 'loading' } | { kind: 'none' } | { kind: 'level'; level: StockLevel; saved: boolean } | { kind: 'unknown' };
@@ -22,12 +22,21 @@ export function StockEditor({ sku, label, onSaved }: { sku: string; label: strin
   const [held, setHeld] = useState<Held>({ kind: 'loading' });
   const [error, setError] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
+  const saved = useSavedLevel(sku);
+
+  // Saved by this editor or by another one of the same SKU on the page (the lookup and the list).
+  useEffect(() => {
+    if (!saved) return;
+    setHeld({ kind: 'level', level: saved, saved: true });
+    setValue(String(saved.onHand));
+  }, [saved]);
 
   useEffect(() => {
     const controller = new AbortController();
     api.get<StockLevel>(`/api/v1/admin/inventory/${encodeURIComponent(sku)}`, { signal: controller.signal }).then(
       (level) => {
-        setHeld({ kind: 'level', level, saved: false });
+        // A save that answered first is newer than this read.
+        setHeld((current) => (current.kind === 'level' && current.saved ? current : { kind: 'level', level, saved: false }));
         setValue((typed) => (typed === '' ? String(level.onHand) : typed));
       },
       (err: unknown) => {
@@ -50,9 +59,7 @@ export function StockEditor({ sku, label, onSaved }: { sku: string; label: strin
     setError(undefined);
     try {
       const result = await api.put<StockLevel>(`/api/v1/admin/inventory/${encodeURIComponent(sku)}`, { onHand });
-      setHeld({ kind: 'level', level: result, saved: true });
-      setValue(String(result.onHand));
-      recordStockChange(result);
+      recordStockChange(result); // this editor shows it through useSavedLevel, as every other of the SKU
       onSaved?.(result);
       announce(`Stock of ${sku} set: ${result.onHand} on hand, ${result.available} available.`);
     } catch (err) {
