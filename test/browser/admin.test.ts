@@ -99,8 +99,8 @@ describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
     await page.goto('/admin/operations');
     await page.getByRole('heading', { name: 'Operations' }).waitFor();
     const confirmed = page.locator('.stat').filter({ hasText: 'Checkouts confirmed' }).locator('dd');
-    await confirmed.getByText('(3 of them paid asynchronously: answered 202)').waitFor();
-    expect(await confirmed.textContent()).toBe('5 (3 of them paid asynchronously: answered 202)');
+    await confirmed.getByText('(3 of them paid later: 202)').waitFor();
+    expect(await confirmed.textContent()).toBe('5 (3 of them paid later: 202)');
     expect(await page.locator('.stat').filter({ hasText: 'Checkouts failed' }).locator('dd').textContent()).toBe('1');
 
     // `agora start`-style system: the cluster view lists its 6 services, one in-process instance each.

@@ -234,7 +234,7 @@ function Stat({ label, value, note }: { label: string; value: string; note?: str
         {note ? (
           <>
             {' '}
-            <span className="muted small block">({note})</span>
+            <span className="muted small block stat-note">({note})</span>
           </>
         ) : null}
       </dd>
@@ -277,7 +277,7 @@ export function OperationsPage() {
           <Stat
             label="Checkouts confirmed"
             value={snap.totals.checkoutsOk.toLocaleString()}
-            note={snap.totals.checkoutsPending > 0 ? `${snap.totals.checkoutsPending.toLocaleString()} of them paid asynchronously: answered 202` : undefined}
+            note={snap.totals.checkoutsPending > 0 ? `${snap.totals.checkoutsPending.toLocaleString()} of them paid later: 202` : undefined}
           />
           <Stat label="Checkouts failed" value={snap.totals.checkoutsFailed.toLocaleString()} />
           <Stat label="Memory (RSS)" value={snap.totals.residentMb === undefined ? '–' : `${snap.totals.residentMb.toFixed(0)} MB`} />
