@@ -143,5 +143,15 @@ for (const backend of testBackends) {
       expect(after.total).toBe(4);
       expect(after.items.map((p) => p.name)).toContain('Floor Lamp');
     });
+
+    it('sorts and filters by the prices as changed', async () => {
+      const lamp = created.find((c) => c.name === 'Desk Lamp');
+      if (lamp === undefined) throw new Error('no Desk Lamp');
+      const res = await api.patch(`/api/v1/admin/products/${lamp.id}`, { variants: [{ sku: `S-${suffix}-LAMP`.toUpperCase(), title: 'Sale', price: { amount: 50, currency: 'USD' } }] }, { token: adminToken });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect((await page({ sort: 'price_asc', limit: 1 })).items.map((p) => p.name)).toEqual(['Desk Lamp']);
+      expect((await walk({ sort: 'name', maxPrice: 50 })).names).toEqual(['Desk Lamp']);
+      expect((await walk({ sort: 'name', minPrice: 4000 })).names).not.toContain('Desk Lamp');
+    });
   });
 }

@@ -37,6 +37,25 @@ for (const backend of testBackends) {
       expect(again).toEqual({ created: 0, skus: firstSkus });
     });
 
+    it('walks the seeded catalog by lowest variant price, each product once (the seed keeps min_price too)', async () => {
+      const lowest: number[] = [];
+      const ids = new Set<string>();
+      let cursor: string | null = null;
+      do {
+        const query: Record<string, string> = { limit: '100', sort: 'price_asc', ...(cursor === null ? {} : { cursor }) };
+        const page = await call<catalog.CatalogProductPage>(h.app, { method: 'GET', url: '/products', query });
+        expect(page.status).toBe(200);
+        for (const p of page.body.items) {
+          ids.add(p.id);
+          lowest.push(Math.min(...p.variants.map((v) => v.price.amount)));
+        }
+        cursor = page.body.nextCursor;
+      } while (cursor !== null);
+      expect(ids.size).toBe(DEFAULT_DEMO_PRODUCTS);
+      expect(lowest).toHaveLength(DEFAULT_DEMO_PRODUCTS);
+      expect(lowest).toEqual([...lowest].sort((a, b) => a - b));
+    });
+
     it('gives a browsable, searchable catalog', async () => {
       const ids: string[] = [];
       let cursor: string | null = null;

@@ -66,8 +66,8 @@ function rankOf(terms: SearchTerms): SQL {
   return sql`(${exact} + round(${scale} * word_similarity(${terms.text}::text, ${products.name}))::int + round(${scale} * word_similarity(${terms.text}::text, ${products.searchText}))::int)`;
 }
 
-/** A product's lowest variant price: what price sorts order by. */
-const lowestPrice = sql`coalesce((select min(${variants.priceAmount}) from ${variants} where ${variants.productId} = ${products.id}), 0)`;
+/** A product's lowest variant price (kept by triggers, indexed with the id): what price sorts order by. */
+const lowestPrice = sql`${products.minPrice}`;
 /** Names sort without regard to case (the lowered name is the key; the id breaks ties). */
 const sortName = sql`lower(${products.name})`;
 

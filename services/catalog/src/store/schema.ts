@@ -31,11 +31,18 @@ export const products = catalogSchema.table(
     searchText: text('search_text')
       .notNull()
       .generatedAlwaysAs(sql`"name" || ' ' || "description"`),
+    /**
+     * The lowest price of the product's variants (minor units): what price sorts order by, indexed
+     * with the id as their keyset. Kept by triggers on `variants` (migration 0002), so no write
+     * path, the seed included, can forget it; 0 only between a product's insert and its variants'.
+     */
+    minPrice: bigint('min_price', { mode: 'number' }).notNull().default(0),
   },
   (t) => [
     index('products_category_id_idx').on(t.category, t.id),
     index('products_search_idx').using('gin', t.search),
     index('products_search_text_trgm_idx').using('gin', t.searchText.op('gin_trgm_ops')),
+    index('products_min_price_id_idx').on(t.minPrice, t.id),
   ],
 );
 
