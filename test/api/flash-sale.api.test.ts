@@ -116,6 +116,8 @@ for (const variant of systemVariants) {
       expect(accepted.status).toBe(202);
       const order = await orderOf(shop, buyer(1), sale.id, accepted.body.ticketId);
       expect(order).toMatchObject({ userId: buyer(1).id, status: 'RESERVED', total: { amount: 1_500, currency: 'USD' }, lines: [{ sku, quantity: 1 }] });
+      // A sale without a window of its own: due by the shop's default window.
+      expect(new Date(order.payBy ?? 0).getTime() - new Date(order.createdAt).getTime()).toBe(PAYMENT_WINDOW_MS);
       const pays = await Promise.all([0, 1, 2].map(() => shop.api.post<Order>(`/api/v1/orders/${order.id}/pay`, { payment: { method: 'card', token: 'tok_visa' } }, { token: buyer(1).token })));
       for (const paid of pays) {
         expect(paid.status, paid.text).toBe(200);
@@ -158,6 +160,9 @@ for (const variant of systemVariants) {
       expect(short.paymentWindowSeconds).toBe(1);
       const kept = await orderOf(shop, buyer(0), long.id, (await purchase(shop, buyer(0), long.id, 1)).body.ticketId);
       const lapsed = await orderOf(shop, buyer(0), short.id, (await purchase(shop, buyer(0), short.id, 1)).body.ticketId);
+      // Each order says when its payment is due: its sale's window from its opening.
+      const due = (o: Order) => new Date(o.payBy ?? 0).getTime() - new Date(o.createdAt).getTime();
+      expect([due(kept), due(lapsed)]).toEqual([3_600_000, 1_000]);
 
       // One second to pay (and as much grace). The default rule cannot expire an order before its
       // window and grace (2 × 4 s) are over: an earlier expiry is the sale's own window at work.

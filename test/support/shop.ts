@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
 import { inventoryTotals } from '@agora/inventory';
 import type { Storage } from '@agora/platform';
+import type { order } from '@agora/contracts';
 import { Api, uniqueEmail, type ApiResponse } from './http.js';
 import { checkInvariants, type InvariantReport } from './invariants.js';
 import { ADMIN, WEBHOOK_SECRET, startSystem, type RunningSystem, type SystemVariant } from './system.js';
@@ -41,17 +42,9 @@ export interface Cart {
   itemCount: number;
 }
 
-export type OrderStatus = 'PENDING' | 'RESERVED' | 'CONFIRMED' | 'REJECTED' | 'PAYMENT_FAILED' | 'CANCELLED' | 'EXPIRED';
-
-export interface Order {
-  id: string;
-  userId: string;
-  status: OrderStatus;
-  lines: { sku: string; title: string; quantity: number; unitPrice: Money; lineTotal: Money }[];
-  total: Money;
-  createdAt: string;
-  history: { status: OrderStatus; at: string; reason?: string }[];
-}
+/** The order as the API answers it: the contract's own type. */
+export type OrderStatus = order.OrderStatus;
+export type Order = order.Order;
 
 export interface Page<T> {
   items: T[];

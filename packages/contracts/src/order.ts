@@ -57,6 +57,8 @@ export const Order = Type.Object({
   lines: Type.Array(OrderLine),
   total: MoneySchema,
   shippingAddress: Type.Optional(ShippingAddress),
+  /** A flash-sale order's payment deadline: paid by then (POST /orders/:id/pay), or it expires. */
+  payBy: Type.Optional(Timestamp),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   history: Type.Array(OrderHistoryEntry),

@@ -57,7 +57,7 @@ export interface NewOrder {
   lines: OrderLine[];
   total: Money;
   shippingAddress: ShippingAddress | undefined;
-  /** A flash-sale order whose sale has its own payment window: when its payment is due. */
+  /** A flash-sale order: when its payment is due. */
   payBy?: Date;
 }
 
@@ -288,7 +288,7 @@ export class OrderStore {
 }
 
 /** An order row with its lines and history aggregated (`o` is orders.orders): what `orderOf` reads. */
-const ORDER_COLUMNS = sql`o.id, o.user_id, o.status, o.currency, o.total_amount, o.shipping_address, o.created_at, o.updated_at,
+const ORDER_COLUMNS = sql`o.id, o.user_id, o.status, o.currency, o.total_amount, o.shipping_address, o.pay_by, o.created_at, o.updated_at,
   coalesce((select json_agg(json_build_object('sku', l.sku, 'title', l.title, 'quantity', l.quantity, 'unitAmount', l.unit_amount, 'lineAmount', l.line_amount) order by l.position)
             from orders.order_lines l where l.order_id = o.id), '[]'::json) as lines,
   coalesce((select json_agg(json_build_object('status', h.status, 'reason', h.reason, 'at', h.at) order by h.at, h.id)
@@ -301,6 +301,7 @@ interface RawOrderRow {
   currency: string;
   total_amount: number | string;
   shipping_address: unknown;
+  pay_by: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
   lines: { sku: string; title: string; quantity: number; unitAmount: number | string; lineAmount: number | string }[];
@@ -328,5 +329,6 @@ function orderOf(row: RawOrderRow): Order {
     history: row.history.map((h) => ({ status: h.status as OrderStatus, at: iso(h.at), ...(h.reason ? { reason: h.reason } : {}) })),
   };
   if (row.shipping_address) order.shippingAddress = row.shipping_address as ShippingAddress;
+  if (row.pay_by !== null) order.payBy = iso(row.pay_by);
   return order;
 }

@@ -26,7 +26,7 @@ export const orders = ordersSchema.table(
     responseBody: jsonb('response_body'),
     /** The saga that cancels this order, once one was started (set once, guarded). */
     cancelSagaId: uuid('cancel_saga_id'),
-    /** A flash-sale order's payment deadline, when its sale set its own window (else the shop's default applies). */
+    /** A flash-sale order's payment deadline (its sale's window, or the shop's default, from its opening); null on other orders. */
     payBy: timestamp('pay_by', { withTimezone: true, mode: 'date' }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),

@@ -25,7 +25,7 @@ export function expiryGraceMs(paymentWindowMs: number): number {
   return Math.min(EXPIRY_GRACE_MAX_MS, paymentWindowMs);
 }
 
-/** A flash-sale order's sale and ticket, and its payment deadline when its sale set its own window. */
+/** A flash-sale order's sale and ticket, and its payment deadline (absent on orders opened before deadlines were kept). */
 export interface FlashSaleOrder {
   saleId: string;
   ticketId: string;
@@ -41,7 +41,7 @@ export async function flashSaleOf(shard: OrderShard, orderId: string): Promise<F
   return row && sale ? { ...sale, payBy: row.pay_by === null ? undefined : new Date(row.pay_by) } : undefined;
 }
 
-/** When a flash-sale order's payment is due: its sale's own deadline, else `defaultWindowMs` after it opened. */
+/** When a flash-sale order's payment is due: the deadline it was opened with, else `defaultWindowMs` after it opened. */
 export function paymentDeadline(order: { createdAt: string }, sale: FlashSaleOrder, defaultWindowMs: number): Date {
   return sale.payBy ?? new Date(new Date(order.createdAt).getTime() + defaultWindowMs);
 }

@@ -37,7 +37,7 @@ export function createFlashSaleOrders(deps: { env: EnvReader; bus: EventBus; clo
     payments,
     expiry,
     async start() {
-      subscription = await subscribeFlashSaleOrders(deps.bus, orders, services, deps.clock, deps.logger);
+      subscription = await subscribeFlashSaleOrders(deps.bus, orders, services, deps.clock, deps.logger, paymentWindowMs);
       expiry.start(sweepMs);
     },
     async stop() {

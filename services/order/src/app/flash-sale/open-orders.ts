@@ -13,10 +13,11 @@ export const FLASH_RESERVED_REASON = 'flash-sale units taken; awaiting payment';
 
 /**
  * Opens the order of every ticket whose units inventory took (UnitTaken), on its buyer's shard:
- * id = the ticket id, Idempotency-Key = `flash-sale:<sale>:<ticket>`, PENDING then RESERVED.
+ * id = the ticket id, Idempotency-Key = `flash-sale:<sale>:<ticket>`, PENDING then RESERVED, with
+ * the deadline of its payment (`payBy`).
  * Idempotent on the ticket: a redelivery finds the order and moves it on only if it is still PENDING.
  */
-export function subscribeFlashSaleOrders(bus: EventBus, orders: Orders, services: Collaborators, clock: Clock, logger: Logger): Promise<Subscription> {
+export function subscribeFlashSaleOrders(bus: EventBus, orders: Orders, services: Collaborators, clock: Clock, logger: Logger, defaultWindowMs: number): Promise<Subscription> {
   return bus.subscribe({
     durable: 'order-flash-sale-units',
     maxDeliver: FLASH_SALE_ORDER_MAX_DELIVER,
@@ -37,8 +38,9 @@ export function subscribeFlashSaleOrders(bus: EventBus, orders: Orders, services
           idempotencyKey: flashSale.flashSaleOrderKey(taken.saleId, taken.ticketId),
           requestHash: FLASH_SALE_REQUEST_HASH,
           openedAt,
-          // The sale's own window, when it has one; a redelivery opens nothing, so the first deadline stands.
-          ...(taken.paymentWindowSeconds === undefined ? {} : { payBy: new Date(openedAt.getTime() + taken.paymentWindowSeconds * 1000) }),
+          // Due by the end of the sale's own window, else the shop's default, decided once: a
+          // redelivery opens nothing, and a later change of the default moves no deadline.
+          payBy: new Date(openedAt.getTime() + (taken.paymentWindowSeconds === undefined ? defaultWindowMs : taken.paymentWindowSeconds * 1000)),
           lines: [{ sku: taken.sku, title, quantity: taken.quantity, unitPrice: taken.unitPrice, lineTotal: total }],
           total,
           shippingAddress: undefined,
