@@ -19,7 +19,7 @@ const PUBLIC_PATHS: Record<string, string[]> = {
   '/api/v1/admin/products': ['post'],
   '/api/v1/admin/products/{id}': ['patch'],
   '/api/v1/inventory/{sku}': ['get'],
-  '/api/v1/admin/inventory/{sku}': ['put'],
+  '/api/v1/admin/inventory/{sku}': ['get', 'put'],
 };
 
 interface OpenApiDoc {
