@@ -110,7 +110,7 @@ describe('OpenAPI document and docs UI', () => {
     expect(doc.paths['/api/v1/me']?.get?.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths['/api/v1/admin/products']?.post?.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths['/api/v1/products']?.get?.security).toEqual([]);
-    expect(doc.paths['/api/v1/products']?.get?.parameters).toHaveLength(4);
+    expect((doc.paths['/api/v1/products']?.get?.parameters as { name: string }[] | undefined)?.map((p) => p.name).sort()).toEqual(['category', 'cursor', 'limit', 'maxPrice', 'minPrice', 'q', 'sort']);
     expect(doc.paths['/api/v1/admin/products']?.post?.requestBody).toBeDefined();
     expect(Object.keys(doc.paths['/api/v1/products/{id}']?.get?.responses ?? {})).toEqual(expect.arrayContaining(['200', '4XX', '5XX']));
   });
