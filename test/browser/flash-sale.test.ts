@@ -3,10 +3,14 @@ import type { Browser, Page } from 'playwright-core';
 import { pgliteBackend } from '@agora/platform/testing';
 import { ADMIN, startSystem, type RunningSystem } from '../support/system.js';
 import { CHROMIUM, PHONE, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken, type WatchedPage } from './browser.js';
-import { Shop, sidewaysOverflow, type Session } from './shop-fixtures.js';
+import { Shop, sidewaysOverflow, type OrderSummary, type Session } from './shop-fixtures.js';
 
 /** The sale page's links as the admin's table and its "created" notice give them. */
 const SALE_PATH = /^\/flash-sales\/[0-9a-f-]{36}$/;
+/** A payment window a test can wait out. */
+const SHORT_WINDOW_SECONDS = 4;
+/** How far behind the server a browser's clock is set, so it still offers Pay past the deadline. */
+const CLOCK_BEHIND_MS = 10 * 60_000;
 
 interface AdminSale {
   id: string;
@@ -14,10 +18,6 @@ interface AdminSale {
   paymentWindowSeconds?: number;
   remaining: number;
   paid: number;
-}
-interface OrderSummary {
-  id: string;
-  status: string;
 }
 
 if (chromiumRequiredButMissing()) {
@@ -148,6 +148,88 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     await expect.poll(async () => (await adminSale(sku))?.paid).toBe(1);
     expect(problems).toEqual([]);
     expect(admin.problems).toEqual([]);
+  });
+
+  it('a flash-sale order is paid from its order page, in a browser other than the one that bought it; a declined card says why', async () => {
+    const { sku } = await shop.createProduct(`Flash Desk ${Date.now().toString(36)}`, 5, 2500);
+    const sale = await shop.createFlashSale(sku, 2, 900);
+    const buyer = await shop.registerShopper('Order Page Payer');
+    const order = await shop.flashSaleOrder(sale.id, buyer);
+    expect(order.payBy).toBeDefined();
+    const short = order.id.slice(-8).toUpperCase();
+
+    const { page, problems } = await openSignedIn(buyer);
+    await page.goto('/orders');
+    const row = page.getByRole('row').filter({ hasText: `#${short}` });
+    await row.getByText('awaiting payment').waitFor();
+    // Followed from the keyboard: the link's first box is its visually hidden "Order ", which a pointer click aims at.
+    await row.getByRole('link').focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: `Order #${short}` }).waitFor();
+    const payBox = page.getByRole('region', { name: 'Awaiting payment' });
+    expect(await payBox.locator('p').first().textContent()).toMatch(/^Pay by .+ \((14 min( \d+ s)?|15 min) left\), or the flash-sale units go back to the sale\.$/);
+    // Not the asynchronous-payment wait, and no Cancel: a flash-sale order expires by itself unpaid.
+    expect(await page.getByText('Payment pending').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Cancel order' }).count()).toBe(0);
+    expect(await payBox.getByLabel(/Visa ending 4242/).isChecked()).toBe(true);
+    await screenshot(page, 'flash-sale-order-page-awaiting-payment');
+
+    await payBox.getByRole('button', { name: 'Pay $15.00' }).click();
+    await page.getByText('Payment received. Your order is confirmed.').waitFor();
+    await page.locator('.order-meta').getByText('Confirmed').waitFor();
+    expect(await page.getByRole('region', { name: 'Awaiting payment' }).count()).toBe(0);
+    expect((await shop.api.get<OrderSummary>(`/api/v1/orders/${order.id}`, { token: buyer.token })).body.status).toBe('CONFIRMED');
+    await page.goto('/orders');
+    await row.getByText('Confirmed').waitFor();
+    expect(await row.getByText('awaiting payment').count()).toBe(0);
+
+    // Another buyer's card is declined: said in words, the order PAYMENT_FAILED, no way back to checkout.
+    const declined = await shop.registerShopper('Declined Payer');
+    const second = await shop.flashSaleOrder(sale.id, declined);
+    const other = await openSignedIn(declined);
+    await other.page.goto(`/orders/${second.id}`);
+    const secondBox = other.page.getByRole('region', { name: 'Awaiting payment' });
+    await secondBox.getByLabel(/Card ending 0002/).check();
+    await secondBox.getByRole('button', { name: 'Pay $15.00' }).click();
+    const failed = other.page.getByRole('alert').filter({ hasText: 'The payment did not go through.' });
+    await failed.getByText('The bank that issued the card refused the payment. Nothing was charged. The units went back to the flash sale.').waitFor();
+    await other.page.locator('.order-meta').getByText('Payment failed').waitFor();
+    expect(await other.page.getByRole('button', { name: 'Try again' }).count()).toBe(0);
+    expect((await shop.api.get<OrderSummary>(`/api/v1/orders/${second.id}`, { token: declined.token })).body.status).toBe('PAYMENT_FAILED');
+    await screenshot(other.page, 'flash-sale-order-page-declined');
+    expect(problems).toEqual([]);
+    expect(other.problems).toEqual([]);
+  });
+
+  it('past its deadline a flash-sale order page says the payment window closed, whether the browser or the API notices first', async () => {
+    const { sku } = await shop.createProduct(`Flash Chair ${Date.now().toString(36)}`, 5, 2500);
+    // A window of seconds: the order expires a grace (as long again) after it, plus a sweep.
+    const sale = await shop.createFlashSale(sku, 1, SHORT_WINDOW_SECONDS);
+    const buyer = await shop.registerShopper('Late Payer');
+    const order = await shop.flashSaleOrder(sale.id, buyer);
+    const payBy = new Date(order.payBy ?? '').getTime();
+    expect(payBy).toBeGreaterThan(Date.now());
+
+    // A browser whose clock is behind still offers Pay; the API refuses it (409) past the deadline.
+    const behind = await openSignedIn(buyer);
+    await behind.context.clock.install({ time: Date.now() - CLOCK_BEHIND_MS });
+    await behind.page.goto(`/orders/${order.id}`);
+    const pay = behind.page.getByRole('button', { name: 'Pay $15.00' });
+    await pay.waitFor();
+    await new Promise((resolve) => setTimeout(resolve, payBy - Date.now() + 250));
+    await pay.click();
+    await behind.page.getByRole('alert').getByText(/^The payment window closed at .+\.$/).waitFor();
+    expect(await pay.count()).toBe(0);
+    expect((await shop.api.get<OrderSummary>(`/api/v1/orders/${order.id}`, { token: buyer.token })).body.status).not.toBe('CONFIRMED');
+
+    // A browser on time shows the window closed, without Pay.
+    const onTime = await openSignedIn(buyer);
+    await onTime.page.goto(`/orders/${order.id}`);
+    await onTime.page.getByRole('alert').getByText(/^The payment window closed at .+/).waitFor();
+    expect(await onTime.page.getByRole('button', { name: /^Pay / }).count()).toBe(0);
+    await screenshot(onTime.page, 'flash-sale-order-page-window-closed');
+    expect(behind.problems).toEqual([]);
+    expect(onTime.problems).toEqual([]);
   });
 
   it('a sale on the shop default window sells out before a second shopper; a declined card gives the unit back', async () => {

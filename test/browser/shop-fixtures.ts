@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN, type RunningSystem } from '../support/system.js';
 import { Api, uniqueEmail } from '../support/http.js';
+import { saleBody } from '../support/flash-sale.js';
+import { eventually } from '../support/shop.js';
 import { openPage, type WatchedPage } from './browser.js';
 
 /** What the browser tests read from the API to set a scene (the public bodies, as far as they need). */
@@ -20,6 +23,14 @@ export interface Product {
 export interface Session {
   token: string;
   user: { id: string; name: string; email: string; role: string };
+}
+
+/** An order as the pages under test show it (the public body, as far as the tests read it). */
+export interface OrderSummary {
+  id: string;
+  userId: string;
+  status: string;
+  payBy?: string;
 }
 
 export const ADDRESS = { line1: '1 Market Street', city: 'Springfield', postalCode: '12345' };
@@ -89,6 +100,29 @@ export class Shop {
       expect(stock.status).toBe(200);
     }
     return { product: created.body, sku };
+  }
+
+  /** A flash sale of `units` × `sku`, on now, made through the admin API (`paymentWindowSeconds` absent: the shop's default). */
+  async createFlashSale(sku: string, units: number, paymentWindowSeconds?: number): Promise<{ id: string }> {
+    const body = { ...saleBody(sku, units, 1), ...(paymentWindowSeconds === undefined ? {} : { paymentWindowSeconds }) };
+    const created = await this.api.post<{ id: string }>('/api/v1/admin/flash-sales', body, { token: await this.adminToken() });
+    expect(created.status, created.text).toBe(201);
+    return created.body;
+  }
+
+  /**
+   * `buyer` buys one unit of the sale through the API, and the order it becomes once it is open
+   * (RESERVED, awaiting payment): the ticket is turned into an order by consumers, a moment later.
+   */
+  async flashSaleOrder(saleId: string, buyer: Session): Promise<OrderSummary> {
+    const bought = await this.api.post<{ ticketId: string }>(`/api/v1/flash-sales/${saleId}/purchase`, { quantity: 1 }, { token: buyer.token, headers: { 'idempotency-key': randomUUID() } });
+    expect(bought.status, bought.text).toBe(202);
+    const opened = await eventually(
+      'flash-sale order opened',
+      () => this.api.get<OrderSummary>(`/api/v1/orders/${bought.body.ticketId}`, { token: buyer.token }),
+      (res) => res.status === 200 && res.body.status === 'RESERVED',
+    );
+    return opened.body;
   }
 }
 

@@ -1,10 +1,11 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { ApiError, api } from '../api';
 import { announce } from '../announce';
 import { refreshCart, restoreLines } from '../cart';
 import { declineExplanation } from '../decline';
 import { STATUS_LABELS, formatDateTime, formatMoney, shortId } from '../format';
 import type { Params } from '../match';
+import { awaitsPayment, formatDeadline } from '../payment-window';
 import { placedOrder } from '../placed-orders';
 import { Link, navigate, useSearchParams } from '../router';
 import { CANCELLABLE, IN_PROGRESS, type Order } from '../types';
@@ -12,6 +13,7 @@ import { Alert, ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
 import { StatusBadge } from '../ui/StatusBadge';
 import { useAsync } from '../useAsync';
+import { OrderPayment } from './OrderPayment';
 
 /** An order still in progress (an async payment) is re-read this often, for at most POLL_LIMIT tries. */
 const POLL_MS = 1_000;
@@ -20,8 +22,25 @@ const POLL_LIMIT = 120;
 /**
  * What the shopper should know about the order now: waiting for an asynchronous payment (on
  * every visit while it lasts), and right after checkout or a settled payment, how it ended.
+ * An operator reads the wait in the third person. A flash-sale order awaiting its payment is
+ * OrderPayment's to show.
  */
-function Outcome({ order, placed, settled }: { order: Order; placed: boolean; settled: boolean }) {
+function Outcome({ order, placed, settled, operator }: { order: Order; placed: boolean; settled: boolean; operator: boolean }) {
+  if (awaitsPayment(order)) return null;
+  if (order.status === 'EXPIRED' && order.payBy) {
+    return (
+      <Alert kind="error" title={`The payment window closed at ${formatDeadline(order.payBy, Date.now())}: this order expired unpaid.`}>
+        <p>Nothing was charged, and the units went back to the flash sale.</p>
+      </Alert>
+    );
+  }
+  if (IN_PROGRESS.has(order.status) && operator) {
+    return (
+      <Alert kind="info" title="Payment pending: the items are reserved for the customer.">
+        <p>The payment provider has not yet confirmed the customer's card. This page updates by itself when it does.</p>
+      </Alert>
+    );
+  }
   if (IN_PROGRESS.has(order.status)) {
     return (
       <Alert kind="info" title="Payment pending: your items are reserved.">
@@ -47,7 +66,10 @@ function Outcome({ order, placed, settled }: { order: Order; placed: boolean; se
   return null;
 }
 
-/** A failed payment: why, and a way back to checkout with the order's lines in the cart. */
+/**
+ * A failed payment: why, and a way back to checkout with the order's lines in the cart. Not for a
+ * flash-sale order (it has `payBy`): its units went back to the sale, not at the sale's price to the cart.
+ */
 function PaymentFailed({ order, retry }: { order: Order; retry: boolean }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
@@ -66,8 +88,10 @@ function PaymentFailed({ order, retry }: { order: Order; retry: boolean }) {
   };
   return (
     <Alert kind="error" title="The payment did not go through.">
-      <p>{declineExplanation(reason)} Nothing was charged.</p>
-      {retry ? (
+      <p>
+        {declineExplanation(reason)} Nothing was charged.{order.payBy ? ' The units went back to the flash sale.' : null}
+      </p>
+      {retry && !order.payBy ? (
         <p>
           <button type="button" className="button" onClick={() => void tryAgain()} aria-disabled={busy}>
             {busy ? 'Getting your cart ready…' : 'Try again'}
@@ -80,8 +104,20 @@ function PaymentFailed({ order, retry }: { order: Order; retry: boolean }) {
   );
 }
 
+interface OrderViewProps {
+  id: string;
+  backTo: string;
+  backLabel: string;
+  /** The shopper's page: a failed payment offers Try again. */
+  retry?: boolean;
+  /** The admin's page: messages about the customer, not to them, and no Pay. */
+  operator?: boolean;
+  /** Shown under the status line once the order is read (the admin's: who the customer is). */
+  about?: (order: Order) => ReactNode;
+}
+
 /** One order with its lines and status history; shared by the shopper's and the admin's pages. */
-export function OrderView({ id, backTo, backLabel, retry = false }: { id: string; backTo: string; backLabel: string; retry?: boolean }) {
+export function OrderView({ id, backTo, backLabel, retry = false, operator = false, about }: OrderViewProps) {
   const placed = useSearchParams().get('placed') === '1';
   // Right after checkout the order as checkout answered it is shown first (see placed-orders.ts).
   const [seed] = useState(() => (placed ? placedOrder(id) : undefined));
@@ -103,7 +139,8 @@ export function OrderView({ id, backTo, backLabel, retry = false }: { id: string
   const { data, setData, reload } = order;
 
   useEffect(() => {
-    if (!data || !IN_PROGRESS.has(data.status) || polls >= POLL_LIMIT) return;
+    // An order awaiting the shopper's payment waits for nobody else: its page is not re-read.
+    if (!data || !IN_PROGRESS.has(data.status) || awaitsPayment(data) || polls >= POLL_LIMIT) return;
     const timer = window.setTimeout(() => {
       setPolls((n) => n + 1);
       reload();
@@ -171,9 +208,11 @@ export function OrderView({ id, backTo, backLabel, retry = false }: { id: string
       <p className="order-meta">
         <StatusBadge status={data.status} /> <span className="muted">Placed {formatDateTime(data.createdAt)}</span>
       </p>
+      {about ? about(data) : null}
       <div aria-live="polite">
-        <Outcome order={data} placed={placed} settled={settled} />
+        <Outcome order={data} placed={placed} settled={settled} operator={operator} />
       </div>
+      {awaitsPayment(data) ? <OrderPayment order={data} operator={operator} onOrder={setData} /> : null}
       {data.status === 'PAYMENT_FAILED' ? <PaymentFailed order={data} retry={retry} /> : null}
 
       <div className="order-layout">
@@ -251,7 +290,8 @@ export function OrderView({ id, backTo, backLabel, retry = false }: { id: string
             ))}
           </ol>
 
-          {CANCELLABLE.has(data.status) ? (
+          {/* A flash-sale order (it has `payBy`) is not cancelled: unpaid, it expires by itself (the API answers 409). */}
+          {CANCELLABLE.has(data.status) && !data.payBy ? (
             <div className="cancel-box">
               {confirming ? (
                 <div role="group" aria-labelledby="cancel-question">

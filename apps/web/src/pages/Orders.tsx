@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api } from '../api';
 import { formatDateTime, formatMoney, shortId } from '../format';
+import { awaitsPayment, formatDeadline } from '../payment-window';
 import { Link } from '../router';
 import type { Order, Page, User } from '../types';
 import { ErrorAlert, Loading } from '../ui/Alert';
@@ -55,12 +56,28 @@ export function OrderTable({ orders, linkBase, showUser = false, customers, capt
               <td className="num">{formatMoney(order.total)}</td>
               <td>
                 <StatusBadge status={order.status} />
+                <PaymentDue order={order} />
               </td>
             </tr>
           ))}
         </tbody>
       </table>
     </div>
+  );
+}
+
+/**
+ * A flash-sale order still to be paid: "awaiting payment" and by when, or that its window closed
+ * (the order expires a moment later). The time is read when the list renders; the order page counts down.
+ */
+function PaymentDue({ order }: { order: Order }) {
+  if (!awaitsPayment(order)) return null;
+  const now = Date.now();
+  if (new Date(order.payBy).getTime() <= now) return <span className="muted small block">payment window closed</span>;
+  return (
+    <span className="small block">
+      <strong>awaiting payment</strong> <span className="muted">· pay by {formatDeadline(order.payBy, now)}</span>
+    </span>
   );
 }
 
