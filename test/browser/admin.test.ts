@@ -1,52 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { pgliteBackend } from '@agora/platform/testing';
-import { ADMIN, startSystem, type RunningSystem } from '../support/system.js';
-import { CHROMIUM, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken, type WatchedPage } from './browser.js';
-import { Shop, type Session } from './shop-fixtures.js';
-
-if (chromiumRequiredButMissing()) {
-  describe('admin pages in headless Chromium', () => {
-    it('needs Chromium', () => {
-      throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-    });
-  });
-}
+import { expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { screenshot } from './browser.js';
+import { describeInChromium } from './shop-fixtures.js';
 
 /** The admin pages where what was just saved must show at once, and mistakes are caught (issue 14). */
-describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
-  let system: RunningSystem;
-  let browser: Browser;
-  let shop: Shop;
-
-  async function openAsAdmin(): Promise<WatchedPage> {
-    const watched = await shop.open();
-    const login = await shop.api.post<Session>('/api/v1/auth/login', ADMIN);
-    expect(login.status).toBe(200);
-    await signInWithToken(watched.context, login.body);
-    return watched;
-  }
-
+describeInChromium('admin pages in headless Chromium', { demoProducts: 20 }, (shop) => {
   /** The text of the admin product table's row for `name`. */
   const productRow = (page: Page, name: string) => page.getByRole('table').getByRole('row').filter({ hasText: name });
-
-  beforeAll(async () => {
-    const webRoot = buildWebApp();
-    system = await startSystem(pgliteBackend, { demoProducts: 20, webRoot });
-    browser = await launchChromium();
-    shop = new Shop(system, browser);
-  });
-
-  afterAll(async () => {
-    await shop?.close();
-    await browser?.close();
-    await system?.stop();
-  });
 
   it('shows a saved stock level everywhere at once and starts each on-hand field from what is on hand', async () => {
     const name = `Stock Panel Desk ${Date.now().toString(36)}`;
     const { product, sku } = await shop.createProduct(name, undefined);
-    const { page, problems } = await openAsAdmin();
+    const { page, problems } = await shop.openAsAdmin();
 
     await page.goto('/admin/products');
     await productRow(page, name).getByText(`${sku} · 0`).waitFor();
@@ -86,7 +51,7 @@ describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
   it('counts asynchronously paid checkouts as confirmed and describes single-process mode as what the table shows', async () => {
-    const { page, problems } = await openAsAdmin();
+    const { page, problems } = await shop.openAsAdmin();
     // Metrics as a gateway of a cluster exports them (no order counter): 2 checkouts answered 201,
     // 3 answered 202 (tok_async, paid a moment later).
     const metrics = [
@@ -116,7 +81,7 @@ describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
   it('warns before creating a product priced at $0.00 and creates it only when asked again', async () => {
-    const { page, problems } = await openAsAdmin();
+    const { page, problems } = await shop.openAsAdmin();
     const sku = `FREE-${Date.now().toString(36).toUpperCase()}`;
     await page.goto('/admin/products/new');
     await page.getByRole('heading', { name: 'New product' }).waitFor();
@@ -151,7 +116,7 @@ describe.runIf(chromiumAvailable())('admin pages in headless Chromium', () => {
     const checkout = { payment: { method: 'card', token: 'tok_visa' }, shippingAddress: { name: 'Morgan', country: 'US', line1: '1 A St', city: 'B', postalCode: '1' } };
     const placed = await shop.api.post<{ id: string }>('/api/v1/checkout', checkout, { token: shopper.token, headers: { 'idempotency-key': `named-${shopper.user.id}` } });
     expect(placed.status).toBe(201);
-    const { page, problems } = await openAsAdmin();
+    const { page, problems } = await shop.openAsAdmin();
 
     await page.goto('/admin/orders');
     await page.getByRole('heading', { name: 'Orders', exact: true }).waitFor();

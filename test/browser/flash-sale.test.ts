@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { pgliteBackend } from '@agora/platform/testing';
-import { ADMIN, startSystem, type RunningSystem } from '../support/system.js';
-import { CHROMIUM, PHONE, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken, type WatchedPage } from './browser.js';
-import { Shop, sidewaysOverflow, type OrderSummary, type Session } from './shop-fixtures.js';
+import { expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { PHONE, screenshot } from './browser.js';
+import { describeInChromium, sidewaysOverflow, type OrderSummary } from './shop-fixtures.js';
 
 /** The sale page's links as the admin's table and its "created" notice give them. */
 const SALE_PATH = /^\/flash-sales\/[0-9a-f-]{36}$/;
@@ -20,32 +18,8 @@ interface AdminSale {
   paid: number;
 }
 
-if (chromiumRequiredButMissing()) {
-  describe('flash sales in headless Chromium', () => {
-    it('needs Chromium', () => {
-      throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-    });
-  });
-}
-
 /** A flash sale from end to end in the browser (issue 10): the admin creates it, shoppers buy and pay. */
-describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
-  let system: RunningSystem;
-  let browser: Browser;
-  let shop: Shop;
-
-  async function openSignedIn(session: Session, viewport?: { width: number; height: number }): Promise<WatchedPage> {
-    const watched = await shop.open(viewport);
-    await signInWithToken(watched.context, session);
-    return watched;
-  }
-
-  async function openAsAdmin(): Promise<WatchedPage> {
-    const login = await shop.api.post<Session>('/api/v1/auth/login', ADMIN);
-    expect(login.status).toBe(200);
-    return openSignedIn(login.body);
-  }
-
+describeInChromium('flash sales in headless Chromium', { demoProducts: 5 }, (shop) => {
   /** Fills the admin's create-sale form; `paymentWindow` is what goes in its minutes field ('' leaves the default). */
   async function fillSaleForm(page: Page, sale: { sku: string; units: number; price: string; perBuyer: number; paymentWindow: string }): Promise<void> {
     await page.getByLabel('SKU').fill(sale.sku);
@@ -66,22 +40,9 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
 
   const saleRow = (page: Page, sku: string) => page.getByRole('table').getByRole('row').filter({ hasText: sku });
 
-  beforeAll(async () => {
-    const webRoot = buildWebApp();
-    system = await startSystem(pgliteBackend, { demoProducts: 5, webRoot });
-    browser = await launchChromium();
-    shop = new Shop(system, browser);
-  });
-
-  afterAll(async () => {
-    await shop?.close();
-    await browser?.close();
-    await system?.stop();
-  });
-
   it('an admin creates a sale with a 15-minute payment window; a shopper buys, pays with tok_visa and is held to the per-buyer limit', async () => {
     const { sku } = await shop.createProduct(`Flash Lamp ${Date.now().toString(36)}`, 10, 1200);
-    const admin = await openAsAdmin();
+    const admin = await shop.openAsAdmin();
     await admin.page.goto('/admin/flash-sales');
     await admin.page.getByRole('heading', { name: 'Flash sales' }).waitFor();
 
@@ -106,7 +67,7 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     await screenshot(admin.page, 'flash-sale-admin-created');
 
     const shopper = await shop.registerShopper('Flash Buyer');
-    const { page, problems } = await openSignedIn(shopper);
+    const { page, problems } = await shop.openSignedIn(shopper);
     await page.goto(salePath ?? '');
     await page.getByRole('heading', { name: `Flash sale: ${sku}` }).waitFor();
     await expect.poll(() => remainingLine(page)).toBe('3 of 3 left · On now');
@@ -158,7 +119,7 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     expect(order.payBy).toBeDefined();
     const short = order.id.slice(-8).toUpperCase();
 
-    const { page, problems } = await openSignedIn(buyer);
+    const { page, problems } = await shop.openSignedIn(buyer);
     await page.goto('/orders');
     const row = page.getByRole('row').filter({ hasText: `#${short}` });
     await row.getByText('awaiting payment').waitFor();
@@ -186,7 +147,7 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     // Another buyer's card is declined: said in words, the order PAYMENT_FAILED, no way back to checkout.
     const declined = await shop.registerShopper('Declined Payer');
     const second = await shop.flashSaleOrder(sale.id, declined);
-    const other = await openSignedIn(declined);
+    const other = await shop.openSignedIn(declined);
     await other.page.goto(`/orders/${second.id}`);
     const secondBox = other.page.getByRole('region', { name: 'Awaiting payment' });
     await secondBox.getByLabel(/Card ending 0002/).check();
@@ -211,7 +172,7 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     expect(payBy).toBeGreaterThan(Date.now());
 
     // A browser whose clock is behind still offers Pay; the API refuses it (409) past the deadline.
-    const behind = await openSignedIn(buyer);
+    const behind = await shop.openSignedIn(buyer);
     await behind.context.clock.install({ time: Date.now() - CLOCK_BEHIND_MS });
     await behind.page.goto(`/orders/${order.id}`);
     const pay = behind.page.getByRole('button', { name: 'Pay $15.00' });
@@ -223,7 +184,7 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     expect((await shop.api.get<OrderSummary>(`/api/v1/orders/${order.id}`, { token: buyer.token })).body.status).not.toBe('CONFIRMED');
 
     // A browser on time shows the window closed, without Pay.
-    const onTime = await openSignedIn(buyer);
+    const onTime = await shop.openSignedIn(buyer);
     await onTime.page.goto(`/orders/${order.id}`);
     await onTime.page.getByRole('alert').getByText(/^The payment window closed at .+/).waitFor();
     expect(await onTime.page.getByRole('button', { name: /^Pay / }).count()).toBe(0);
@@ -234,7 +195,7 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
 
   it('a sale on the shop default window sells out before a second shopper; a declined card gives the unit back', async () => {
     const { sku } = await shop.createProduct(`Flash Kettle ${Date.now().toString(36)}`, 5, 3000);
-    const admin = await openAsAdmin();
+    const admin = await shop.openAsAdmin();
     await admin.page.goto('/admin/flash-sales');
     await fillSaleForm(admin.page, { sku, units: 1, price: '9.00', perBuyer: 1, paymentWindow: '' });
     await admin.page.getByRole('button', { name: 'Create sale' }).click();
@@ -246,9 +207,9 @@ describe.runIf(chromiumAvailable())('flash sales in headless Chromium', () => {
     expect(sale && 'paymentWindowSeconds' in sale).toBe(false);
     const salePath = `/flash-sales/${sale?.id}`;
 
-    const first = await openSignedIn(await shop.registerShopper('First Buyer'));
+    const first = await shop.openSignedIn(await shop.registerShopper('First Buyer'));
     // The second shopper is on a phone, as most of a stampede is.
-    const second = await openSignedIn(await shop.registerShopper('Second Buyer'), PHONE);
+    const second = await shop.openSignedIn(await shop.registerShopper('Second Buyer'), PHONE);
     await second.page.goto(salePath);
     await expect.poll(() => remainingLine(second.page)).toBe('1 of 1 left · On now');
     await second.page.getByRole('button', { name: 'Buy now' }).waitFor();

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN, type RunningSystem } from '../support/system.js';
+import { pgliteBackend } from '@agora/platform/testing';
+import { ADMIN, startSystem, type RunningSystem, type SystemOptions } from '../support/system.js';
 import { Api, uniqueEmail } from '../support/http.js';
 import { saleBody } from '../support/flash-sale.js';
 import { eventually } from '../support/shop.js';
-import { openPage, type WatchedPage } from './browser.js';
+import { CHROMIUM, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, openPage, signInWithToken, type WatchedPage } from './browser.js';
 
 /** What the browser tests read from the API to set a scene (the public bodies, as far as they need). */
 export interface Variant {
@@ -35,26 +36,81 @@ export interface OrderSummary {
 
 export const ADDRESS = { line1: '1 Market Street', city: 'Springfield', postalCode: '12345' };
 
+/** What a browser test file runs against: the whole system in process (embedded PGlite), serving the built web app. */
+type ShopOptions = Pick<SystemOptions, 'demoProducts' | 'env'>;
+
+/**
+ * A browser test file: `tests` run against one Shop, started before them (web app built when
+ * stale, system, Chromium) and stopped after. Without Chromium the file is skipped with a
+ * message, or fails when AGORA_REQUIRE_SERVICES=1 (CI) says it must run.
+ */
+export function describeInChromium(title: string, options: ShopOptions, tests: (shop: Shop) => void): void {
+  if (chromiumRequiredButMissing()) {
+    describe(title, () => {
+      it('needs Chromium', () => {
+        throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+      });
+    });
+  }
+  describe.runIf(chromiumAvailable())(title, () => {
+    const shop = new Shop(options);
+    beforeAll(() => shop.start());
+    afterAll(() => shop.stop());
+    tests(shop);
+  });
+}
+
 /** One system, one browser, and the scene-setting a test needs: shoppers, stock, pages. */
 export class Shop {
-  readonly api: Api;
+  private running: RunningSystem | undefined;
+  private browser: Browser | undefined;
+  private client: Api | undefined;
   private readonly opened: WatchedPage[] = [];
 
-  constructor(
-    readonly system: RunningSystem,
-    private readonly browser: Browser,
-  ) {
-    this.api = new Api(system.baseUrl);
+  constructor(private readonly options: ShopOptions) {}
+
+  async start(): Promise<void> {
+    const webRoot = buildWebApp();
+    this.running = await startSystem(pgliteBackend, { ...this.options, webRoot });
+    this.client = new Api(this.running.baseUrl);
+    this.browser = await launchChromium();
+  }
+
+  /** Closes what start opened, as far as it got. */
+  async stop(): Promise<void> {
+    for (const { context } of this.opened) await context.close().catch((err: unknown) => console.warn('closing a browser context', err));
+    await this.browser?.close();
+    await this.running?.stop();
+  }
+
+  get system(): RunningSystem {
+    if (!this.running) throw new Error('the shop is not started (describeInChromium starts it before the tests)');
+    return this.running;
+  }
+
+  get api(): Api {
+    if (!this.client) throw new Error('the shop is not started (describeInChromium starts it before the tests)');
+    return this.client;
   }
 
   async open(viewport?: { width: number; height: number }): Promise<WatchedPage> {
+    if (!this.browser) throw new Error('the shop is not started (describeInChromium starts it before the tests)');
     const watched = await openPage(this.browser, this.system.baseUrl, viewport);
     this.opened.push(watched);
     return watched;
   }
 
-  async close(): Promise<void> {
-    for (const { context } of this.opened) await context.close().catch((err: unknown) => console.warn('closing a browser context', err));
+  /** A page whose app starts signed in as `session`. */
+  async openSignedIn(session: Session, viewport?: { width: number; height: number }): Promise<WatchedPage> {
+    const watched = await this.open(viewport);
+    await signInWithToken(watched.context, session);
+    return watched;
+  }
+
+  async openAsAdmin(viewport?: { width: number; height: number }): Promise<WatchedPage> {
+    const login = await this.api.post<Session>('/api/v1/auth/login', ADMIN);
+    expect(login.status).toBe(200);
+    return this.openSignedIn(login.body, viewport);
   }
 
   /** A demo product with a variant that has at least `minimum` in stock, not one of `skip`. */

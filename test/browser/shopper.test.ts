@@ -1,9 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { pgliteBackend } from '@agora/platform/testing';
-import { startSystem, type RunningSystem } from '../support/system.js';
-import { CHROMIUM, PHONE, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, screenshot, signInWithToken } from './browser.js';
-import { ADDRESS, Shop, fillAddress, focused, sidewaysOverflow } from './shop-fixtures.js';
+import { expect, it } from 'vitest';
+import { PHONE, screenshot, signInWithToken } from './browser.js';
+import { ADDRESS, describeInChromium, fillAddress, focused, sidewaysOverflow } from './shop-fixtures.js';
 
 /**
  * The sandbox settles a `tok_async` payment this long after checkout answered 202: long enough that
@@ -13,36 +10,11 @@ const ASYNC_SETTLE_MS = 1_500;
 const ORDER_URL = /\/orders\/[0-9a-f-]{36}\?placed=1$/;
 const ORDER_READ = /\/api\/v1\/orders\/[0-9a-f-]{36}$/;
 
-if (chromiumRequiredButMissing()) {
-  describe('storefront in headless Chromium', () => {
-    it('needs Chromium', () => {
-      throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-    });
-  });
-}
-
 /**
  * What a shopper sees at the edges of the storefront (issue 14): payments that settle later,
  * declines, stock running short, limits, keyboard focus, going back, narrow phones.
  */
-describe.runIf(chromiumAvailable())('storefront in headless Chromium', () => {
-  let system: RunningSystem;
-  let browser: Browser;
-  let shop: Shop;
-
-  beforeAll(async () => {
-    const webRoot = buildWebApp();
-    system = await startSystem(pgliteBackend, { demoProducts: 50, webRoot, env: { AGORA_PAYMENT_SANDBOX_ASYNC_DELAY_MS: String(ASYNC_SETTLE_MS) } });
-    browser = await launchChromium();
-    shop = new Shop(system, browser);
-  });
-
-  afterAll(async () => {
-    await shop?.close();
-    await browser?.close();
-    await system?.stop();
-  });
-
+describeInChromium('storefront in headless Chromium', { demoProducts: 50, env: { AGORA_PAYMENT_SANDBOX_ASYNC_DELAY_MS: String(ASYNC_SETTLE_MS) } }, (shop) => {
   it('shows a tok_async order waiting for its payment, then settling, and the header cart empties', async () => {
     const { variant } = await shop.productInStock(2);
     const session = await shop.shopperWithCart(variant.sku, 1);

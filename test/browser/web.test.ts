@@ -1,27 +1,9 @@
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { pgliteBackend } from '@agora/platform/testing';
-import { ADMIN, startSystem, type RunningSystem } from '../support/system.js';
-import { Api, uniqueEmail } from '../support/http.js';
-import { CHROMIUM, PHONE, buildWebApp, chromiumAvailable, chromiumRequiredButMissing, launchChromium, openPage, screenshot, signInWithToken, type WatchedPage } from './browser.js';
-
-interface Variant {
-  sku: string;
-  title: string;
-  price: { amount: number; currency: string };
-  available: number;
-}
-interface Product {
-  id: string;
-  name: string;
-  category: string;
-  variants: Variant[];
-}
-interface Session {
-  token: string;
-  user: { id: string; name: string; email: string; role: string };
-}
+import { expect, it } from 'vitest';
+import { ADMIN } from '../support/system.js';
+import { uniqueEmail } from '../support/http.js';
+import { PHONE, screenshot, signInWithToken } from './browser.js';
+import { ADDRESS, describeInChromium, fillAddress, type Product } from './shop-fixtures.js';
 
 /** A two-instance order service with one instance failing, as the cluster gateway reports it. */
 const CLUSTER_VIEW = {
@@ -47,87 +29,32 @@ const CLUSTER_VIEW = {
 
 /** The storefront's first load must stay under this much JavaScript, gzipped (the issue's budget). */
 const FIRST_LOAD_JS_BUDGET = 200 * 1024;
-const ADDRESS = { line1: '1 Market Street', city: 'Springfield', postalCode: '12345' };
-
-if (chromiumRequiredButMissing()) {
-  describe('web app in headless Chromium', () => {
-    it('needs Chromium', () => {
-      throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-    });
-  });
-}
 
 /**
  * The storefront and the admin as people use them: the whole system in process (embedded PGlite,
  * 50 demo products) serving the built web app, driven by Debian's headless Chromium. Screenshots
  * land in test-artifacts/browser/.
  */
-describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
-  let system: RunningSystem;
-  let api: Api;
-  let browser: Browser;
-  const opened: WatchedPage[] = [];
+describeInChromium('web app in headless Chromium', { demoProducts: 50 }, (shop) => {
   let confirmedOrderId = '';
-
-  async function open(viewport?: { width: number; height: number }): Promise<WatchedPage> {
-    const watched = await openPage(browser, system.baseUrl, viewport);
-    opened.push(watched);
-    return watched;
-  }
-
-  /** A product with a variant that has stock, found through the API the way a test fixture would. */
-  async function productInStock(minimum: number, skip: readonly string[] = []): Promise<{ product: Product; variant: Variant }> {
-    const page = await api.get<{ items: Product[] }>('/api/v1/products?limit=50');
-    for (const product of page.body.items) {
-      if (skip.includes(product.id)) continue;
-      const variant = product.variants.find((v) => v.available >= minimum);
-      if (variant) return { product, variant };
-    }
-    throw new Error(`no demo product has ${minimum} in stock`);
-  }
-
-  async function registerShopper(): Promise<Session> {
-    const res = await api.post<Session>('/api/v1/auth/register', { email: uniqueEmail(), password: 'browser-pass-1', name: 'Dana Declined' });
-    expect(res.status).toBe(201);
-    return res.body;
-  }
 
   /** Shoppers browsing for a while, and one checkout, so the operations charts have something to show. */
   async function generateTraffic(ms: number): Promise<void> {
     const until = Date.now() + ms;
-    const session = await registerShopper();
-    const { variant } = await productInStock(1);
-    await api.post('/api/v1/cart/items', { sku: variant.sku, quantity: 1 }, { token: session.token });
+    const session = await shop.registerShopper('Dana Declined');
+    const { variant } = await shop.productInStock(1);
+    await shop.api.post('/api/v1/cart/items', { sku: variant.sku, quantity: 1 }, { token: session.token });
     const checkout = { payment: { method: 'card', token: 'tok_visa' }, shippingAddress: { name: 'Load', country: 'US', ...ADDRESS } };
-    const placed = await api.post('/api/v1/checkout', checkout, { token: session.token, headers: { 'idempotency-key': `ops-${Date.now()}` } });
+    const placed = await shop.api.post('/api/v1/checkout', checkout, { token: session.token, headers: { 'idempotency-key': `ops-${Date.now()}` } });
     expect(placed.status).toBe(201);
     while (Date.now() < until) {
-      await Promise.all(Array.from({ length: 5 }, () => api.get('/api/v1/products?limit=5')));
+      await Promise.all(Array.from({ length: 5 }, () => shop.api.get('/api/v1/products?limit=5')));
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 
-  async function fillAddress(page: Page): Promise<void> {
-    await page.getByLabel('Street address').fill(ADDRESS.line1);
-    await page.getByLabel('City').fill(ADDRESS.city);
-    await page.getByLabel('Postal code').fill(ADDRESS.postalCode);
-  }
-
-  beforeAll(async () => {
-    const webRoot = buildWebApp();
-    system = await startSystem(pgliteBackend, { demoProducts: 50, webRoot });
-    api = new Api(system.baseUrl);
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    for (const { context } of opened) await context.close().catch((err: unknown) => console.warn('closing a browser context', err));
-    await browser?.close();
-    await system?.stop();
-  });
-
   it('serves the storefront with under 200 KB of JavaScript (gzipped) on the first load', async () => {
-    const { page, problems } = await open();
+    const { page, problems } = await shop.open();
     const scripts = new Map<string, number>();
     page.on('response', (response) => {
       if (response.request().resourceType() !== 'script') return;
@@ -151,8 +78,8 @@ describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
   });
 
   it('lets a shopper register, search as they type, add to cart and check out with tok_visa', async () => {
-    const { product, variant } = await productInStock(3);
-    const { page, problems } = await open();
+    const { product, variant } = await shop.productInStock(3);
+    const { page, problems } = await shop.open();
     await page.goto('/');
 
     await page.getByRole('link', { name: 'Create account' }).click();
@@ -224,11 +151,11 @@ describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
   });
 
   it('shows a declined card clearly and keeps the cart', async () => {
-    const session = await registerShopper();
-    const { variant } = await productInStock(2);
-    const add = await api.post('/api/v1/cart/items', { sku: variant.sku, quantity: 1 }, { token: session.token });
+    const session = await shop.registerShopper('Dana Declined');
+    const { variant } = await shop.productInStock(2);
+    const add = await shop.api.post('/api/v1/cart/items', { sku: variant.sku, quantity: 1 }, { token: session.token });
     expect(add.status).toBe(200);
-    const { page, context, problems } = await open();
+    const { page, context, problems } = await shop.open();
     await signInWithToken(context, session);
 
     await page.goto('/checkout');
@@ -246,7 +173,7 @@ describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
     await page.getByRole('link', { name: 'See the failed order' }).waitFor();
     await screenshot(page, 'checkout-declined');
 
-    const cart = await api.get<{ itemCount: number }>('/api/v1/cart', { token: session.token });
+    const cart = await shop.api.get<{ itemCount: number }>('/api/v1/cart', { token: session.token });
     expect(cart.body.itemCount).toBe(1);
     await page.getByRole('link', { name: 'See the failed order' }).click();
     await page.getByRole('heading', { name: /Order #/ }).waitFor();
@@ -270,7 +197,7 @@ describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
   });
 
   it('lets an admin create a product, set its stock and watch operations', async () => {
-    const { page, problems } = await open();
+    const { page, problems } = await shop.open();
     await page.goto('/admin/products');
     // Signed out: the admin area asks for a login and comes back.
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -299,10 +226,10 @@ describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
     await page.getByText('Saved: 25 on hand, 0 reserved, 25 available.').waitFor();
     await screenshot(page, 'admin-product-stock');
 
-    const stock = await api.get<{ available: number }>(`/api/v1/inventory/${sku}`);
+    const stock = await shop.api.get<{ available: number }>(`/api/v1/inventory/${sku}`);
     expect(stock.body.available).toBe(25);
     const productId = /\/admin\/products\/([0-9a-f-]{36})/.exec(page.url())?.[1];
-    const product = await api.get<Product>(`/api/v1/products/${productId}`);
+    const product = await shop.api.get<Product>(`/api/v1/products/${productId}`);
     expect(product.body).toMatchObject({ name, category: 'office', variants: [{ sku, title: 'Standard', price: { amount: 1250, currency: 'USD' } }] });
 
     // A field error from the API lands next to its field: the same SKU again is a conflict.
@@ -349,8 +276,8 @@ describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
   });
 
   it('fits a 375 px phone screen without sideways scrolling', async () => {
-    const { product, variant } = await productInStock(1);
-    const { page, problems } = await open(PHONE);
+    const { product, variant } = await shop.productInStock(1);
+    const { page, problems } = await shop.open(PHONE);
     const overflow = () => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as Promise<number>;
     await page.goto('/');
     await page.getByRole('heading', { name: 'Shop by category' }).waitFor();
@@ -363,8 +290,8 @@ describe.runIf(chromiumAvailable())('web app in headless Chromium', () => {
     expect(await overflow()).toBeLessThanOrEqual(0);
     await screenshot(page, 'phone-product');
 
-    const session = await registerShopper();
-    await api.post('/api/v1/cart/items', { sku: variant.sku, quantity: 1 }, { token: session.token });
+    const session = await shop.registerShopper('Dana Declined');
+    await shop.api.post('/api/v1/cart/items', { sku: variant.sku, quantity: 1 }, { token: session.token });
     await signInWithToken(page.context(), session);
     await page.goto('/checkout');
     await page.getByRole('heading', { name: 'Checkout' }).waitFor();

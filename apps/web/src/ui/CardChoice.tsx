@@ -3,7 +3,7 @@
  * (pages/Checkout.tsx keeps its own list, with `tok_async` too). `tok_async` is left out: a card
  * that needs asynchronous confirmation is declined for a flash-sale order (docs/api.md, pay).
  */
-export const PAY_CARDS = [
+const PAY_CARDS = [
   { token: 'tok_visa', label: 'Visa ending 4242', note: 'approved' },
   { token: 'tok_declined', label: 'Card ending 0002', note: 'declined' },
   { token: 'tok_insufficient_funds', label: 'Card ending 9995', note: 'declined: insufficient funds' },
