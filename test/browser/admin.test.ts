@@ -128,4 +128,26 @@ describeInChromium('admin pages in headless Chromium', { demoProducts: 20 }, (sh
     await screenshot(page, 'admin-orders-customers');
     expect(problems).toEqual([]);
   });
+
+  it("shows one order's customer by name and e-mail, and a flash-sale order's wait for payment in an operator's words, without Pay", async () => {
+    const { sku } = await shop.createProduct(`Flash Stool ${Date.now().toString(36)}`, 3, 2000);
+    const sale = await shop.createFlashSale(sku, 1, 900);
+    const buyer = await shop.registerShopper(`Riley Reserving ${Date.now().toString(36)}`);
+    const order = await shop.flashSaleOrder(sale.id, buyer);
+    const { page, problems } = await shop.openAsAdmin();
+
+    await page.goto(`/admin/orders/${order.id}`);
+    await page.getByRole('heading', { name: `Order #${order.id.slice(-8).toUpperCase()}` }).waitFor();
+    const customer = page.locator('.order-customer');
+    await customer.getByText(buyer.user.name, { exact: true }).waitFor();
+    await customer.getByRole('link', { name: buyer.user.email }).waitFor();
+    const waiting = page.locator('.alert').filter({ hasText: "Awaiting the customer's payment (flash sale)." });
+    await waiting.getByText(/^The customer can pay it from their order page until .+ \((14 min( \d+ s)?|15 min) left\)\. Unpaid by then, it expires/).waitFor();
+    // Nothing is addressed to the shopper: no card, no Pay, no "your".
+    expect(await page.getByRole('button', { name: /^Pay / }).count()).toBe(0);
+    expect(await page.getByRole('region', { name: 'Awaiting payment' }).count()).toBe(0);
+    expect(await page.getByText(/\byour\b/i).count()).toBe(0);
+    await screenshot(page, 'admin-order-awaiting-payment');
+    expect(problems).toEqual([]);
+  });
 });

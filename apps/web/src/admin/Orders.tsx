@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { api } from '../api';
-import { STATUS_LABELS } from '../format';
+import { STATUS_LABELS, shortId } from '../format';
 import type { Params } from '../match';
 import { navigate, useSearchParams } from '../router';
 import { ORDER_STATUSES, type Order, type Page } from '../types';
@@ -88,6 +88,27 @@ export function AdminOrdersPage() {
   );
 }
 
+/** Who placed the order: name and e-mail once read (see customers.ts), the id until then. */
+function OrderCustomer({ userId }: { userId: string }) {
+  const user = useCustomers([userId]).get(userId);
+  return (
+    <p className="order-customer">
+      <span className="muted">Customer:</span>{' '}
+      {user ? (
+        <>
+          <strong>{user.name}</strong> · <a href={`mailto:${user.email}`}>{user.email}</a>
+        </>
+      ) : (
+        <>
+          <code title={userId}>{shortId(userId)}</code>
+          {user === null ? <span className="muted"> (account deleted)</span> : null}
+        </>
+      )}
+    </p>
+  );
+}
+
+/** One order as an operator reads it: whose it is, and its state in words about the customer. */
 export function AdminOrderPage({ params }: { params: Params }) {
-  return <OrderView id={params.id ?? ''} backTo="/admin/orders" backLabel="All orders" />;
+  return <OrderView id={params.id ?? ''} backTo="/admin/orders" backLabel="All orders" operator about={(order) => <OrderCustomer userId={order.userId} />} />;
 }

@@ -48,6 +48,13 @@ function Outcome({ order, placed, settled, operator }: { order: Order; placed: b
       </Alert>
     );
   }
+  if (order.status === 'CONFIRMED' && settled && operator) {
+    return (
+      <Alert kind="success" title="Payment received: the order is confirmed.">
+        <p>The payment provider confirmed the customer's card.</p>
+      </Alert>
+    );
+  }
   if (order.status === 'CONFIRMED' && settled) {
     return (
       <Alert kind="success" title="Payment received. Your order is confirmed.">
@@ -295,7 +302,9 @@ export function OrderView({ id, backTo, backLabel, retry = false, operator = fal
             <div className="cancel-box">
               {confirming ? (
                 <div role="group" aria-labelledby="cancel-question">
-                  <p id="cancel-question">Cancel this order? You will be refunded and the items go back on sale.</p>
+                  <p id="cancel-question">
+                    {operator ? 'Cancel this order? The customer is refunded and the items go back on sale.' : 'Cancel this order? You will be refunded and the items go back on sale.'}
+                  </p>
                   <div className="button-row">
                     <button type="button" className="button button-danger" onClick={() => void cancel()} disabled={cancelling} autoFocus>
                       {cancelling ? 'Cancelling…' : 'Yes, cancel order'}

@@ -64,12 +64,16 @@ export function OrderPayment({ order, operator, onOrder }: { order: AwaitingPaym
         <p>Unpaid, the order expires and its units go back to the flash sale.</p>
       </Alert>
     ) : (
-      <Alert kind="info" title="Awaiting the customer's payment (flash sale).">
-        <p>
-          The customer can pay it from their order page until <time dateTime={order.payBy}>{deadline}</time> ({formatLeft(left)}). Unpaid by then, it expires and its units go back
-          to the sale.
-        </p>
-      </Alert>
+      // An alert's look without its live region: the time left changes every second and would be read out each time.
+      <div className="alert alert-info">
+        <p className="alert-title">Awaiting the customer's payment (flash sale).</p>
+        <div className="alert-body">
+          <p>
+            The customer can pay it from their order page until <time dateTime={order.payBy}>{deadline}</time> ({formatLeft(left)}). Unpaid by then, it expires and its units go
+            back to the sale.
+          </p>
+        </div>
+      </div>
     );
   }
   if (closed) {
