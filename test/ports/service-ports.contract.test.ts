@@ -43,6 +43,16 @@ async function addToCart(userId: string, sku: string, quantity: number): Promise
   expect(response.status).toBe(200);
 }
 
+/** A flash sale of `quantity` units of `sku`, open now, made through inventory's admin route; its id. */
+async function createFlashSale(sku: string, quantity: number, perUserLimit: number): Promise<string> {
+  const startsAt = new Date(Date.now() - 60_000).toISOString();
+  const endsAt = new Date(Date.now() + 3_600_000).toISOString();
+  const body = { sku, quantity, price: { amount: 500, currency: 'USD' }, startsAt, endsAt, perUserLimit };
+  const response = await assertingForTests(system.transport, 'gateway').request('inventory', { method: 'POST', path: '/admin/flash-sales', body, caller: { userId: newId(), role: 'admin' } });
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return (response.body as { id: string }).id;
+}
+
 const adapters: { name: string; ports: () => ServicePorts }[] = [
   { name: 'in-process', ports: () => system.inProcess },
   { name: 'http', ports: () => system.http },
@@ -54,6 +64,20 @@ for (const adapter of adapters) {
 
     describe('inventory', () => {
       const reserveBody = (quantity: number, sku = system.skus.plenty): inventory.ReserveBody => ({ reservationId: newId(), lines: [{ sku, quantity }], ttlSeconds: 600 });
+
+      it('buys in a flash sale: a ticket, the same one again for the same key; over the limit, sold out and an unknown sale refused with their codes', async () => {
+        const sale = await createFlashSale(system.skus.plenty, 2, 1);
+        const [ann, bob, cy] = [newId(), newId(), newId()].map((userId) => ({ userId, role: 'customer' as const }));
+        if (!ann || !bob || !cy) throw new Error('three buyers');
+        const key = `buy-${newId()}`;
+        const ticket = await ports().inventory.purchase(ann, sale, key, 1);
+        expect(ticket).toEqual({ ticketId: expect.any(String), status: 'ACCEPTED' });
+        await expect(ports().inventory.purchase(ann, sale, key, 1)).resolves.toEqual(ticket);
+        expect((await failure(ports().inventory.purchase(ann, sale, `buy-${newId()}`, 1))).code).toBe('LIMIT_EXCEEDED');
+        await ports().inventory.purchase(bob, sale, `buy-${newId()}`, 1);
+        expect((await failure(ports().inventory.purchase(cy, sale, `buy-${newId()}`, 1))).code).toBe('SOLD_OUT');
+        expect((await failure(ports().inventory.purchase(cy, newId(), `buy-${newId()}`, 1))).code).toBe('NOT_FOUND');
+      });
 
       it('answers the units available of each SKU asked, once each; a SKU without stock recorded has 0', async () => {
         const { scarce } = system.skus;

@@ -1,6 +1,8 @@
 import type { Money } from '@agora/kernel';
 import type { CartLines, CheckedOutBody, CheckedOutResult } from './cart.js';
 import type { ProductQuery, SkuVariant } from './catalog.js';
+import type { Ticket } from './flash-sale.js';
+import type { Role } from './identity.js';
 import type { Availability, Reservation, ReserveBody } from './inventory.js';
 import type { AuthorizeBody, PaymentIntent } from './payment.js';
 
@@ -11,7 +13,7 @@ import type { AuthorizeBody, PaymentIntent } from './payment.js';
  * fail with the same AppError codes; only the HTTP adapter validates inputs (at the callee's edge).
  */
 
-/** Reservations of stock, every call idempotent on the reservation id (the order id); and stock levels. */
+/** Reservations of stock, every call idempotent on the reservation id (the order id); stock levels; flash-sale purchases. */
 export interface InventoryPort {
   /** Holds stock. OUT_OF_STOCK (extras `skus`), CONFLICT when released/expired, IDEMPOTENCY_MISMATCH for other lines. */
   reserve(body: ReserveBody): Promise<Reservation>;
@@ -21,6 +23,17 @@ export interface InventoryPort {
   restock(reservationId: string): Promise<Reservation>;
   /** Units available to sell per SKU asked, each once; a SKU without stock recorded answers 0. */
   availability(skus: readonly string[]): Promise<Availability[]>;
+  /**
+   * A flash-sale purchase by `caller`, idempotent on its key (the same key and quantity answer
+   * the same ticket). SOLD_OUT, LIMIT_EXCEEDED, SALE_NOT_ACTIVE, NOT_FOUND, IDEMPOTENCY_MISMATCH.
+   */
+  purchase(caller: PortCaller, saleId: string, idempotencyKey: string, quantity: number): Promise<Ticket>;
+}
+
+/** Who a call is made for (the user the gateway verified): what a port needs of the caller. */
+export interface PortCaller {
+  userId: string;
+  role: Role;
 }
 
 /** Payment intents; every state change is idempotent on its key. */

@@ -1,4 +1,4 @@
-import type { CatalogPort } from '@agora/contracts';
+import type { CatalogPort, InventoryPort } from '@agora/contracts';
 import { createHttpApp, registerOperationalRoutes } from '@agora/platform';
 import type { HttpApp, Logger, Metrics, ReadinessCheck, ServiceTransport, TokenService } from '@agora/platform';
 import { installAuth } from './auth.js';
@@ -36,6 +36,8 @@ export interface GatewayOptions {
   rateLimitStore?: SharedRateLimitStore;
   /** The catalog's port when it runs in this process: storefront reads skip the transport. */
   catalog?: CatalogPort;
+  /** The inventory's port when it runs in this process: flash-sale purchases skip the transport. */
+  inventory?: InventoryPort;
 }
 
 /**
@@ -64,7 +66,7 @@ export async function createGateway(options: GatewayOptions): Promise<HttpApp> {
   registerOperationalRoutes(app, options.readiness, metrics, options.isDraining);
 
   const upstream = new Upstream(options.transport, config.serviceTimeoutMs);
-  const context: RouteContext = { upstream, availability: new AvailabilityEnricher(upstream, metrics), config, ...(options.catalog ? { catalog: options.catalog } : {}) };
+  const context: RouteContext = { upstream, availability: new AvailabilityEnricher(upstream, metrics), config, ...(options.catalog ? { catalog: options.catalog } : {}), ...(options.inventory ? { inventory: options.inventory } : {}) };
   for (const area of ROUTE_AREAS) area(app, context);
   if (options.cluster) {
     registerClusterRoute(app, options.cluster);

@@ -1,4 +1,4 @@
-import type { CatalogPort } from '@agora/contracts';
+import type { CatalogPort, InventoryPort } from '@agora/contracts';
 import { problemOf, EnvReader, type ErrorCode } from '@agora/kernel';
 import { Metrics, TokenService, createLogger } from '@agora/platform';
 import type { HttpMethod, HttpApp, ReadinessCheck, ServiceRequest, ServiceResponse, ServiceTransport } from '@agora/platform';
@@ -87,6 +87,8 @@ export interface TestGatewayOptions {
   rateLimitStore?: GatewayOptions['rateLimitStore'];
   /** The catalog's port as `agora start` gives it (storefront reads in process). */
   catalog?: CatalogPort;
+  /** The inventory's port as `agora start` gives it (flash-sale purchases in process). */
+  inventory?: InventoryPort;
 }
 
 export async function buildGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -105,6 +107,7 @@ export async function buildGateway(options: TestGatewayOptions = {}): Promise<Te
     ...(options.web ? { web: options.web } : {}),
     ...(options.rateLimitStore ? { rateLimitStore: options.rateLimitStore } : {}),
     ...(options.catalog ? { catalog: options.catalog } : {}),
+    ...(options.inventory ? { inventory: options.inventory } : {}),
   });
   const customerToken = await tokens.sign({ sub: CUSTOMER_ID, role: 'customer', email: 'ann@example.com' });
   const adminToken = await tokens.sign({ sub: ADMIN_ID, role: 'admin', email: 'root@example.com' });

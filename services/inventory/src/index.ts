@@ -54,7 +54,7 @@ export const inventoryModule: ServiceModule = {
       name: 'inventory',
       app,
       readiness: [{ name: 'database', check: () => deps.storage.ping() }],
-      ports: { inventory: new InProcessInventoryPort(reservations, levels, deps.logger) },
+      ports: { inventory: new InProcessInventoryPort(reservations, levels, flashSales.sales, deps.logger) },
       async start() {
         sweeper.start(sweepIntervalMs);
         relay.start();

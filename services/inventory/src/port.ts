@@ -1,11 +1,12 @@
-import type { InventoryPort, inventory } from '@agora/contracts';
+import type { InventoryPort, PortCaller, flashSale, inventory } from '@agora/contracts';
 import { InProcessBoundary, type Logger } from '@agora/platform';
+import type { FlashSales } from './app/flash-sale/flash-sales.js';
 import type { InventoryApp } from './app/inventory.js';
 import type { ReservationsApp } from './app/reservations.js';
 
 /**
- * The inventory port in process: the application objects of the reservation routes and of
- * `GET /inventory?skus=`, called directly.
+ * The inventory port in process: the application objects of the reservation routes, of
+ * `GET /inventory?skus=` and of the flash-sale purchase, called directly.
  * Answers what `POST /reservations[/:id/commit|release|restock]` answer (the reservation, created
  * or replayed alike) and fails with the same codes; input validation stays with the routes.
  */
@@ -15,6 +16,7 @@ export class InProcessInventoryPort implements InventoryPort {
   constructor(
     private readonly reservations: ReservationsApp,
     private readonly levels: Pick<InventoryApp, 'availability'>,
+    private readonly sales: Pick<FlashSales, 'purchase'>,
     logger: Logger,
   ) {
     this.boundary = new InProcessBoundary('inventory', logger);
@@ -38,5 +40,9 @@ export class InProcessInventoryPort implements InventoryPort {
 
   availability(skus: readonly string[]): Promise<inventory.Availability[]> {
     return this.boundary.run('availability', () => this.levels.availability([...new Set(skus)]));
+  }
+
+  purchase(caller: PortCaller, saleId: string, idempotencyKey: string, quantity: number): Promise<flashSale.Ticket> {
+    return this.boundary.run('purchase', () => this.sales.purchase(caller, saleId, idempotencyKey, quantity));
   }
 }

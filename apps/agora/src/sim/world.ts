@@ -152,8 +152,8 @@ export function buildWorld(rt: SimRuntime, bugs: ReadonlySet<SimBug>): { world: 
   let inventoryPort: InventoryPort = newInventoryPort();
   let paymentPort: PaymentPort = newPaymentPort();
   function newInventoryPort(): InventoryPort {
-    const noLevels = { availability: () => Promise.reject(new Error('sim: the checkout reads no stock levels')) };
-    return new InProcessInventoryPort(new ReservationsApp(new ReservationStoreModel(world.inventory, inventoryProc).asStore(), rt.clock), noLevels, logger);
+    const notModelled = () => Promise.reject(new Error('sim: the checkout reads no stock levels and buys in no flash sale'));
+    return new InProcessInventoryPort(new ReservationsApp(new ReservationStoreModel(world.inventory, inventoryProc).asStore(), rt.clock), { availability: notModelled }, { purchase: notModelled }, logger);
   }
   function newPaymentPort(): PaymentPort {
     const model = new PaymentPortModel(world.payments, paymentProc, random);
@@ -175,6 +175,7 @@ export function buildWorld(rt: SimRuntime, bugs: ReadonlySet<SimBug>): { world: 
       release: (id) => network.call(from, inventoryProc, 'release', () => inventoryPort.release(id)),
       restock: (id) => network.call(from, inventoryProc, 'restock', () => inventoryPort.restock(id)),
       availability: (skus) => network.call(from, inventoryProc, 'availability', () => inventoryPort.availability(skus)),
+      purchase: (caller, saleId, key, quantity) => network.call(from, inventoryProc, 'purchase', () => inventoryPort.purchase(caller, saleId, key, quantity)),
     };
     const pay: PaymentPort = {
       authorize: (body) => network.call(from, paymentProc, 'authorize', () => paymentPort.authorize(body)),

@@ -1,6 +1,6 @@
 import type { Money } from '@agora/kernel';
-import { catalog, inventory } from '@agora/contracts';
-import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, ServicePorts, StorefrontText, cart, payment } from '@agora/contracts';
+import { catalog, inventory, type flashSale } from '@agora/contracts';
+import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, PortCaller, ServicePorts, StorefrontText, cart, payment } from '@agora/contracts';
 import { ServiceClient } from './client.js';
 import type { ServiceTransport } from './transport.js';
 
@@ -42,6 +42,10 @@ export class HttpInventoryPort implements InventoryPort {
       ),
     );
     return lists.flatMap((list) => list.items);
+  }
+
+  purchase(caller: PortCaller, saleId: string, idempotencyKey: string, quantity: number): Promise<flashSale.Ticket> {
+    return this.client.call({ method: 'POST', path: `/flash-sales/${segment(saleId)}/purchase`, body: { quantity }, caller, headers: { 'idempotency-key': idempotencyKey } });
   }
 }
 

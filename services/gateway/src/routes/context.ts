@@ -1,4 +1,4 @@
-import type { CatalogPort } from '@agora/contracts';
+import type { CatalogPort, InventoryPort } from '@agora/contracts';
 import type { HttpApp } from '@agora/platform';
 import type { AvailabilityEnricher } from '../availability.js';
 import type { GatewayConfig } from '../config.js';
@@ -14,6 +14,8 @@ export interface RouteContext {
    * object, answered as the JSON text its cache holds. Absent (the cluster): through `upstream`.
    */
   catalog?: CatalogPort;
+  /** The inventory in this process: flash-sale purchases go straight to its application object. */
+  inventory?: InventoryPort;
 }
 
 /**

@@ -5,6 +5,7 @@ import { BEARER_SECURITY, ok, problems, withExample } from '../schemas.js';
 import { TAGS } from '../openapi.js';
 import { flashSalePurchaseRateLimit } from '../rate-limit.js';
 import { relay } from '../upstream.js';
+import { requireCaller } from '../auth.js';
 import type { RouteArea } from './context.js';
 
 /** `Idempotency-Key` is required on a purchase: a retried purchase must get the same ticket, never a second one. */
@@ -43,7 +44,7 @@ export class PerSecondLimit {
 }
 
 /** Flash sales (docs/flash-sales.md): served by the inventory service, which owns a sale's units. */
-export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
+export const flashSaleRoutes: RouteArea = (app, { upstream, config, inventory: inProcess }) => {
   const global = new PerSecondLimit(config.rateLimits.flashSalePurchasesPerSecond);
 
   app.post(
@@ -127,6 +128,11 @@ export const flashSaleRoutes: RouteArea = (app, { upstream, config }) => {
     },
     async (request, reply) => {
       if (config.rateLimits.enabled && !global.take()) throw new AppError('RATE_LIMITED', 'Too many flash-sale purchases right now; retry in a second', { retryAfterSeconds: 1 });
+      if (inProcess) {
+        // In one process: the sale's own object answers (its sold-out flag first), no transport.
+        const ticket = await inProcess.purchase(requireCaller(request), request.params.id, request.headers['idempotency-key'], request.body.quantity);
+        return reply.code(202).send(ticket);
+      }
       return relay(reply, 'inventory', await upstream.call(request, 'inventory', { method: 'POST', path: `/flash-sales/${request.params.id}/purchase`, body: request.body }));
     },
   );
