@@ -50,4 +50,49 @@ describe.runIf(await postgresBackend.available())('PostgreSQL storage losing a c
       await storage.close();
     }
   });
+
+  it('releases a connection that died before BEGIN: a pool of one serves the next transaction, and closes', async () => {
+    const storage = new PostgresStorage({ url: database.url, poolMax: 1, connectionTimeoutMs: 2_000 });
+    const pool = (storage as unknown as { pool: pg.Pool }).pool;
+    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+    let sabotage = true;
+    // The one connection dies between the pool handing it out and BEGIN (a restart, a failover).
+    (pool as unknown as { connect: () => Promise<pg.PoolClient> }).connect = async () => {
+      const client = await connect();
+      if (sabotage) {
+        sabotage = false;
+        (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      }
+      return client;
+    };
+    try {
+      await expect(storage.transaction(async (tx) => storage.query(sql`select 1`, tx))).rejects.toThrow();
+      // Leaked, the pool's only slot would stay taken: this would wait out the connection timeout and fail.
+      expect(await storage.transaction(async (tx) => storage.query<{ one: number }>(sql`select 1 as one`, tx))).toEqual([{ one: 1 }]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('rethrows what the work threw, rolls it back and keeps the connection', async () => {
+    const storage = new PostgresStorage({ url: database.url, poolMax: 1 });
+    try {
+      await storage.query(sql`create table if not exists lost_probe (id int primary key)`);
+      const thrown = new Error('the work refused');
+      await expect(
+        storage.transaction(async (tx) => {
+          await storage.query(sql`insert into lost_probe values (1)`, tx);
+          throw thrown;
+        }),
+      ).rejects.toBe(thrown);
+      expect(await storage.query(sql`select id from lost_probe`)).toEqual([]);
+      const [before] = await storage.query<{ pid: number }>(sql`select pg_backend_pid() as pid`);
+      await storage.transaction(async (tx) => storage.query(sql`insert into lost_probe values (2)`, tx));
+      const [after] = await storage.query<{ pid: number }>(sql`select pg_backend_pid() as pid`);
+      expect(after?.pid).toBe(before?.pid);
+      expect(await storage.query(sql`select id from lost_probe`)).toEqual([{ id: 2 }]);
+    } finally {
+      await storage.close();
+    }
+  });
 });

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres/session';
 import { advisoryKey, migrationConfig, rowsOf, type Db, type Executor, type Storage, type Tx } from './storage.js';
 import { tracePgPool } from './tracing.js';
 
@@ -77,8 +78,44 @@ export class PostgresStorage implements Storage {
     return rowsOf<Row>(await internals.session.prepareQuery(query, undefined, name, false).execute());
   }
 
-  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => work(tx as unknown as Tx));
+  /**
+   * BEGIN, `work`, COMMIT on one pooled connection — released whatever happens. (drizzle's own
+   * `transaction` sends BEGIN before its try/finally: a connection that died between the pool
+   * handing it out and BEGIN — a restart, a failover, a terminated backend — was never released,
+   * so the pool shrank for good and `close()` waited forever.) A connection whose BEGIN, COMMIT or
+   * ROLLBACK failed is destroyed, not returned; the error `work` threw is the one rethrown.
+   */
+  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const pooled = (this.db as unknown as { session: DrizzleSessionParts }).session;
+    const session = new NodePgSession(client, pooled.dialect, pooled.schema, pooled.options);
+    const tx = new NodePgTransaction(pooled.dialect, session, pooled.schema);
+    try {
+      await client.query('begin');
+    } catch (err) {
+      client.release(asError(err));
+      throw err;
+    }
+    let result: T;
+    try {
+      result = await work(tx as unknown as Tx);
+    } catch (err) {
+      try {
+        await client.query('rollback');
+        client.release();
+      } catch (rollbackFailed) {
+        client.release(asError(rollbackFailed));
+      }
+      throw err;
+    }
+    try {
+      await client.query('commit');
+    } catch (err) {
+      client.release(asError(err));
+      throw err;
+    }
+    client.release();
+    return result;
   }
 
   async ping(): Promise<void> {
@@ -105,6 +142,17 @@ function databaseName(url: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What a transaction's session is built from: the pool session's parts (internal API of the pinned drizzle-orm 0.45 line). */
+interface DrizzleSessionParts {
+  dialect: ConstructorParameters<typeof NodePgSession>[1];
+  schema: ConstructorParameters<typeof NodePgSession>[2];
+  options: ConstructorParameters<typeof NodePgSession>[3];
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }
 
 /**
