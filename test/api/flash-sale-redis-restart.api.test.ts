@@ -23,20 +23,39 @@ function redisServerInstalled(): boolean {
 }
 
 
-/** A redis-server of this test's own, without persistence: a restart loses everything. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+/** PONG from a new connection to `port`, or 'down'. */
+async function pingRedis(port: number): Promise<string> {
   const probe = cacheRedisConnection(`redis://127.0.0.1:${port}`, 'restart-test-probe');
   try {
-    await eventually('redis-server answering', () => probe.connect().then(() => probe.ping()).catch(() => 'down'), (answer) => answer === 'PONG', REDIS_START_TIMEOUT_MS);
+    await probe.connect();
+    return await probe.ping();
+  } catch {
+    return 'down';
   } finally {
     probe.disconnect();
+  }
+}
+
+/**
+ * A redis-server of this test's own, without persistence: a restart loses everything. Each probe
+ * is a new connection: one reused after a failed connect reconnects by itself, and asking it to
+ * connect again once it has is refused ("already connecting/connected"), so a server slow to
+ * start on a busy machine was never seen answering. A server that does not answer is killed.
+ */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  try {
+    await eventually('redis-server answering', () => pingRedis(port), (answer) => answer === 'PONG', REDIS_START_TIMEOUT_MS);
+  } catch (err) {
+    await stopRedis(child);
+    throw err;
   }
   return child;
 }
 
 async function stopRedis(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
+  // Gone already (a process killed by a signal has no exit code, only a signal code): no 'exit' is coming.
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   await exited;
