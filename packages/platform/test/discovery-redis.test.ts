@@ -116,7 +116,7 @@ describe.runIf(hasRedisServer)('discovery across a Redis restart', () => {
   const killServer = async () => {
     const running = server;
     server = undefined;
-    if (!running || running.exitCode !== null) return;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
     running.kill('SIGKILL');
     await exited;

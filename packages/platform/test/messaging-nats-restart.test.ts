@@ -27,7 +27,7 @@ describe.runIf(hasNatsServer)('NATS event bus across a broker restart', () => {
   const killServer = async () => {
     const running = server;
     server = undefined;
-    if (!running || running.exitCode !== null) return;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
     running.kill('SIGKILL');
     await exited;
