@@ -9,18 +9,9 @@ import { Link, navigate } from '../router';
 import { useSession } from '../session';
 import type { Address, Order } from '../types';
 import { Alert, ErrorAlert, Loading } from '../ui/Alert';
+import { CardChoice } from '../ui/CardChoice';
 import { SelectField, TextField } from '../ui/Field';
 import { PageTitle } from '../ui/PageTitle';
-
-/** The sandbox provider's test cards (README: Checkout, and what it guarantees). */
-export const SANDBOX_CARDS = [
-  { token: 'tok_visa', label: 'Visa ending 4242', note: 'approved' },
-  { token: 'tok_declined', label: 'Card ending 0002', note: 'declined' },
-  { token: 'tok_insufficient_funds', label: 'Card ending 9995', note: 'declined: insufficient funds' },
-  { token: 'tok_error', label: 'Card ending 0119', note: 'provider error, retried, then fails' },
-  { token: 'tok_async', label: 'Card ending 3220', note: 'pending: confirmed a moment later' },
-  { token: 'tok_capture_fails', label: 'Card ending 0341', note: 'authorized, then the capture is refused' },
-] as const;
 
 const COUNTRIES: readonly [string, string][] = [
   ['US', 'United States'],
@@ -232,22 +223,7 @@ export function CheckoutPage() {
                 ))}
               </SelectField>
             </fieldset>
-            <fieldset className="cards">
-              <legend>Payment (sandbox card)</legend>
-              <p className="muted small" id="cards-hint">
-                This shop runs a sandbox payment provider: pick a test card to see each outcome. Nothing is charged.
-              </p>
-              {SANDBOX_CARDS.map((card) => (
-                <label key={card.token} className={`card-option${token === card.token ? ' selected' : ''}`}>
-                  <input type="radio" name="card" value={card.token} checked={token === card.token} onChange={() => setToken(card.token)} aria-describedby="cards-hint" />
-                  <span>
-                    <span className="card-label">{card.label}</span> <span className="muted small">— {card.note}</span>{' '}
-                    <code className="muted small">{card.token}</code>
-                  </span>
-                </label>
-              ))}
-              {fieldErrors['payment.token'] ? <p className="field-error">{fieldErrors['payment.token']}</p> : null}
-            </fieldset>
+            <CardChoice name="card" token={token} onChange={setToken} withAsync error={fieldErrors['payment.token']} />
             <button type="submit" className="button button-block" disabled={submitting}>
               {submitting ? 'Placing your order…' : `Place order · ${formatMoney(cart.subtotal)}`}
             </button>
