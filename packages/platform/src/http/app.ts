@@ -97,6 +97,15 @@ function drainBody(raw: IncomingMessage, maxBytes: number, maxMs: number): Promi
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
+/**
+ * Sends JSON that is text already (a cache's value) as it is. Fastify types `send` by the route's
+ * response schema; a string with a JSON content type skips that serializer, so the text is typed
+ * through `never` here only.
+ */
+export function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(text as never);
+}
+
 export function sendProblem(reply: FastifyReply, problem: Problem, retryAfterSeconds?: number): FastifyReply {
   if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);

@@ -1,6 +1,6 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { ProblemSchema, catalog } from '@agora/contracts';
-import { requireAdmin, type HttpApp } from '@agora/platform';
+import { requireAdmin, sendJsonText, type HttpApp } from '@agora/platform';
 import type { CatalogService } from '../app/catalog-service.js';
 import type { StorefrontReads } from '../app/storefront-reads.js';
 
@@ -11,16 +11,6 @@ import type { StorefrontReads } from '../app/storefront-reads.js';
  */
 const INCLUDE_HEADER = catalog.STOREFRONT_INCLUDE.header;
 const AVAILABILITY = catalog.STOREFRONT_INCLUDE.value;
-const JSON_TYPE = 'application/json; charset=utf-8';
-
-/**
- * Fastify types `send` by the route's response schema; JSON text skips that serializer (a string
- * with a JSON content type is sent as it is), so the text is typed through `never` here only.
- */
-function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
-  return reply.type(JSON_TYPE).send(text as never);
-}
-
 const problems = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema };
 
 /** Admin routes check the caller before the body is validated: a customer learns nothing more. */

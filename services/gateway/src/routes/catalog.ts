@@ -1,9 +1,9 @@
-import type { FastifyReply } from 'fastify';
 import { catalog } from '@agora/contracts';
 import { asCatalogPage, asCatalogProduct } from '../availability.js';
 import { BEARER_SECURITY, IdempotencyHeaders, ok, problems, withExample } from '../schemas.js';
 import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
+import { sendJsonText } from '@agora/platform';
 import { isSuccess, relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
 
@@ -12,14 +12,6 @@ import type { RouteArea } from './context.js';
  * (docs/caching.md). A product catalog could not enrich comes without it and is enriched here.
  */
 const WITH_AVAILABILITY = { [catalog.STOREFRONT_INCLUDE.header]: catalog.STOREFRONT_INCLUDE.value };
-
-/**
- * Fastify types `send` by the route's response schema; JSON text skips that serializer (a string
- * with a JSON content type is sent as it is), so the text is typed through `never` here only.
- */
-function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(text as never);
-}
 
 /**
  * Products come from catalog and their `available` from inventory (one batch call per page);
