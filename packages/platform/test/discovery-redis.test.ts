@@ -197,8 +197,16 @@ describe.runIf(hasRedisServer)('discovery across a Redis restart', () => {
       await killServer();
       startServer();
       await eventually(() => stalled, 'the watcher reconnected and stalled while re-subscribing', 30_000);
-      await clients!.register(instance('z'));
-      await eventually(() => ids(watcher).includes('z'), 'a registration after the stall reaches the watcher', 30_000);
+      // Registered as a heartbeat does, again until it lands: right after the restart a command may
+      // still meet the 200 ms timeout on a busy machine (a transient fault, not the point here).
+      await eventually(
+        async () => {
+          await clients!.register(instance('z')).catch(() => undefined);
+          return ids(watcher).includes('z');
+        },
+        'a registration after the stall reaches the watcher',
+        30_000,
+      );
     } finally {
       await watcher.close();
       await clients?.close();
