@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { LIMITS } from '@agora/kernel';
-import { PageQuery, Uuid, pageOf } from './common.js';
+import { PageQuery, Timestamp, Uuid, pageOf } from './common.js';
 
 export const Role = Type.Union([Type.Literal('customer'), Type.Literal('admin')]);
 
@@ -38,8 +38,16 @@ export type Role = Static<typeof Role>;
 export const UserParams = Type.Object({ id: Uuid });
 export type UserParams = Static<typeof UserParams>;
 
-export const ListUsersQuery = Type.Object({ ...PageQuery });
+export const ListUsersQuery = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: LIMITS.searchQueryChars, description: 'part of the name or e-mail, in any case' })),
+  ...PageQuery,
+});
 export type ListUsersQuery = Static<typeof ListUsersQuery>;
 
-export const UserPage = pageOf(User);
+/** A user as the admin's customers list shows it: with the time the account was created. */
+export const ListedUser = Type.Object({ id: Uuid, email: Type.String(), name: Type.String(), role: Role, createdAt: Timestamp });
+export type ListedUser = Static<typeof ListedUser>;
+
+/** `GET /users` (admin): newest accounts first. */
+export const UserPage = pageOf(ListedUser);
 export type UserPage = Static<typeof UserPage>;

@@ -270,8 +270,10 @@ for (const backend of testBackends) {
         pages += 1;
       } while (cursor !== null && pages < 1000);
       expect(new Set(seen).size).toBe(seen.length);
-      expect(seen).toEqual([...seen].sort());
+      // Newest first: ids are UUIDv7, so descending id order is descending creation order.
+      expect(seen).toEqual([...seen].sort().reverse());
       for (const id of ids) expect(seen).toContain(id);
+      expect(seen.slice(0, 3)).toEqual([...ids].reverse());
 
       const defaults = (await send({ method: 'GET', url: '/users', caller: admin })).json<PageBody>();
       expect(defaults.items.length).toBe(Math.min(seen.length, LIMITS.pageSizeDefault));
@@ -281,6 +283,35 @@ for (const backend of testBackends) {
         expect(response.statusCode, query).toBe(400);
         expect(response.json<ProblemBody>().errors?.map((e) => e.path)).toContain(path);
       }
+    });
+
+    it('searches users by part of the name or e-mail, in any case, literally, newest first', async () => {
+      const tag = `zq${Date.now().toString(36)}`;
+      const older = await registered(`${tag}-mail`, 'Dana Older');
+      const newer = await registered('plain', `Dana ${tag.toUpperCase()} Newer`);
+      const percent = await registered('pct', `Per%cent ${tag}`);
+      const admin: Caller = { userId: older.user.id, role: 'admin' };
+      const ids = async (q: string, extra = ''): Promise<string[]> => {
+        const response = await send({ method: 'GET', url: `/users?q=${encodeURIComponent(q)}${extra}`, caller: admin });
+        expect(response.statusCode, response.body).toBe(200);
+        return response.json<PageBody>().items.map((u) => u.id);
+      };
+      // The tag is in one e-mail and (in capitals) in two names: all three, newest first.
+      expect(await ids(tag.toUpperCase())).toEqual([percent.user.id, newer.user.id, older.user.id]);
+      expect(await ids(`  ${tag}-MAIL `)).toEqual([older.user.id]);
+      // `%` and `_` are characters, not wildcards.
+      expect(await ids(`r%cent ${tag}`)).toEqual([percent.user.id]);
+      expect(await ids(`r_cent ${tag}`)).toEqual([]);
+      // A search pages like the list, and each item says when the account was made.
+      const first = await send({ method: 'GET', url: `/users?q=${tag}&limit=2`, caller: admin });
+      const page = first.json<PageBody & { items: { createdAt: string }[] }>();
+      expect(page.items.map((u) => u.id)).toEqual([percent.user.id, newer.user.id]);
+      expect(Date.parse(page.items[0]!.createdAt)).toBeGreaterThanOrEqual(Date.parse(page.items[1]!.createdAt));
+      expect(page.nextCursor).not.toBeNull();
+      expect(await ids(tag, `&limit=2&cursor=${encodeURIComponent(page.nextCursor!)}`)).toEqual([older.user.id]);
+      const tooLong = await send({ method: 'GET', url: `/users?q=${'x'.repeat(LIMITS.searchQueryChars + 1)}`, caller: admin });
+      expect(tooLong.statusCode).toBe(400);
+      expect(tooLong.json<ProblemBody>().errors?.map((e) => e.path)).toContain('q');
     });
 
     it('ensureAdmin creates the admin, then promotes and resets an existing account', async () => {

@@ -12,6 +12,8 @@ export function toUser(record: UserRecord): User {
   return { id: record.id, email: record.email, name: record.name, role: record.role };
 }
 
+const toListedUser = (record: UserRecord): identity.ListedUser => ({ ...toUser(record), createdAt: record.createdAt.toISOString() });
+
 /** What creating accounts outside the HTTP API (CLI, start-up admin) needs. */
 export interface AccountStoreDeps {
   users: UserRepository;
@@ -64,6 +66,8 @@ export interface AccountsDeps extends AccountStoreDeps {
 export interface PageRequest {
   limit?: number | undefined;
   cursor?: string | undefined;
+  /** Part of the name or e-mail; blank is no filter. */
+  q?: string | undefined;
 }
 
 const encodeCursor = (id: string): string => Buffer.from(id, 'utf8').toString('base64url');
@@ -124,12 +128,17 @@ export class Accounts {
     return toUser(record);
   }
 
-  /** Every user, by id (creation order); the caller checked the admin role. */
-  async list(page: PageRequest): Promise<Page<User>> {
+  /**
+   * Users newest first, those whose name or e-mail contains `q` (any case) when it is given; the
+   * caller checked the admin role. The cursor is the last id shown: ids are UUIDv7, so id order is
+   * creation order and a page boundary never moves when accounts are added.
+   */
+  async list(page: PageRequest): Promise<Page<identity.ListedUser>> {
     const limit = Math.min(Math.max(page.limit ?? LIMITS.pageSizeDefault, 1), LIMITS.pageSizeMax);
-    const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
-    const rows = await this.deps.users.listAfter(afterId, limit + 1);
-    const items = rows.slice(0, limit).map(toUser);
+    const beforeId = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+    const text = page.q?.trim().toLowerCase();
+    const rows = await this.deps.users.search({ text: text || undefined, beforeId, limit: limit + 1 });
+    const items = rows.slice(0, limit).map(toListedUser);
     const last = items.at(-1);
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
   }

@@ -13,13 +13,20 @@ export interface UserRecord {
   updatedAt: Date;
 }
 
+export interface UserSearch {
+  /** Case-insensitive substring of the name or the e-mail; matched literally (`%` and `_` are not wildcards). */
+  text?: string | undefined;
+  beforeId?: string | undefined;
+  limit: number;
+}
+
 export interface UserRepository {
   /** `email-taken` when the normalised e-mail exists already (also when a concurrent insert won). */
   insert(user: UserRecord): Promise<'inserted' | 'email-taken'>;
   findByEmail(email: string): Promise<UserRecord | undefined>;
   findById(id: string): Promise<UserRecord | undefined>;
-  /** Up to `limit` users with an id greater than `afterId`, ordered by id. */
-  listAfter(afterId: string | undefined, limit: number): Promise<UserRecord[]>;
+  /** Up to `limit` users newest first (by id, a UUIDv7), older than `beforeId`, matching `text` if given. */
+  search(query: UserSearch): Promise<UserRecord[]>;
   /**
    * One atomic upsert: inserts `user` as an admin, or makes the existing holder of its e-mail an
    * admin with `user.passwordHash` (keeping its id and name). `created` tells which happened.

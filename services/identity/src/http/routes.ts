@@ -45,6 +45,6 @@ export function registerIdentityRoutes(app: HttpApp, accounts: Accounts): void {
       schema: { querystring: identity.ListUsersQuery, response: { 200: identity.UserPage } },
       onRequest: async (request) => void requireAdmin(request),
     },
-    async (request) => accounts.list({ limit: request.query.limit, cursor: request.query.cursor }),
+    async (request) => accounts.list({ limit: request.query.limit, cursor: request.query.cursor, q: request.query.q }),
   );
 }

@@ -1,11 +1,14 @@
-import { asc, count, eq, getTableColumns, gt, sql } from 'drizzle-orm';
+import { and, count, desc, eq, getTableColumns, ilike, lt, or, sql, type SQL } from 'drizzle-orm';
 import { PG_UNIQUE_VIOLATION, pgErrorCode, type Executor } from '@agora/platform';
-import type { UserRecord, UserRepository } from '../app/ports.js';
+import type { UserRecord, UserRepository, UserSearch } from '../app/ports.js';
 import { users } from './schema.js';
 
 type Row = typeof users.$inferSelect;
 
 const toRecord = (row: Row): UserRecord => ({ ...row });
+
+/** `text` as a LIKE pattern that matches it literally: backslash (LIKE's default escape), `%` and `_` escaped. */
+const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export class SqlUserRepository implements UserRepository {
   constructor(private readonly db: Executor) {}
@@ -30,13 +33,25 @@ export class SqlUserRepository implements UserRepository {
     return row && toRecord(row);
   }
 
-  async listAfter(afterId: string | undefined, limit: number): Promise<UserRecord[]> {
+  /**
+   * Walks the primary key backwards (ids are UUIDv7: newest first) and filters on the way, so a
+   * page costs the rows up to its last match: cheap for the list and for common matches; a rare
+   * match in a very large table reads far (a trigram index would be the next step).
+   */
+  async search(query: UserSearch): Promise<UserRecord[]> {
+    const conditions: SQL[] = [];
+    if (query.beforeId !== undefined) conditions.push(lt(users.id, query.beforeId));
+    if (query.text !== undefined) {
+      const pattern = `%${likeLiteral(query.text)}%`;
+      const matches = or(ilike(users.name, pattern), ilike(users.email, pattern));
+      if (matches) conditions.push(matches);
+    }
     const rows = await this.db
       .select()
       .from(users)
-      .where(afterId === undefined ? undefined : gt(users.id, afterId))
-      .orderBy(asc(users.id))
-      .limit(limit);
+      .where(and(...conditions))
+      .orderBy(desc(users.id))
+      .limit(query.limit);
     return rows.map(toRecord);
   }
 
