@@ -91,12 +91,18 @@ export class OrderStore {
     );
     assert(lines.length > 0, 'an order has at least one line');
     const [opened] = await this.storage.query<{ id: string }>(
-      sql`with o as (
-            insert into orders.orders (id, user_id, status, currency, total_amount, shipping_address, idempotency_key, request_hash, pay_by, created_at, updated_at)
-            values (${order.id}::uuid, ${order.userId}::uuid, 'PENDING', ${order.total.currency}, ${order.total.amount}::bigint,
-                    ${order.shippingAddress ? JSON.stringify(order.shippingAddress) : null}::jsonb, ${order.idempotencyKey}, ${order.requestHash},
-                    ${order.payBy ? at(order.payBy) : null}::timestamptz, ${now}, ${now})
+      // The key first: orders is partitioned by month and cannot hold a unique (user, key) index;
+      // order_keys can, and the order is written only when the key was (schema.ts, orderKeys).
+      sql`with k as (
+            insert into orders.order_keys (user_id, idempotency_key, order_id) values (${order.userId}::uuid, ${order.idempotencyKey}, ${order.id}::uuid)
             on conflict (user_id, idempotency_key) do nothing
+            returning order_id),
+          o as (
+            insert into orders.orders (id, user_id, status, currency, total_amount, shipping_address, idempotency_key, request_hash, pay_by, created_at, updated_at)
+            select k.order_id, ${order.userId}::uuid, 'PENDING', ${order.total.currency}, ${order.total.amount}::bigint,
+                   ${order.shippingAddress ? JSON.stringify(order.shippingAddress) : null}::jsonb, ${order.idempotencyKey}, ${order.requestHash},
+                   ${order.payBy ? at(order.payBy) : null}::timestamptz, ${now}, ${now}
+            from k
             returning id),
           l as (
             insert into orders.order_lines (order_id, position, sku, title, quantity, unit_amount, line_amount)
@@ -135,7 +141,8 @@ export class OrderStore {
   /** The order a user opened with an Idempotency-Key, with the request's hash and the answer given, if any. */
   async findByKey(userId: string, idempotencyKey: string, executor?: Executor): Promise<CheckoutKey | undefined> {
     const [row] = await this.storage.query<KeyRow>(
-      sql`select id, request_hash, response_status, response_body from orders.orders where user_id = ${userId}::uuid and idempotency_key = ${idempotencyKey}`,
+      sql`select o.id, o.request_hash, o.response_status, o.response_body from orders.order_keys k join orders.orders o on o.id = k.order_id
+          where k.user_id = ${userId}::uuid and k.idempotency_key = ${idempotencyKey}`,
       executor,
     );
     return row ? keyOf(row) : undefined;
@@ -331,4 +338,42 @@ function orderOf(row: RawOrderRow): Order {
   if (row.shipping_address) order.shippingAddress = row.shipping_address as ShippingAddress;
   if (row.pay_by !== null) order.payBy = iso(row.pay_by);
   return order;
+}
+
+/** One shopper's orders in one status and currency, opened since a time: what the day's figures add up. */
+export interface OrderTally {
+  userId: string;
+  status: OrderStatus;
+  currency: string;
+  orders: number;
+  /** The sum of their totals, in minor units. */
+  amount: number;
+}
+
+/**
+ * How far before `since` the id range starts: an order's id is made a moment before its opening
+ * time is read, so the range must not start exactly at `since` (the created_at test is exact).
+ */
+const ID_RANGE_SLACK_MS = 60_000;
+
+/** The smallest UUIDv7 of a millisecond: 48 bits of Unix milliseconds, then zeros. */
+function firstIdAt(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
+}
+
+/**
+ * The orders of one shard opened at or after `since`, tallied per shopper, status and currency in
+ * one statement. Per shopper so the caller can drop a shard's copies of a shopper being moved to
+ * another shard (their owner holds the orders that count). Ids are UUIDv7, so the id range (the
+ * primary key, and the month partitions) bounds what is read; created_at is the exact test.
+ */
+export async function tallyOrdersSince(storage: Storage, since: Date): Promise<OrderTally[]> {
+  const rows = await storage.query<{ user_id: string; status: string; currency: string; orders: number | string; amount: number | string }>(
+    sql`select o.user_id::text as user_id, o.status, o.currency, count(*) as orders, sum(o.total_amount) as amount
+        from orders.orders o
+        where o.id >= ${firstIdAt(since.getTime() - ID_RANGE_SLACK_MS)}::uuid and o.created_at >= ${at(since)}
+        group by o.user_id, o.status, o.currency`,
+  );
+  return rows.map((r) => ({ userId: r.user_id, status: r.status as OrderStatus, currency: r.currency, orders: Number(r.orders), amount: Number(r.amount) }));
 }

@@ -1,9 +1,12 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { outboxTable, sagaTables } from '@agora/platform';
 
 /** `order` is an SQL keyword; the service's schema is `orders`. */
 export const ordersSchema = pgSchema('orders');
+
+// orders, order_lines and order_history are partitioned by the month of the order's id (migration
+// 0004_orders_by_month.sql, partitions.ts; drizzle cannot declare partitions, so the SQL is by hand).
 
 export const orders = ordersSchema.table(
   'orders',
@@ -14,7 +17,7 @@ export const orders = ordersSchema.table(
     currency: text('currency').notNull(),
     totalAmount: bigint('total_amount', { mode: 'number' }).notNull(),
     shippingAddress: jsonb('shipping_address'),
-    /** The client's Idempotency-Key: one order per (user, key), whatever the retries. */
+    /** The client's Idempotency-Key: one order per (user, key), whatever the retries (kept exact by order_keys). */
     idempotencyKey: text('idempotency_key').notNull(),
     /** hashRequest(body) of the checkout that opened it: the same key with another body is refused. */
     requestHash: text('request_hash'),
@@ -32,7 +35,6 @@ export const orders = ordersSchema.table(
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
   (t) => [
-    uniqueIndex('orders_user_idempotency_key').on(t.userId, t.idempotencyKey),
     index('orders_user_id_idx').on(t.userId, t.id),
     index('orders_status_id_idx').on(t.status, t.id),
     check('orders_total_non_negative', sql`${t.totalAmount} >= 0`),
@@ -62,7 +64,7 @@ export const orderLines = ordersSchema.table(
 export const orderHistory = ordersSchema.table(
   'order_history',
   {
-    id: uuid('id').primaryKey(),
+    id: uuid('id').notNull(),
     orderId: uuid('order_id')
       .notNull()
       .references(() => orders.id, { onDelete: 'cascade' }),
@@ -70,7 +72,23 @@ export const orderHistory = ordersSchema.table(
     reason: text('reason'),
     at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (t) => [index('order_history_order_idx').on(t.orderId, t.at)],
+  // The primary key holds the partition key (order_id), as a partitioned table's unique indexes must.
+  (t) => [primaryKey({ columns: [t.orderId, t.id] }), index('order_history_order_idx').on(t.orderId, t.at)],
+);
+
+/**
+ * One order per (user, Idempotency-Key): a unique index of `orders` would have to hold its
+ * partition key, so the pair lives here, in a table that is not partitioned, written by the
+ * statement that opens the order. No foreign key, by design (see the migration).
+ */
+export const orderKeys = ordersSchema.table(
+  'order_keys',
+  {
+    userId: uuid('user_id').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    orderId: uuid('order_id').notNull(),
+  },
+  (t) => [primaryKey({ name: 'order_keys_pk', columns: [t.userId, t.idempotencyKey] }), index('order_keys_order_idx').on(t.orderId)],
 );
 
 export const { sagas, sagaSteps } = sagaTables(ordersSchema);

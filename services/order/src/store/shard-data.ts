@@ -8,7 +8,7 @@ const sagaIdsOf = (keys: SQL): SQL => sql`
 
 /**
  * What moves with a shopper between order shards (docs/sharding.md): the orders with their lines
- * and history (which hold the Idempotency-Keys and answers) and the orders' sagas with their steps.
+ * and history, their Idempotency-Keys (order_keys) and answers, and the orders' sagas with their steps.
  * Facts in the outbox stay where they were published; a shopper moves only once every fact of
  * theirs is published and every saga of theirs has finished.
  */
@@ -25,6 +25,7 @@ export const ORDER_SHARDED_DATA: ShardedData = {
   knownKey: 'exists (select 1 from orders.orders x where x.user_id = $KEY)',
   moved: [
     { table: 'orders.orders', rowsOf: (keys) => sql`t.user_id = any(${keys}::uuid[])` },
+    { table: 'orders.order_keys', rowsOf: (keys) => sql`t.user_id = any(${keys}::uuid[])` },
     { table: 'orders.order_lines', rowsOf: (keys) => sql`t.order_id in (select o.id from orders.orders o where o.user_id = any(${keys}::uuid[]))` },
     { table: 'orders.order_history', rowsOf: (keys) => sql`t.order_id in (select o.id from orders.orders o where o.user_id = any(${keys}::uuid[]))` },
     { table: 'orders.sagas', rowsOf: (keys) => sql`t.id in (${sagaIdsOf(keys)})` },
