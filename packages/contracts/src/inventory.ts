@@ -18,6 +18,25 @@ export const StockLevel = Type.Object({
 });
 export type StockLevel = Static<typeof StockLevel>;
 
+/** A SKU with this many units available or fewer is a stock alert, unless the caller names another threshold. */
+export const LOW_STOCK_THRESHOLD = 5;
+
+/** Internal (`GET /admin/low-stock`): the SKUs at or under a threshold of available units, scarcest first. */
+export const LowStockQuery = Type.Object({
+  atMost: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: LOW_STOCK_THRESHOLD })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pageSizeMax, default: LIMITS.pageSizeDefault })),
+});
+export type LowStockQuery = Static<typeof LowStockQuery>;
+
+export const LowStock = Type.Object({
+  threshold: Type.Integer({ minimum: 0 }),
+  /** Scarcest first (then by SKU); at most the limit asked for. */
+  items: Type.Array(StockLevel),
+  /** More SKUs are at or under the threshold than `items` shows. */
+  more: Type.Boolean(),
+});
+export type LowStock = Static<typeof LowStock>;
+
 /** Internal: availability of many SKUs in one call (the gateway enriches product pages with it). */
 export const AvailabilityQuery = Type.Object({
   skus: Type.String({ minLength: 1, maxLength: (LIMITS.skuChars + 1) * LIMITS.pageSizeMax * LIMITS.variantsPerProduct }),

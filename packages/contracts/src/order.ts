@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { LIMITS } from '@agora/kernel';
 import { MoneySchema, PageQuery, Timestamp, Uuid, pageOf } from './common.js';
+import { LowStock } from './inventory.js';
 
 export const ORDER_STATUSES = ['PENDING', 'RESERVED', 'CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED'] as const;
 export const OrderStatus = Type.Union([
@@ -67,6 +68,57 @@ export type Order = Static<typeof Order>;
 
 export const OrderPage = pageOf(Order);
 
-export const AdminOrderQuery = Type.Object({ status: Type.Optional(OrderStatus), ...PageQuery });
+export const AdminOrderQuery = Type.Object({
+  status: Type.Optional(OrderStatus),
+  userId: Type.Optional(Type.String({ format: 'uuid', description: "only this customer's orders" })),
+  ...PageQuery,
+});
 export type AdminOrderQuery = Static<typeof AdminOrderQuery>;
 export const OrderListQuery = Type.Object({ ...PageQuery });
+
+/*
+ * The admin overview: the day's orders, sales and conversion (the order service's figures) and
+ * the stock alerts (inventory's), composed by the gateway in one answer.
+ */
+
+/** Internal (`GET /admin/figures?since=`): the orders opened since a time, across the shards. */
+export const OrderFiguresQuery = Type.Object({ since: Timestamp });
+export type OrderFiguresQuery = Static<typeof OrderFiguresQuery>;
+
+export const StatusCount = Type.Object({ status: OrderStatus, count: Type.Integer({ minimum: 0 }) });
+export type StatusCount = Static<typeof StatusCount>;
+
+export const OrderFigures = Type.Object({
+  since: Timestamp,
+  /** Orders opened since `since`, counted by the status they have now; every status, zeros too. */
+  byStatus: Type.Array(StatusCount),
+  /** The totals of those now CONFIRMED, one sum per currency (none when nothing was confirmed). */
+  confirmedTotals: Type.Array(MoneySchema),
+});
+export type OrderFigures = Static<typeof OrderFigures>;
+
+export const AdminOverviewQuery = Type.Object({
+  lowStockAt: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'a SKU is a stock alert when its available units are at or under this (default 5)' }),
+  ),
+});
+export type AdminOverviewQuery = Static<typeof AdminOverviewQuery>;
+
+export const AdminOverview = Type.Object({
+  /** The start of today, midnight UTC: every figure counts orders opened from then on. */
+  since: Timestamp,
+  orders: Type.Object({ total: Type.Integer({ minimum: 0 }), byStatus: Type.Array(StatusCount) }),
+  /** Today's sales: the totals of today's orders that are CONFIRMED now, per currency. */
+  sales: Type.Array(MoneySchema),
+  /**
+   * Today's checkouts that ended in a sale: `confirmed` (CONFIRMED now) of `attempted` (every order
+   * opened today, whatever became of it); `rate` is their quotient, null when nothing was attempted.
+   */
+  conversion: Type.Object({
+    attempted: Type.Integer({ minimum: 0 }),
+    confirmed: Type.Integer({ minimum: 0 }),
+    rate: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()]),
+  }),
+  stockAlerts: LowStock,
+});
+export type AdminOverview = Static<typeof AdminOverview>;

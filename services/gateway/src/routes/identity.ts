@@ -7,7 +7,12 @@ import { requireCaller } from '../auth.js';
 import { relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
 
-/** Register, login (both under the stricter per-IP limit), the caller's own profile and, for admins, any user's. */
+const USER_PAGE_EXAMPLE: identity.UserPage = {
+  items: [{ ...EXAMPLES.user, createdAt: '2026-12-07T10:15:30.000Z' }],
+  nextCursor: 'MDE5MGM2ZDItMWIyYS03YzNkLThlNGYtNWE2YjdjOGQ5ZTBm',
+};
+
+/** Register, login (both under the stricter per-IP limit), the caller's own profile and, for admins, the list of users and any one of them. */
 export const identityRoutes: RouteArea = (app, { upstream, config }) => {
   app.post(
     '/api/v1/auth/register',
@@ -62,6 +67,27 @@ export const identityRoutes: RouteArea = (app, { upstream, config }) => {
       const caller = requireCaller(request);
       const response = await upstream.call(request, 'identity', { method: 'GET', path: `/users/${encodeURIComponent(caller.userId)}`, idempotent: true });
       return relay(reply, 'identity', response);
+    },
+  );
+
+  app.get(
+    '/api/v1/admin/users',
+    {
+      schema: {
+        tags: [TAGS.identity, TAGS.admin],
+        operationId: 'listUsers',
+        summary: 'Customers (and admins), newest first, optionally those whose name or e-mail contains `q`',
+        security: BEARER_SECURITY,
+        querystring: identity.ListUsersQuery,
+        response: { 200: ok('A page of users', identity.UserPage, USER_PAGE_EXAMPLE), ...problems() },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => {
+      const params = new URLSearchParams();
+      for (const [name, value] of Object.entries(request.query)) if (value !== undefined) params.set(name, String(value));
+      const query = params.size > 0 ? `?${params.toString()}` : '';
+      return relay(reply, 'identity', await upstream.call(request, 'identity', { method: 'GET', path: `/users${query}`, idempotent: true }));
     },
   );
 

@@ -5,6 +5,7 @@ import { cartRoutes } from './cart.js';
 import { orderRoutes } from './orders.js';
 import { paymentRoutes } from './payments.js';
 import { flashSaleRoutes } from './flash-sales.js';
+import { overviewRoutes } from './overview.js';
 import type { RouteArea } from './context.js';
 
 export type { RouteArea, RouteContext } from './context.js';
@@ -16,4 +17,4 @@ export type { WebAppMount } from './web.js';
  * `/api/v1/admin/orders`), flash sales (`/api/v1/flash-sales*`, `/api/v1/admin/flash-sales`)
  * and cluster (`/api/v1/admin/cluster`). Add the service name to `SERVICES` in upstream.ts.
  */
-export const ROUTE_AREAS: readonly RouteArea[] = [identityRoutes, catalogRoutes, inventoryRoutes, cartRoutes, orderRoutes, paymentRoutes, flashSaleRoutes];
+export const ROUTE_AREAS: readonly RouteArea[] = [identityRoutes, catalogRoutes, inventoryRoutes, cartRoutes, orderRoutes, paymentRoutes, flashSaleRoutes, overviewRoutes];

@@ -17,6 +17,12 @@ export class InventoryApp {
     return skus.map((sku) => ({ sku, available: levels.get(sku)?.available ?? 0 }));
   }
 
+  /** The stock alerts: SKUs with `atMost` units available or fewer, scarcest first, at most `limit` of them. */
+  async lowStock(atMost: number, limit: number): Promise<{ threshold: number; items: StockLevel[]; more: boolean }> {
+    const rows = await this.store.lowStock(atMost, limit + 1);
+    return { threshold: atMost, items: rows.slice(0, limit), more: rows.length > limit };
+  }
+
   async setOnHand(sku: string, onHand: number): Promise<StockLevel> {
     const level = await this.store.setOnHand(sku, onHand);
     if (level) return level;

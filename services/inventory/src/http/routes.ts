@@ -22,6 +22,12 @@ export function registerInventoryRoutes(app: HttpApp, inventoryApp: InventoryApp
     return inventoryApp.level(request.params.sku);
   });
 
+  // The admin overview's stock alerts (the gateway composes them with the order figures).
+  app.get('/admin/low-stock', { schema: { querystring: inventory.LowStockQuery, response: { 200: inventory.LowStock } } }, async (request) => {
+    requireAdmin(request);
+    return inventoryApp.lowStock(request.query.atMost ?? inventory.LOW_STOCK_THRESHOLD, request.query.limit ?? LIMITS.pageSizeDefault);
+  });
+
   app.put(
     '/inventory/:sku',
     { schema: { params: inventory.SkuParams, body: inventory.SetStockBody, response: { 200: inventory.StockLevel } } },

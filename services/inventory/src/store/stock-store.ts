@@ -39,6 +39,19 @@ export class StockStore {
     });
   }
 
+  /**
+   * Up to `limit` SKUs with at most `atMost` units available, scarcest first (then by SKU), in one
+   * statement. It reads the whole stock table (one row per SKU): fine for a catalog's thousands of
+   * SKUs; an index on `on_hand - reserved` is the step for far more.
+   */
+  async lowStock(atMost: number, limit: number): Promise<StockLevel[]> {
+    const rows = await this.storage.query<StockRow>(
+      sql`select sku, on_hand, reserved from inventory.stock where on_hand - reserved <= ${atMost}
+          order by on_hand - reserved, sku limit ${limit}`,
+    );
+    return rows.map((r) => stockLevel(r.sku, Number(r.on_hand), Number(r.reserved)));
+  }
+
   /** Seeds stock for SKUs that have none yet; existing rows are left alone. */
   async seedMissing(levels: readonly { sku: string; onHand: number }[]): Promise<number> {
     let created = 0;

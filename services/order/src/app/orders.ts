@@ -1,5 +1,5 @@
 import { AppError, isAppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
-import type { CheckoutBody, Order, OrderStatus } from '@agora/contracts/order';
+import { ORDER_STATUSES, type CheckoutBody, type Order, type OrderFigures, type OrderStatus } from '@agora/contracts/order';
 import {
   SHARD_ROUTER_DEFAULTS,
   SagaOrchestrator,
@@ -17,7 +17,7 @@ import {
   type Storage,
 } from '@agora/platform';
 import { isCancellable } from '../domain/status.js';
-import { ORDERS_SCHEMA, OrderStore } from '../store/order-store.js';
+import { ORDERS_SCHEMA, OrderStore, tallyOrdersSince } from '../store/order-store.js';
 import { cancelSaga, type CancelInput } from './cancel/saga.js';
 import { Checkout, type CheckoutResponse } from './checkout/checkout.js';
 import type { CheckoutInput, PaymentSignal } from './checkout/input.js';
@@ -170,12 +170,17 @@ export class Orders {
     return pageOf(items, limit);
   }
 
-  /** Every shard's newest orders merged by id (UUIDv7, so by time), one page at a time. */
-  async listAll(status: OrderStatus | undefined, limit: number, cursor?: string): Promise<{ items: Order[]; nextCursor: string | null }> {
+  /**
+   * Every shard's newest orders merged by id (UUIDv7, so by time), one page at a time; only those
+   * in `filter.status`, only `filter.userId`'s when given. A shopper's orders sit on their shard,
+   * but one being moved has copies on two: the fan-out and the owner test below hold for them too.
+   */
+  async listAll(filter: { status?: OrderStatus | undefined; userId?: string | undefined }, limit: number, cursor?: string): Promise<{ items: Order[]; nextCursor: string | null }> {
     const beforeId = cursor ? decodeCursor(cursor) : undefined;
+    const { status, userId } = filter;
     const pages = await Promise.all(
       this.all().map(async (shard) => {
-        const rows = await shard.store.page({ limit: limit + 1, ...(status ? { status } : {}), ...(beforeId ? { beforeId } : {}) });
+        const rows = await shard.store.page({ limit: limit + 1, ...(status ? { status } : {}), ...(userId ? { userId } : {}), ...(beforeId ? { beforeId } : {}) });
         return { shard: shard.id, rows, full: rows.length > limit };
       }),
     );
@@ -187,6 +192,29 @@ export class Orders {
       (row) => this.router.shardFor(row.order.userId).id === row.shard,
     );
     return { items: merged.items.map((row) => row.order), nextCursor: merged.nextCursor ? encodeCursor(merged.nextCursor) : null };
+  }
+
+  /**
+   * The orders opened since `since` across every shard: how many are in each status now, and the
+   * totals of the CONFIRMED ones per currency (the admin overview). A shard's copies of a shopper
+   * it does not own (a move not cleaned up yet) are not counted: the owner's are.
+   */
+  async figures(since: Date): Promise<OrderFigures> {
+    const tallies = await Promise.all(this.all().map(async (shard) => ({ shard: shard.id, rows: await tallyOrdersSince(shard.storage, since) })));
+    const counts = new Map<OrderStatus, number>(ORDER_STATUSES.map((s) => [s, 0]));
+    const confirmed = new Map<string, number>();
+    for (const { shard, rows } of tallies) {
+      for (const row of rows) {
+        if (this.router.shardFor(row.userId).id !== shard) continue;
+        counts.set(row.status, (counts.get(row.status) ?? 0) + row.orders);
+        if (row.status === 'CONFIRMED') confirmed.set(row.currency, (confirmed.get(row.currency) ?? 0) + row.amount);
+      }
+    }
+    return {
+      since: since.toISOString(),
+      byStatus: ORDER_STATUSES.map((status) => ({ status, count: counts.get(status) ?? 0 })),
+      confirmedTotals: [...confirmed].sort(([a], [b]) => a.localeCompare(b)).map(([currency, amount]) => ({ amount, currency })),
+    };
   }
 
   /**

@@ -51,6 +51,12 @@ export function registerOrderRoutes(app: HttpApp, orders: Orders, checkoutGate: 
 
   app.get('/admin/orders', { schema: { querystring: order.AdminOrderQuery, response: OrderPageAnswer } }, async (request) => {
     requireAdmin(request);
-    return orders.listAll(request.query.status, request.query.limit ?? 20, request.query.cursor);
+    return orders.listAll({ status: request.query.status, userId: request.query.userId }, request.query.limit ?? 20, request.query.cursor);
+  });
+
+  // The admin overview's order figures (the gateway adds the stock alerts): orders opened since `since`.
+  app.get('/admin/figures', { schema: { querystring: order.OrderFiguresQuery, response: { 200: order.OrderFigures } } }, async (request) => {
+    requireAdmin(request);
+    return orders.figures(new Date(request.query.since));
   });
 }

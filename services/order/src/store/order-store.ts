@@ -377,3 +377,41 @@ export async function tallyOrdersSince(storage: Storage, since: Date): Promise<O
   );
   return rows.map((r) => ({ userId: r.user_id, status: r.status as OrderStatus, currency: r.currency, orders: Number(r.orders), amount: Number(r.amount) }));
 }
+
+/** One shopper's orders in one status and currency, opened since a time: what the day's figures add up. */
+export interface OrderTally {
+  userId: string;
+  status: OrderStatus;
+  currency: string;
+  orders: number;
+  /** The sum of their totals, in minor units. */
+  amount: number;
+}
+
+/**
+ * How far before `since` the id range starts: an order's id is made a moment before its opening
+ * time is read, so the range must not start exactly at `since` (the created_at test is exact).
+ */
+const ID_RANGE_SLACK_MS = 60_000;
+
+/** The smallest UUIDv7 of a millisecond: 48 bits of Unix milliseconds, then zeros. */
+function firstIdAt(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
+}
+
+/**
+ * The orders of one shard opened at or after `since`, tallied per shopper, status and currency in
+ * one statement. Per shopper so the caller can drop a shard's copies of a shopper being moved to
+ * another shard (their owner holds the orders that count). Ids are UUIDv7, so the id range (the
+ * primary key, and the month partitions) bounds what is read; created_at is the exact test.
+ */
+export async function tallyOrdersSince(storage: Storage, since: Date): Promise<OrderTally[]> {
+  const rows = await storage.query<{ user_id: string; status: string; currency: string; orders: number | string; amount: number | string }>(
+    sql`select o.user_id::text as user_id, o.status, o.currency, count(*) as orders, sum(o.total_amount) as amount
+        from orders.orders o
+        where o.id >= ${firstIdAt(since.getTime() - ID_RANGE_SLACK_MS)}::uuid and o.created_at >= ${at(since)}
+        group by o.user_id, o.status, o.currency`,
+  );
+  return rows.map((r) => ({ userId: r.user_id, status: r.status as OrderStatus, currency: r.currency, orders: Number(r.orders), amount: Number(r.amount) }));
+}
