@@ -16,6 +16,7 @@ import { runChaosCommand } from './chaos/command.js';
 import { runSimCommand } from './sim/command.js';
 import { SHARD_CLI_LIMITS, ensureShardDatabases, runShardsCommand, type ShardedService } from './shards.js';
 import { runBackupCommand, runRestoreCommand } from './backup/command.js';
+import { runOrdersCommand } from './orders-archive.js';
 
 const USAGE = `agora — the Agora e-commerce platform
 
@@ -29,6 +30,9 @@ usage:
   agora shards list|add URL|remove ID|rebalance [--service order,cart] [--weight W] [--weights s0=2,s1=1]
                                    the shard maps, and online moves of shoppers between shards
                                    (docs/sharding.md)
+  agora orders archive --before YYYY-MM [--out DIR]
+                                   final months of orders before YYYY-MM to verified files,
+                                   then dropped from every order shard (docs/sharding.md)
   agora service NAME               one service (or a gateway) as its own process, for containers
   agora migrate                    apply every service's migrations
   agora seed                       load the demo catalog and stock (only into an empty catalog)
@@ -265,6 +269,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return -1;
     case 'shards':
       return runShardsCommand(config, rest);
+    case 'orders':
+      return runOrdersCommand(config, rest);
     case 'backup':
       return runBackupCommand(config, rest);
     case 'restore':
