@@ -23,6 +23,21 @@ export type CreateProductBody = Static<typeof CreateProductBody>;
 export const UpdateProductBody = Type.Partial(CreateProductBody, { minProperties: 1 });
 export type UpdateProductBody = Static<typeof UpdateProductBody>;
 
+/**
+ * A product's picture as a page shows it. Every product has one: an uploaded image in several widths
+ * (WebP, `srcset`), or, until one is uploaded, a picture drawn from its name and category (SVG).
+ * URLs are immutable: a new upload or a renamed product gets new ones, so they are cached for a year.
+ */
+export const ProductImage = Type.Object({
+  src: Type.String({ description: 'URL of the image at its largest width' }),
+  srcset: Type.String({ description: 'every width for `srcset` ("url 320w, url 640w, ..."); empty for a drawn (SVG) picture' }),
+  width: Type.Integer({ minimum: 1, description: 'intrinsic width of `src` in pixels (with height: the aspect ratio to reserve)' }),
+  height: Type.Integer({ minimum: 1, description: 'intrinsic height of `src` in pixels' }),
+  alt: Type.String({ description: 'text alternative' }),
+  generated: Type.Boolean({ description: 'true: drawn from the name and category, no image was uploaded' }),
+});
+export type ProductImage = Static<typeof ProductImage>;
+
 export const Variant = Type.Object({
   sku: Type.String(),
   title: Type.String(),
@@ -37,6 +52,7 @@ export const Product = Type.Object({
   description: Type.String(),
   category: Type.String(),
   variants: Type.Array(Variant),
+  image: ProductImage,
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -97,6 +113,7 @@ export const CatalogProduct = Type.Object({
   description: Type.String(),
   category: Type.String(),
   variants: Type.Array(CatalogVariant),
+  image: ProductImage,
   createdAt: Type.String({ description: 'ISO 8601 UTC' }),
   updatedAt: Type.String({ description: 'ISO 8601 UTC' }),
 });
@@ -160,3 +177,66 @@ export function carryAvailability(products: readonly CatalogProduct[]): products
 
 /** The header that asks the catalog for products as shoppers see them (with `available`), and its value. */
 export const STOREFRONT_INCLUDE = { header: 'x-agora-include', value: 'availability' } as const;
+
+/** The image types an admin may upload; every upload is stored as WebP in `PRODUCT_IMAGE_WIDTHS`. */
+export const PRODUCT_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+export type ProductImageType = (typeof PRODUCT_IMAGE_TYPES)[number];
+
+/** The widths an upload is stored in (those narrower than the upload, and the upload's own width when it is narrower than the largest). */
+export const PRODUCT_IMAGE_WIDTHS = [320, 640, 1280] as const;
+
+/** Base64 characters of `bytes` bytes. */
+const base64Chars = (bytes: number) => Math.ceil(bytes / 3) * 4;
+
+/**
+ * `PUT /api/v1/admin/products/:id/image`: the image's bytes in base64 with their type. Bytes over
+ * `LIMITS.productImageBytes` are refused with 413 naming `data`; a type other than PNG, JPEG or WebP,
+ * or bytes that are not the type named, with 415 naming the field.
+ */
+export const UploadProductImageBody = Type.Object({
+  contentType: Type.String({ minLength: 1, maxLength: 100, description: `one of ${PRODUCT_IMAGE_TYPES.join(', ')}` }),
+  data: Type.String({ minLength: 1, description: `the image file in base64, at most ${LIMITS.productImageBytes} bytes once decoded` }),
+  alt: Type.Optional(Type.String({ maxLength: LIMITS.productImageAltChars, description: 'text alternative; the product name when absent' })),
+});
+export type UploadProductImageBody = Static<typeof UploadProductImageBody>;
+
+/**
+ * The largest upload body a server takes for that route: twice the image limit in base64, so that an
+ * image somewhat over the limit still gets a 413 naming `data`, and not the transport's bare 413.
+ */
+export const UPLOAD_IMAGE_BODY_BYTES = base64Chars(LIMITS.productImageBytes * 2) + 1024;
+
+/** An image file's name in its URL: a drawn picture `g-<version>.svg`, an upload's width `<version>-<width>.webp`. */
+export const ImageFileParams = Type.Object({
+  id: ProductIdParams.properties.id,
+  file: Type.String({ pattern: '^(g-[0-9a-f]{16}\\.svg|[0-9a-f]{16}-[0-9]{1,4}\\.webp)$', description: 'file name as the product\'s image URLs give it' }),
+});
+export type ImageFileParams = Static<typeof ImageFileParams>;
+
+/** The public URL of one of a product's image files. */
+export function productImagePath(productId: string, file: string): string {
+  return `/api/v1/products/${productId}/images/${file}`;
+}
+
+/** Internal (catalog to gateway): an image file in JSON, so that it crosses any transport. */
+export const ImageFile = Type.Object({
+  contentType: Type.String(),
+  etag: Type.String(),
+  data: Type.String({ description: 'base64' }),
+});
+export type ImageFile = Static<typeof ImageFile>;
+
+/** Most related products one answer carries; the default when no limit is asked. */
+export const RELATED_PRODUCTS_MAX = 12;
+export const RELATED_PRODUCTS_DEFAULT = 4;
+
+export const RelatedQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: RELATED_PRODUCTS_MAX, default: RELATED_PRODUCTS_DEFAULT, description: 'how many products at most' })),
+});
+export type RelatedQuery = Static<typeof RelatedQuery>;
+
+/** Products of the same category nearest in price to the one asked about, nearest first; never itself. */
+export const RelatedProducts = Type.Object({ items: Type.Array(Product) });
+export type RelatedProducts = Static<typeof RelatedProducts>;
+export const CatalogRelatedProducts = Type.Object({ items: Type.Array(CatalogProduct) });
+export type CatalogRelatedProducts = Static<typeof CatalogRelatedProducts>;

@@ -22,6 +22,12 @@ export const LIMITS = {
   skuChars: 64,
   variantTitleChars: 200,
   variantsPerProduct: 50,
+  /** Largest product image an admin may upload (PNG, JPEG or WebP bytes); larger is refused with 413 naming `data`. */
+  productImageBytes: 4 * 1024 * 1024,
+  /** Most pixels (width × height) an uploaded image may decode to: a small file can hold a huge image, and decoding costs 4 bytes a pixel. */
+  productImagePixels: 25_000_000,
+  /** Longest alt text of a product image. */
+  productImageAltChars: 300,
   cartQuantityMax: 99,
   cartLinesMax: 100,
   /** Failed logins per e-mail inside the window before login answers 429. */

@@ -3,6 +3,7 @@ import { EVENT_TYPES, type StockChanged } from '@agora/contracts/events';
 import { HttpInventoryPort, TIERED_CACHE_DEFAULTS, TTL_JITTER_LIMITS, createHttpApp, type RunningService, type ServiceDeps, type ServiceModule, type Subscription } from '@agora/platform';
 import { CatalogService } from './app/catalog-service.js';
 import { StorefrontReads } from './app/storefront-reads.js';
+import { ProductImages } from './app/product-images.js';
 import { catalogCacheConfig, openCatalogCaches } from './cache-config.js';
 import { InventoryLevels } from './inventory-levels.js';
 import { registerCatalogRoutes } from './http/routes.js';
@@ -42,7 +43,8 @@ export async function createCatalog(deps: ServiceDeps): Promise<CatalogInstance>
   // Writes reach the storefront through this hook once they committed (or failed).
   const service: CatalogService = new CatalogService(store, deps.clock, {}, (ids): Promise<void> => storefront.catalogChanged(ids));
   const storefront: StorefrontReads = new StorefrontReads(store, service, new InventoryLevels(deps.ports?.inventory ?? new HttpInventoryPort(deps.transport)), caches, deps.logger);
-  registerCatalogRoutes(app, service, storefront);
+  const images = new ProductImages(store, deps.clock, (ids) => storefront.catalogChanged(ids));
+  registerCatalogRoutes(app, service, storefront, images);
   let stockFacts: Subscription | undefined;
   const running: RunningService = {
     name: CATALOG_SERVICE,

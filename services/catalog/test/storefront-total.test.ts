@@ -27,6 +27,9 @@ function counting(store: CatalogStore): { repository: CatalogRepository; lists: 
     update: (id, changes) => store.update(id, changes),
     variantsBySku: (skus) => store.variantsBySku(skus),
     categories: () => store.categories(),
+    setImage: (id, image, files, at) => store.setImage(id, image, files, at),
+    imageFile: (id, version, width) => store.imageFile(id, version, width),
+    related: (product, limit) => store.related(product, limit),
   };
   return { repository, lists: () => lists, counts: () => counts };
 }

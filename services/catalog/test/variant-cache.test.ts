@@ -22,6 +22,9 @@ function counting(store: CatalogStore): { repository: CatalogRepository; reads: 
       return store.variantsBySku(skus);
     },
     categories: () => store.categories(),
+    setImage: (id, image, files, at) => store.setImage(id, image, files, at),
+    imageFile: (id, version, width) => store.imageFile(id, version, width),
+    related: (product, limit) => store.related(product, limit),
   };
   return { repository, reads: () => reads };
 }

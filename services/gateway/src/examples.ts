@@ -24,6 +24,7 @@ const product: Static<typeof catalog.Product> = {
     { sku: 'TEE-BLK-M', title: 'Black, M', price: usd(2500), available: 42 },
     { sku: 'TEE-BLK-L', title: 'Black, L', price: usd(2500), available: 0 },
   ],
+  image: { src: `/api/v1/products/${PRODUCT_ID}/images/g-5d1c0e9a7f3b2c41.svg`, srcset: '', width: 800, height: 800, alt: 'Organic cotton T-shirt', generated: true },
   createdAt: AT,
   updatedAt: AT,
 };

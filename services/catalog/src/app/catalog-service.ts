@@ -3,6 +3,7 @@ import { catalog } from '@agora/contracts';
 import { encodeCursor, type CursorPosition } from '../domain/cursor.js';
 import { normalizeFields, normalizeVariants, type ProductData } from '../domain/product.js';
 import { listingOf, type Listing } from '../domain/listing.js';
+import { productImage } from '../domain/image.js';
 import type { CatalogRepository, ListedProduct, ProductChanges } from './ports.js';
 import { VariantCache, type VariantCacheOptions } from './variant-cache.js';
 
@@ -15,6 +16,7 @@ export function toCatalogProduct(product: ProductData): catalog.CatalogProduct {
     description: product.description,
     category: product.category,
     variants: product.variants.map((v) => ({ sku: v.sku, title: v.title, price: { amount: v.price.amount, currency: v.price.currency } })),
+    image: productImage(product),
     createdAt: product.createdAt.toISOString(),
     updatedAt: product.updatedAt.toISOString(),
   };
@@ -128,6 +130,14 @@ export class CatalogService {
       if (v) items.push({ sku: v.sku, productId: v.productId, productName: v.productName, title: v.title, price: { amount: v.price.amount, currency: v.price.currency } });
     }
     return { items };
+  }
+
+  /** Other products of the product's category, nearest in price first; NOT_FOUND when there is no such product. */
+  async related(id: string, limit: number = catalog.RELATED_PRODUCTS_DEFAULT): Promise<catalog.CatalogRelatedProducts> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > catalog.RELATED_PRODUCTS_MAX) throw validationError([{ path: 'limit', message: `must be an integer in 1..${catalog.RELATED_PRODUCTS_MAX}` }]);
+    const product = await this.repository.get(id.toLowerCase());
+    if (!product) throw notFound(`Product ${id}`);
+    return { items: (await this.repository.related(product, limit)).map(toCatalogProduct) };
   }
 
   async categories(): Promise<catalog.CategoryList> {

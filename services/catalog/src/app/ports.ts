@@ -1,5 +1,12 @@
 import type { ProductData, ProductFields, VariantData } from '../domain/product.js';
 import type { Listing, ListingMatch } from '../domain/listing.js';
+import type { StoredImage } from '../domain/image.js';
+
+/** One kept width of an uploaded image, encoded. */
+export interface ImageFileData {
+  width: number;
+  bytes: Uint8Array;
+}
 
 /** A product in a listing with the value it is ordered by before its id (for the next page's cursor). */
 export interface ListedProduct {
@@ -38,6 +45,15 @@ export interface CatalogRepository {
   update(id: string, changes: ProductChanges): Promise<ProductData | undefined>;
   variantsBySku(skus: readonly string[]): Promise<VariantWithProduct[]>;
   categories(): Promise<CategoryCount[]>;
+  /**
+   * Replaces the product's image and its files in one transaction (the old version's files go).
+   * Undefined when there is no such product.
+   */
+  setImage(productId: string, image: StoredImage, files: readonly ImageFileData[], at: Date): Promise<ProductData | undefined>;
+  /** The bytes of one kept width of the product's image at that version; undefined when there is none. */
+  imageFile(productId: string, version: string, width: number): Promise<Uint8Array | undefined>;
+  /** Up to `limit` other products of the product's category, nearest in lowest price first (ties: newest). */
+  related(product: ProductData, limit: number): Promise<ProductData[]>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { AppError, validationError, type FieldError, type Money } from '@agora/kernel';
+import type { StoredImage } from './image.js';
 
 /** A variant as the catalog keeps it: the SKU is its identity across every service. */
 export interface VariantData {
@@ -13,6 +14,8 @@ export interface ProductData {
   description: string;
   category: string;
   variants: VariantData[];
+  /** The uploaded image; none: the product shows its drawn picture. */
+  image?: StoredImage | undefined;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -3,6 +3,7 @@ import { ProblemSchema, catalog } from '@agora/contracts';
 import { requireAdmin, sendJsonText, type HttpApp } from '@agora/platform';
 import type { CatalogService } from '../app/catalog-service.js';
 import type { StorefrontReads } from '../app/storefront-reads.js';
+import type { ProductImages } from '../app/product-images.js';
 
 /**
  * A caller that sends `x-agora-include: availability` (the gateway) gets products as shoppers see
@@ -23,7 +24,7 @@ const adminOnly = async (request: FastifyRequest): Promise<void> => {
  * `/api/v1/admin/products...` here, checks the token and sets the caller headers; other services
  * (cart, checkout) call `/products/by-sku` directly.
  */
-export function registerCatalogRoutes(app: HttpApp, service: CatalogService, storefront: StorefrontReads): void {
+export function registerCatalogRoutes(app: HttpApp, service: CatalogService, storefront: StorefrontReads, images: ProductImages): void {
   // The storefront answers are JSON text already: sent as they are, past the serializer.
   app.get(
     '/products',
@@ -63,6 +64,29 @@ export function registerCatalogRoutes(app: HttpApp, service: CatalogService, sto
       schema: { params: catalog.ProductIdParams, body: catalog.UpdateProductBody, response: { 200: catalog.CatalogProduct, ...problems } },
     },
     async (request) => service.update(request.params.id, request.body),
+  );
+
+  app.get(
+    '/products/:id/related',
+    { schema: { params: catalog.ProductIdParams, querystring: catalog.RelatedQuery, response: { 200: catalog.CatalogRelatedProducts, 400: ProblemSchema, 404: ProblemSchema } } },
+    async (request) => service.related(request.params.id, request.query.limit),
+  );
+
+  // The gateway turns this JSON into the file's bytes with its cache headers: JSON crosses every transport.
+  app.get(
+    '/products/:id/images/:file',
+    { schema: { params: catalog.ImageFileParams, response: { 200: catalog.ImageFile, 400: ProblemSchema, 404: ProblemSchema } } },
+    async (request) => images.file(request.params.id, request.params.file),
+  );
+
+  app.put(
+    '/products/:id/image',
+    {
+      onRequest: adminOnly,
+      bodyLimit: catalog.UPLOAD_IMAGE_BODY_BYTES,
+      schema: { params: catalog.ProductIdParams, body: catalog.UploadProductImageBody, response: { 200: catalog.CatalogProduct, ...problems, 413: ProblemSchema, 415: ProblemSchema } },
+    },
+    async (request) => images.upload(request.params.id, request.body),
   );
 
   app.get('/categories', { schema: { response: { 200: catalog.CategoryList } } }, async () => service.categories());

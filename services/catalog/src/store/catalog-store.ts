@@ -5,8 +5,9 @@ import { skuTaken, type ProductData, type VariantData } from '../domain/product.
 import type { SearchTerms } from '../domain/search.js';
 import type { CursorPosition } from '../domain/cursor.js';
 import type { Listing, ListingMatch } from '../domain/listing.js';
-import type { CatalogRepository, CategoryCount, ListedProduct, ProductChanges, VariantWithProduct } from '../app/ports.js';
-import { products, variants } from './schema.js';
+import type { CatalogRepository, CategoryCount, ImageFileData, ListedProduct, ProductChanges, VariantWithProduct } from '../app/ports.js';
+import type { StoredImage } from '../domain/image.js';
+import { productImageFiles, productImages, products, variants } from './schema.js';
 
 const productColumns = {
   id: products.id,
@@ -257,6 +258,39 @@ export class CatalogStore implements CatalogRepository {
       .orderBy(asc(products.category));
   }
 
+  async setImage(productId: string, image: StoredImage, files: readonly ImageFileData[], at: Date): Promise<ProductData | undefined> {
+    return this.storage.transaction(async (tx) => {
+      const locked = await tx.select({ id: products.id }).from(products).where(eq(products.id, productId)).for('update');
+      if (locked.length === 0) return undefined;
+      await tx.delete(productImageFiles).where(eq(productImageFiles.productId, productId));
+      const row = { version: image.version, alt: image.alt, widths: image.widths, width: image.width, height: image.height, createdAt: at };
+      await tx.insert(productImages).values({ productId, ...row }).onConflictDoUpdate({ target: productImages.productId, set: row });
+      // One row per statement: a file may be megabytes, and a multi-row insert would hold them all in one message.
+      for (const file of files) await tx.insert(productImageFiles).values({ productId, version: image.version, width: file.width, bytes: file.bytes });
+      await tx.update(products).set({ updatedAt: at }).where(eq(products.id, productId));
+      return this.get(productId, tx);
+    });
+  }
+
+  async imageFile(productId: string, version: string, width: number): Promise<Uint8Array | undefined> {
+    const rows = await this.storage.db
+      .select({ bytes: productImageFiles.bytes })
+      .from(productImageFiles)
+      .where(and(eq(productImageFiles.productId, productId), eq(productImageFiles.version, version), eq(productImageFiles.width, width)));
+    return rows[0]?.bytes;
+  }
+
+  async related(product: ProductData, limit: number): Promise<ProductData[]> {
+    const lowest = Math.min(...product.variants.map((v) => v.price.amount));
+    const rows = await this.storage.db
+      .select(productColumns)
+      .from(products)
+      .where(and(eq(products.category, product.category), ne(products.id, product.id)))
+      .orderBy(sql`abs(${products.minPrice} - ${Number.isFinite(lowest) ? lowest : 0}::bigint)`, desc(products.id))
+      .limit(limit);
+    return this.withVariants(this.storage.db, rows);
+  }
+
   /** One transaction; a unique violation that slipped past the check (a race) is still a 409. */
   private async write<T>(work: (tx: Tx) => Promise<T>, written: readonly VariantData[]): Promise<T> {
     try {
@@ -288,6 +322,11 @@ export class CatalogStore implements CatalogRepository {
       .from(variants)
       .where(inArray(variants.productId, rows.map((r) => r.id)))
       .orderBy(asc(variants.productId), asc(variants.position));
+    const images = await executor
+      .select({ productId: productImages.productId, version: productImages.version, alt: productImages.alt, widths: productImages.widths, width: productImages.width, height: productImages.height })
+      .from(productImages)
+      .where(inArray(productImages.productId, rows.map((r) => r.id)));
+    const imageOf = new Map(images.map(({ productId, ...image }) => [productId, image]));
     const byProduct = new Map<string, VariantData[]>();
     for (const v of found) {
       const list = byProduct.get(v.productId) ?? [];
@@ -302,6 +341,7 @@ export class CatalogStore implements CatalogRepository {
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
       variants: byProduct.get(r.id) ?? [],
+      image: imageOf.get(r.id),
     }));
   }
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, customType, index, integer, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, customType, index, integer, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /** Every catalog table lives in the `catalog` PostgreSQL schema; no other service reads it. */
 export const catalogSchema = pgSchema('catalog');
@@ -7,6 +7,13 @@ export const catalogSchema = pgSchema('catalog');
 const tsvector = customType<{ data: string }>({
   dataType() {
     return 'tsvector';
+  },
+});
+
+/** Raw bytes: an image file (node-postgres reads a Buffer, PGlite a Uint8Array; both are Uint8Array). */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType() {
+    return 'bytea';
   },
 });
 
@@ -65,4 +72,39 @@ export const variants = catalogSchema.table(
     check('variants_price_amount_check', sql`"price_amount" >= 0`),
     check('variants_currency_check', sql`"currency" ~ '^[A-Z]{3}$'`),
   ],
+);
+
+/**
+ * A product's uploaded image (at most one; a product without a row shows its drawn picture). The
+ * version is a digest of the upload: it names the files, so their URLs never serve other bytes.
+ */
+export const productImages = catalogSchema.table(
+  'product_images',
+  {
+    productId: uuid('product_id')
+      .primaryKey()
+      .references(() => products.id, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    alt: text('alt').notNull(),
+    /** The widths kept in `product_image_files`, ascending; the last is `width`. */
+    widths: integer('widths').array().notNull(),
+    width: integer('width').notNull(),
+    height: integer('height').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [check('product_images_size_check', sql`"width" > 0 and "height" > 0`)],
+);
+
+/** The WebP file of each kept width of a product's image, written with its `product_images` row. */
+export const productImageFiles = catalogSchema.table(
+  'product_image_files',
+  {
+    productId: uuid('product_id')
+      .notNull()
+      .references(() => products.id, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    width: integer('width').notNull(),
+    bytes: bytea('bytes').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.productId, t.version, t.width] })],
 );
