@@ -6,10 +6,11 @@ import { catalogModule, seedDemoCatalog } from '@agora/catalog';
 import { inventoryModule, StockStore } from '@agora/inventory';
 import { cartModule } from '@agora/cart';
 import { paymentModule } from '@agora/payment';
+import { createOrderModule } from '@agora/order';
 import { collectPorts } from '@agora/cli';
 
-/** The callees of the order service, in `agora start`'s order. */
-const CALLEES: readonly ServiceModule[] = [catalogModule, inventoryModule, cartModule, paymentModule];
+/** The callees of the order service, in `agora start`'s order, then the order service (the gateway's callee). */
+const MODULES: readonly ServiceModule[] = [catalogModule, inventoryModule, cartModule, paymentModule, createOrderModule()];
 
 /** Units on hand of the plentiful SKU: far more than every test of the suite reserves together. */
 export const PLENTY = 10_000;
@@ -19,7 +20,7 @@ export const SCARCE = 1;
 export interface PortSystem {
   /** The ports over the services' application objects. */
   inProcess: ServicePorts;
-  /** The ports over the services' HTTP routes (Fastify inject through InProcessTransport), asserted as the order service. */
+  /** The ports over the services' HTTP routes (Fastify inject through InProcessTransport), asserted as their caller would be (the order port's by the gateway, the others' by the order service). */
   http: ServicePorts;
   /** To the services' guarded routes, without caller assertions (ServiceRequest.caller is not sent). */
   transport: InProcessTransport;
@@ -29,7 +30,7 @@ export interface PortSystem {
 }
 
 /**
- * The four services the order service calls, on one fresh database (PostgreSQL when it runs, else
+ * The four services the order service calls, and the order service, on one fresh database (PostgreSQL when it runs, else
  * PGlite), each reachable both ways.
  */
 export async function startPortSystem(): Promise<PortSystem> {
@@ -46,9 +47,9 @@ export async function startPortSystem(): Promise<PortSystem> {
     await release();
   };
   try {
-    for (const module of CALLEES) if (module.migrationsFolder) await storage.migrate(module.name, module.migrationsFolder);
+    for (const module of MODULES) if (module.migrationsFolder) await storage.migrate(module.name, module.migrationsFolder);
     const env = new EnvReader({ AGORA_PAYMENT_WEBHOOK_SECRET: 'ports-test-webhook-secret-0123456789' });
-    for (const module of CALLEES) {
+    for (const module of MODULES) {
       const service = await module.create({
         storage,
         logger,
@@ -73,9 +74,10 @@ export async function startPortSystem(): Promise<PortSystem> {
       { sku: plenty, onHand: PLENTY },
       { sku: scarce, onHand: SCARCE },
     ]);
-    const { inventory, payment, cart, catalog } = ports;
-    if (!inventory || !payment || !cart || !catalog) throw new Error(`a callee offers no in-process port: ${Object.keys(ports).join(', ')}`);
-    return { inProcess: { inventory, payment, cart, catalog }, http: httpPorts(assertingForTests(transport, 'order')), transport, skus: { plenty, scarce }, stop };
+    const { inventory, payment, cart, catalog, order } = ports;
+    if (!inventory || !payment || !cart || !catalog || !order) throw new Error(`a service offers no in-process port: ${Object.keys(ports).join(', ')}`);
+    const http = { ...httpPorts(assertingForTests(transport, 'order')), order: httpPorts(assertingForTests(transport, 'gateway')).order };
+    return { inProcess: { inventory, payment, cart, catalog, order }, http, transport, skus: { plenty, scarce }, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, newId } from '@agora/kernel';
-import type { ServicePorts, catalog, inventory, payment } from '@agora/contracts';
+import type { ServicePorts, catalog, inventory, order, payment } from '@agora/contracts';
 import { assertingForTests } from '@agora/platform/testing';
 import { SCARCE, startPortSystem, type PortSystem } from './port-system.js';
 
@@ -51,6 +51,10 @@ async function createFlashSale(sku: string, quantity: number, perUserLimit: numb
   const response = await assertingForTests(system.transport, 'gateway').request('inventory', { method: 'POST', path: '/admin/flash-sales', body, caller: { userId: newId(), role: 'admin' } });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   return (response.body as { id: string }).id;
+}
+
+function checkoutBody(token: string): order.CheckoutBody {
+  return { payment: { method: 'card', token }, shippingAddress: { name: 'Port Buyer', line1: '1 Port Road', city: 'Porto', postalCode: '4000', country: 'PT' } };
 }
 
 const adapters: { name: string; ports: () => ServicePorts }[] = [
@@ -176,10 +180,73 @@ for (const adapter of adapters) {
         await expect(ports().cart.lines(userId)).resolves.toEqual({ lines: [{ sku: system.skus.plenty, quantity: 1 }] });
       });
 
+      it('adds a SKU, merged with its line, and answers the priced cart', async () => {
+        const userId = newId();
+        const first = await ports().cart.add(userId, { sku: system.skus.plenty, quantity: 2 }, { requestId: 'req-cart-add-1' });
+        expect(first).toMatchObject({ itemCount: 2, items: [{ sku: system.skus.plenty, quantity: 2 }], unavailable: [] });
+        const second = await ports().cart.add(userId, { sku: system.skus.plenty, quantity: 3 });
+        expect(second.items).toEqual([expect.objectContaining({ sku: system.skus.plenty, quantity: 5 })]);
+        expect(second.subtotal.amount).toBe(5 * (second.items[0]?.unitPrice.amount ?? Number.NaN));
+        await expect(ports().cart.lines(userId)).resolves.toEqual({ lines: [{ sku: system.skus.plenty, quantity: 5 }] });
+      });
+
+      it('refuses to add a SKU the catalog does not sell as NOT_FOUND, and adds nothing', async () => {
+        const userId = newId();
+        expect((await failure(ports().cart.add(userId, { sku: 'NO-SUCH-SKU-1', quantity: 1 }))).code).toBe('NOT_FOUND');
+        await expect(ports().cart.lines(userId)).resolves.toEqual({ lines: [] });
+      });
+
       it('refuses a caller that is not a user as UNAUTHENTICATED', async () => {
+        expect((await failure(ports().cart.add('not-a-user', { sku: system.skus.plenty, quantity: 1 }))).code).toBe('UNAUTHENTICATED');
         expect((await failure(ports().cart.lines('not-a-user'))).code).toBe('UNAUTHENTICATED');
         expect((await failure(ports().cart.lines(''))).code).toBe('UNAUTHENTICATED');
         expect((await failure(ports().cart.checkedOut('admin', { orderId: newId(), lines: [] }))).code).toBe('UNAUTHENTICATED');
+      });
+    });
+
+    describe('order', () => {
+      const shopper = () => ({ userId: newId(), role: 'customer' as const });
+
+      it('checks out a cart: 201 with the confirmed order; the same key answers the same order again, replayed', async () => {
+        const caller = shopper();
+        await addToCart(caller.userId, system.skus.plenty, 2);
+        const key = `checkout-${newId()}`;
+        const first = await ports().order.checkout(caller, key, checkoutBody('tok_visa'), { requestId: 'req-checkout-1' });
+        expect(first).toMatchObject({ status: 201, replayed: false, order: { userId: caller.userId, status: 'CONFIRMED', lines: [expect.objectContaining({ sku: system.skus.plenty, quantity: 2 })] } });
+        const again = await ports().order.checkout(caller, key, checkoutBody('tok_visa'));
+        expect(again).toMatchObject({ status: 201, replayed: true, order: { id: first.order.id, status: 'CONFIRMED' } });
+        await expect(ports().cart.lines(caller.userId)).resolves.toEqual({ lines: [] });
+      });
+
+      it('answers 202 while an asynchronous payment is pending', async () => {
+        const caller = shopper();
+        await addToCart(caller.userId, system.skus.plenty, 1);
+        const answer = await ports().order.checkout(caller, `checkout-${newId()}`, checkoutBody('tok_async'));
+        expect(answer).toMatchObject({ status: 202, replayed: false, order: { userId: caller.userId } });
+      });
+
+      it('fails a business outcome with its code: an empty cart, a declined card (kept for its key), more than is in stock', async () => {
+        expect((await failure(ports().order.checkout(shopper(), `checkout-${newId()}`, checkoutBody('tok_visa')))).code).toBe('CART_EMPTY');
+        const declined = shopper();
+        await addToCart(declined.userId, system.skus.plenty, 1);
+        const key = `checkout-${newId()}`;
+        const refusal = await failure(ports().order.checkout(declined, key, checkoutBody('tok_declined')));
+        expect(refusal.code).toBe('PAYMENT_DECLINED');
+        expect(refusal.extras).toMatchObject({ order: { status: 'PAYMENT_FAILED' } });
+        expect((await failure(ports().order.checkout(declined, key, checkoutBody('tok_declined')))).code).toBe('PAYMENT_DECLINED');
+        const short = shopper();
+        await addToCart(short.userId, system.skus.scarce, SCARCE + 1);
+        const outOfStock = await failure(ports().order.checkout(short, `checkout-${newId()}`, checkoutBody('tok_visa')));
+        expect(outOfStock.code).toBe('OUT_OF_STOCK');
+        expect(outOfStock.extras).toMatchObject({ order: { status: 'REJECTED' } });
+      });
+
+      it('refuses the same key with another body as IDEMPOTENCY_MISMATCH', async () => {
+        const caller = shopper();
+        await addToCart(caller.userId, system.skus.plenty, 1);
+        const key = `checkout-${newId()}`;
+        await ports().order.checkout(caller, key, checkoutBody('tok_visa'));
+        expect((await failure(ports().order.checkout(caller, key, checkoutBody('tok_insufficient_funds')))).code).toBe('IDEMPOTENCY_MISMATCH');
       });
     });
 
@@ -246,6 +313,16 @@ describe('service ports: both adapters answer the same DTO', () => {
     await expect(system.http.cart.checkedOut(userId, body)).resolves.toEqual(await system.inProcess.cart.checkedOut(userId, body));
     const skus = [system.skus.plenty, system.skus.scarce];
     await expect(system.http.catalog.variants(skus)).resolves.toEqual(await system.inProcess.catalog.variants(skus));
+  });
+
+  it('for a checkout made by one and replayed by the other, and a cart add', async () => {
+    const caller = { userId: newId(), role: 'customer' as const };
+    const added = await system.inProcess.cart.add(caller.userId, { sku: system.skus.plenty, quantity: 1 });
+    await expect(system.http.cart.add(caller.userId, { sku: system.skus.plenty, quantity: 1 })).resolves.toEqual({ ...added, items: [{ ...added.items[0], quantity: 2, lineTotal: { ...added.subtotal, amount: 2 * added.subtotal.amount } }], subtotal: { ...added.subtotal, amount: 2 * added.subtotal.amount }, itemCount: 2 });
+    const key = `checkout-${newId()}`;
+    const made = await system.http.order.checkout(caller, key, checkoutBody('tok_visa'));
+    const replayed = await system.inProcess.order.checkout(caller, key, checkoutBody('tok_visa'));
+    expect(replayed).toEqual({ ...made, replayed: true });
   });
 
   it('for a storefront product and page: the same document, the same availability', async () => {

@@ -226,9 +226,12 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
       config: gatewayConfig,
       readiness,
       isDraining: () => draining,
-      // Storefront reads straight from the catalog's cache and flash-sale purchases straight to the sale, without the transport.
+      // Storefront reads straight from the catalog's cache, flash-sale purchases straight to the
+      // sale, adds to cart and checkouts straight to their services: without the transport.
       ...(ports.catalog ? { catalog: ports.catalog } : {}),
       ...(ports.inventory ? { inventory: ports.inventory } : {}),
+      ...(ports.cart ? { cart: ports.cart } : {}),
+      ...(ports.order ? { order: ports.order } : {}),
       ...(webRoot === undefined ? {} : { web: { root: webRoot } }),
       // The shards as the stored maps list them (docs/sharding.md).
       cluster: async () => ({ ...singleProcessView(services), shards: await storedShardRows(['order', 'cart'], (service) => storages.forService(service)) }),

@@ -9,5 +9,5 @@ export * as order from './order.js';
 export * as cart from './cart.js';
 export * as payment from './payment.js';
 export * as flashSale from './flash-sale.js';
-export type { InventoryPort, PaymentPort, CartPort, CatalogPort, PortCallOptions, ServicePorts, PortName, PortCaller, StorefrontText } from './ports.js';
+export type { InventoryPort, PaymentPort, CartPort, CatalogPort, OrderPort, CheckoutAnswer, PortCallOptions, ServicePorts, PortName, PortCaller, StorefrontText } from './ports.js';
 export { PORT_NAMES } from './ports.js';

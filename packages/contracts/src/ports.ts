@@ -1,9 +1,10 @@
 import type { Money } from '@agora/kernel';
-import type { CartLines, CheckedOutBody, CheckedOutResult } from './cart.js';
+import type { AddItemBody, Cart, CartLines, CheckedOutBody, CheckedOutResult } from './cart.js';
 import type { ProductQuery, SkuVariant } from './catalog.js';
 import type { Ticket } from './flash-sale.js';
 import type { Role } from './identity.js';
 import type { Availability, Reservation, ReserveBody } from './inventory.js';
+import type { CheckoutBody, Order } from './order.js';
 import type { AuthorizeBody, PaymentIntent } from './payment.js';
 
 /*
@@ -53,8 +54,10 @@ export interface PortCallOptions {
   requestId?: string;
 }
 
-/** A user's cart, as the order service sees it. The user is the caller: UNAUTHENTICATED unless a user id (UUID). */
+/** A user's cart, as the order service and the gateway see it. The user is the caller: UNAUTHENTICATED unless a user id (UUID). */
 export interface CartPort {
+  /** Adds a SKU to the cart (merged with its line) and answers the priced cart. NOT_FOUND for an unknown SKU, CONFLICT over the limits. */
+  add(userId: string, body: AddItemBody, options?: PortCallOptions): Promise<Cart>;
   lines(userId: string, options?: PortCallOptions): Promise<CartLines>;
   /** Removes an order's lines from the cart once per order id (`applied` false on a replay). */
   checkedOut(userId: string, body: CheckedOutBody): Promise<CheckedOutResult>;
@@ -80,14 +83,34 @@ export interface CatalogPort {
   storefrontPage(query: ProductQuery): Promise<StorefrontText>;
 }
 
+/** A checkout's answer: 201 with the final order, 202 while its payment is pending. */
+export interface CheckoutAnswer {
+  status: 201 | 202;
+  order: Order;
+  /** The answer kept for this Idempotency-Key, given again to a later request. */
+  replayed: boolean;
+}
+
+/** Checkouts, as the gateway asks for them. */
+export interface OrderPort {
+  /**
+   * Runs `caller`'s checkout behind the order service's admission gate: UNAVAILABLE with a
+   * Retry-After when the gate sheds it, before any work. A business outcome is the AppError its
+   * problem names (CART_EMPTY, OUT_OF_STOCK, PAYMENT_DECLINED, CONFLICT, IDEMPOTENCY_MISMATCH),
+   * also when it is the outcome kept for the key.
+   */
+  checkout(caller: PortCaller, idempotencyKey: string | undefined, body: CheckoutBody, options?: PortCallOptions): Promise<CheckoutAnswer>;
+}
+
 /** The ports, by the name of the service that offers them. */
 export interface ServicePorts {
   inventory: InventoryPort;
   payment: PaymentPort;
   cart: CartPort;
   catalog: CatalogPort;
+  order: OrderPort;
 }
 
 export type PortName = keyof ServicePorts;
 
-export const PORT_NAMES: readonly PortName[] = ['inventory', 'payment', 'cart', 'catalog'];
+export const PORT_NAMES: readonly PortName[] = ['inventory', 'payment', 'cart', 'catalog', 'order'];

@@ -1,10 +1,11 @@
 import { AppError, isUuid } from '@agora/kernel';
-import type { CartPort, cart } from '@agora/contracts';
+import type { CartPort, PortCallOptions, cart } from '@agora/contracts';
 import { InProcessBoundary, type Logger } from '@agora/platform';
 import type { CartService } from './app/cart-service.js';
 
 /**
- * The cart port in process: the cart routes' application object, called directly. The routes
+ * The cart port in process: the cart routes' application object, called directly (by the order
+ * service for the lines it checks out, by the gateway for an add to cart). The routes
  * take the cart's owner from the caller headers and refuse a caller that is not a user before
  * anything else; here the user id comes explicitly and is checked the same way.
  */
@@ -16,6 +17,10 @@ export class InProcessCartPort implements CartPort {
     logger: Logger,
   ) {
     this.boundary = new InProcessBoundary('cart', logger);
+  }
+
+  add(userId: string, body: cart.AddItemBody, options: PortCallOptions = {}): Promise<cart.Cart> {
+    return this.boundary.run('add', async () => this.carts.add(owner(userId), body, options.requestId ? { requestId: options.requestId } : {}));
   }
 
   lines(userId: string): Promise<cart.CartLines> {

@@ -1,4 +1,4 @@
-import type { CatalogPort, InventoryPort } from '@agora/contracts';
+import type { CartPort, CatalogPort, InventoryPort, OrderPort } from '@agora/contracts';
 import { createHttpApp, registerOperationalRoutes } from '@agora/platform';
 import type { HttpApp, Logger, Metrics, ReadinessCheck, ServiceTransport, TokenService } from '@agora/platform';
 import { installAuth } from './auth.js';
@@ -38,6 +38,10 @@ export interface GatewayOptions {
   catalog?: CatalogPort;
   /** The inventory's port when it runs in this process: flash-sale purchases skip the transport. */
   inventory?: InventoryPort;
+  /** The cart's port when it runs in this process: adds to cart skip the transport. */
+  cart?: CartPort;
+  /** The order's port when it runs in this process: checkouts skip the transport (its admission gate still applies). */
+  order?: OrderPort;
 }
 
 /**
@@ -66,7 +70,15 @@ export async function createGateway(options: GatewayOptions): Promise<HttpApp> {
   registerOperationalRoutes(app, options.readiness, metrics, options.isDraining);
 
   const upstream = new Upstream(options.transport, config.serviceTimeoutMs);
-  const context: RouteContext = { upstream, availability: new AvailabilityEnricher(upstream, metrics), config, ...(options.catalog ? { catalog: options.catalog } : {}), ...(options.inventory ? { inventory: options.inventory } : {}) };
+  const context: RouteContext = {
+    upstream,
+    availability: new AvailabilityEnricher(upstream, metrics),
+    config,
+    ...(options.catalog ? { catalog: options.catalog } : {}),
+    ...(options.inventory ? { inventory: options.inventory } : {}),
+    ...(options.cart ? { cart: options.cart } : {}),
+    ...(options.order ? { order: options.order } : {}),
+  };
   for (const area of ROUTE_AREAS) area(app, context);
   if (options.cluster) {
     registerClusterRoute(app, options.cluster);

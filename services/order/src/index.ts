@@ -13,11 +13,13 @@ import {
 } from '@agora/platform';
 import { Collaborators } from './app/clients.js';
 import { Orders } from './app/orders.js';
-import { checkoutGate } from './http/admission.js';
+import { checkoutGate } from './app/admission.js';
 import { registerOrderRoutes } from './http/routes.js';
+import { InProcessOrderPort } from './port.js';
 import { createFlashSaleOrders } from './app/flash-sale/module.js';
 import { registerPayRoute } from './http/flash-sale-routes.js';
 import { ORDERS_SCHEMA } from './store/order-store.js';
+import { MonthPartitionMaintenance } from './store/partitions.js';
 
 export const ORDER_MIGRATIONS = fileURLToPath(new URL('./store/migrations', import.meta.url));
 
@@ -75,7 +77,8 @@ async function createOrderService(deps: ServiceDeps, options: OrderModuleOptions
   const firstShard = orders.all()[0];
   if (options.sagaLogObserver && firstShard) observe = options.sagaLogObserver(deps, [firstShard.checkout, firstShard.cancel]);
   const flashSales = createFlashSaleOrders(deps, orders, collaborators);
-  registerOrderRoutes(app, orders, checkoutGate(deps.env, deps.metrics), (caller, orderId) => flashSales.payments.refuseCancel(caller, orderId));
+  const checkouts = new InProcessOrderPort(orders, checkoutGate(deps.env, deps.metrics), deps.logger);
+  registerOrderRoutes(app, orders, checkouts, (caller, orderId) => flashSales.payments.refuseCancel(caller, orderId));
   registerPayRoute(app, flashSales.payments);
   // One outbox relay per shard, and one more for each shard a map change adds.
   const relays = new Map<string, OutboxRelay>();
@@ -90,10 +93,13 @@ async function createOrderService(deps: ServiceDeps, options: OrderModuleOptions
   };
   syncRelays();
   const unsubscribe = router.onChange(syncRelays);
+  // Each shard's month partitions are made ahead, at start and every few hours (docs/sharding.md).
+  const partitions = new MonthPartitionMaintenance(router, deps.clock, deps.logger);
   let subscription: { stop(): Promise<void> } | undefined;
   return {
     name: 'order',
     app,
+    ports: { order: checkouts },
     readiness: [{ name: 'database', check: () => deps.storage.ping() }],
     async start() {
       subscription = await deps.bus.subscribe({
@@ -109,6 +115,7 @@ async function createOrderService(deps: ServiceDeps, options: OrderModuleOptions
           });
         },
       });
+      await partitions.start();
       relaying = true;
       for (const relay of relays.values()) relay.start();
       await flashSales.start();
@@ -118,6 +125,7 @@ async function createOrderService(deps: ServiceDeps, options: OrderModuleOptions
       await subscription?.stop();
       await flashSales.stop();
       await orders.stopBackground();
+      await partitions.stop();
       unsubscribe();
       await Promise.all([...relays.values()].map((r) => r.stop()));
       await app.close();

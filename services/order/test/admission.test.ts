@@ -11,7 +11,7 @@ import {
   type AdmissionLimits,
   type AdmissionObserver,
   type RefusalReason,
-} from '../src/http/admission.js';
+} from '../src/app/admission.js';
 
 /** A promise the test settles by hand: the work of one admitted entry. */
 function deferred(): { promise: Promise<void>; resolve(): void; reject(error: Error): void } {

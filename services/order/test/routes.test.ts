@@ -4,8 +4,9 @@ import type { order } from '@agora/contracts';
 import { createHttpApp, createLogger, type Caller, type HttpApp } from '@agora/platform';
 import { guardForTests, injectAs } from '@agora/platform/testing';
 import type { CheckoutResponse, Orders } from '../src/app/orders.js';
-import { AdmissionGate, CHECKOUT_ADMISSION_DEFAULTS } from '../src/http/admission.js';
+import { AdmissionGate, CHECKOUT_ADMISSION_DEFAULTS } from '../src/app/admission.js';
 import { registerOrderRoutes } from '../src/http/routes.js';
+import { InProcessOrderPort } from '../src/port.js';
 
 // The order routes answer through the contract's response schemas: what the use cases hand them is
 // checked on the way out. The use cases are stood in for: only the HTTP face is under test.
@@ -34,7 +35,8 @@ const CHECKOUT_BODY = {
 function appWith(orders: Partial<Record<keyof Orders, unknown>>): HttpApp {
   const app = createHttpApp({ name: 'order', logger: createLogger('order', 'silent') });
   guardForTests(app, 'order');
-  registerOrderRoutes(app, orders as Orders, new AdmissionGate(CHECKOUT_ADMISSION_DEFAULTS));
+  const logger = createLogger('order', 'silent');
+  registerOrderRoutes(app, orders as Orders, new InProcessOrderPort(orders as Orders, new AdmissionGate(CHECKOUT_ADMISSION_DEFAULTS), logger));
   return app;
 }
 

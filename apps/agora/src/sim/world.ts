@@ -185,6 +185,7 @@ export function buildWorld(rt: SimRuntime, bugs: ReadonlySet<SimBug>): { world: 
       paymentsOf: (orderId) => network.call(from, paymentProc, 'paymentsOf', () => paymentPort.paymentsOf(orderId)),
     };
     const cart: CartPort = {
+      add: () => Promise.reject(new Error('sim: the checkout front is modelled; it adds nothing to a cart')),
       lines: () => Promise.reject(new Error('sim: the checkout front is modelled; it reads no cart')),
       checkedOut: (userId, body) =>
         network.call(from, cartProc, 'checkedOut', () => cartProc.statement('checked out', () => ({ orderId: body.orderId, ...world.cart.apply(body.orderId), lines: body.lines }))),

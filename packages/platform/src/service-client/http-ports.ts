@@ -1,6 +1,6 @@
-import type { Money } from '@agora/kernel';
+import { AppError, fromProblem, isProblem, type Money } from '@agora/kernel';
 import { catalog, inventory, type flashSale } from '@agora/contracts';
-import type { CartPort, CatalogPort, InventoryPort, PaymentPort, PortCallOptions, PortCaller, ServicePorts, StorefrontText, cart, payment } from '@agora/contracts';
+import type { CartPort, CatalogPort, CheckoutAnswer, InventoryPort, OrderPort, PaymentPort, PortCallOptions, PortCaller, ServicePorts, StorefrontText, cart, order, payment } from '@agora/contracts';
 import { ServiceClient } from './client.js';
 import type { ServiceTransport } from './transport.js';
 
@@ -86,10 +86,14 @@ export class HttpCartPort implements CartPort {
     this.client = new ServiceClient('cart', transport);
   }
 
+  add(userId: string, body: cart.AddItemBody, options: PortCallOptions = {}): Promise<cart.Cart> {
+    return this.client.call({ method: 'POST', path: '/cart/items', body, caller: { userId, role: 'customer' } }, contextOf(options));
+  }
+
   lines(userId: string, options: PortCallOptions = {}): Promise<cart.CartLines> {
     return this.client.call(
       { method: 'GET', path: '/cart/lines', caller: { userId, role: 'customer' }, idempotent: true },
-      options.requestId ? { requestId: options.requestId } : {},
+      contextOf(options),
     );
   }
 
@@ -123,6 +127,34 @@ export class HttpCatalogPort implements CatalogPort {
 
 const STOREFRONT_HEADERS = { [catalog.STOREFRONT_INCLUDE.header]: catalog.STOREFRONT_INCLUDE.value };
 
+/** `POST /checkout` as the caller, its Idempotency-Key a header as at the gateway. */
+export class HttpOrderPort implements OrderPort {
+  private readonly client: ServiceClient;
+
+  constructor(transport: ServiceTransport) {
+    this.client = new ServiceClient('order', transport);
+  }
+
+  async checkout(caller: PortCaller, idempotencyKey: string | undefined, body: order.CheckoutBody, options: PortCallOptions = {}): Promise<CheckoutAnswer> {
+    const headers: Record<string, string> = idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey };
+    const response = await this.client.raw({ method: 'POST', path: '/checkout', body, caller, headers }, contextOf(options));
+    if (isProblem(response.body)) throw withRetryAfter(fromProblem(response.body), response.headers['retry-after']);
+    if (response.status !== 201 && response.status !== 202) throw new Error(`order answered a checkout with ${response.status} and no problem`);
+    return { status: response.status, order: response.body as order.Order, replayed: response.headers['idempotent-replayed'] === 'true' };
+  }
+}
+
+/** A shed checkout's problem keeps the wait its Retry-After header told (the gate's answer, docs/api.md). */
+function withRetryAfter(error: AppError, header: string | string[] | undefined): AppError {
+  const seconds = typeof header === 'string' ? Number(header) : Number.NaN;
+  if (!Number.isInteger(seconds) || seconds <= 0) return error;
+  return new AppError(error.code, error.message, { ...(error.errors ? { errors: error.errors } : {}), ...(error.extras ? { extras: error.extras } : {}), retryAfterSeconds: seconds });
+}
+
+function contextOf(options: PortCallOptions): { requestId?: string } {
+  return options.requestId ? { requestId: options.requestId } : {};
+}
+
 /** Every port over one transport (what a service uses when its callees run in other processes). */
 export function httpPorts(transport: ServiceTransport): ServicePorts {
   return {
@@ -130,5 +162,6 @@ export function httpPorts(transport: ServiceTransport): ServicePorts {
     payment: new HttpPaymentPort(transport),
     cart: new HttpCartPort(transport),
     catalog: new HttpCatalogPort(transport),
+    order: new HttpOrderPort(transport),
   };
 }

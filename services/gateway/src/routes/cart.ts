@@ -2,13 +2,14 @@ import { cart } from '@agora/contracts';
 import { BEARER_SECURITY, ok, problems, withExample } from '../schemas.js';
 import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
+import { requireCaller } from '../auth.js';
 import { relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
 
 const CART_OK = { 200: ok('The cart, priced from the catalog', cart.Cart, EXAMPLES.cart) };
 
 /** The caller's own cart: the cart service keys it by the user the token proves. */
-export const cartRoutes: RouteArea = (app, { upstream }) => {
+export const cartRoutes: RouteArea = (app, { upstream, cart: inProcess }) => {
   app.get(
     '/api/v1/cart',
     { schema: { tags: [TAGS.cart], operationId: 'getCart', summary: "The caller's cart", security: BEARER_SECURITY, response: { ...CART_OK, ...problems() } }, config: { access: 'user' } },
@@ -28,7 +29,10 @@ export const cartRoutes: RouteArea = (app, { upstream }) => {
       },
       config: { access: 'user' },
     },
-    async (request, reply) => relay(reply, 'cart', await upstream.call(request, 'cart', { method: 'POST', path: '/cart/items', body: request.body })),
+    async (request, reply) => {
+      if (inProcess) return inProcess.add(requireCaller(request).userId, request.body, { requestId: request.id });
+      return relay(reply, 'cart', await upstream.call(request, 'cart', { method: 'POST', path: '/cart/items', body: request.body }));
+    },
   );
 
   app.patch(

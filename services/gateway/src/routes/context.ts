@@ -1,4 +1,4 @@
-import type { CatalogPort, InventoryPort } from '@agora/contracts';
+import type { CartPort, CatalogPort, InventoryPort, OrderPort } from '@agora/contracts';
 import type { HttpApp } from '@agora/platform';
 import type { AvailabilityEnricher } from '../availability.js';
 import type { GatewayConfig } from '../config.js';
@@ -16,6 +16,10 @@ export interface RouteContext {
   catalog?: CatalogPort;
   /** The inventory in this process: flash-sale purchases go straight to its application object. */
   inventory?: InventoryPort;
+  /** The cart in this process: an add to cart goes straight to its application object. */
+  cart?: CartPort;
+  /** The order service in this process: a checkout goes straight to its port, gate included. */
+  order?: OrderPort;
 }
 
 /**

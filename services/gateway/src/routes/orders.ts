@@ -4,6 +4,7 @@ import { order } from '@agora/contracts';
 import { BEARER_SECURITY, ok, problems, withExample } from '../schemas.js';
 import { EXAMPLES } from '../examples.js';
 import { TAGS } from '../openapi.js';
+import { requireCaller } from '../auth.js';
 import { relay } from '../upstream.js';
 import type { RouteArea } from './context.js';
 
@@ -18,7 +19,7 @@ function pageQueryString(query: Record<string, string | number | undefined>): st
 }
 
 /** Checkout, the caller's orders, cancel and pay, and the operators' view across users. */
-export const orderRoutes: RouteArea = (app, { upstream }) => {
+export const orderRoutes: RouteArea = (app, { upstream, order: inProcess }) => {
   app.post(
     '/api/v1/checkout',
     {
@@ -39,7 +40,13 @@ export const orderRoutes: RouteArea = (app, { upstream }) => {
       },
       config: { access: 'user' },
     },
-    async (request, reply) => relay(reply, 'order', await upstream.call(request, 'order', { method: 'POST', path: '/checkout', body: request.body })),
+    async (request, reply) => {
+      if (inProcess) {
+        const answer = await inProcess.checkout(requireCaller(request), request.headers['idempotency-key'], request.body, { requestId: request.id });
+        return reply.code(answer.status).send(answer.order);
+      }
+      return relay(reply, 'order', await upstream.call(request, 'order', { method: 'POST', path: '/checkout', body: request.body }));
+    },
   );
 
   app.get(

@@ -1,9 +1,8 @@
 import { Type } from 'typebox';
-import { fromProblem, isProblem } from '@agora/kernel';
 import { IdParams, order } from '@agora/contracts';
 import { requireAdmin, requireCaller, type Caller, type HttpApp } from '@agora/platform';
 import type { Orders } from '../app/orders.js';
-import type { AdmissionGate } from './admission.js';
+import { checkoutAnswer, type InProcessOrderPort } from '../port.js';
 
 const CheckoutHeaders = Type.Object({ 'idempotency-key': Type.Optional(order.IdempotencyKeyHeader) });
 
@@ -17,23 +16,17 @@ const OrderAnswer = { 200: order.Order };
 const OrderPageAnswer = { 200: order.OrderPage };
 
 /**
- * `checkoutGate` bounds the checkouts this process runs and queues; one it refuses answers 503
- * with Retry-After before any work (no order, no idempotency record), so its retry starts afresh.
+ * `checkouts` is the order port (services/order/src/port.ts): its admission gate bounds the
+ * checkouts this process runs and queues; one it refuses answers 503 with Retry-After before any
+ * work (no order, no idempotency record), so its retry starts afresh.
  */
-export function registerOrderRoutes(app: HttpApp, orders: Orders, checkoutGate: AdmissionGate, beforeCancel: (caller: Caller, orderId: string) => Promise<void> = async () => undefined): void {
+export function registerOrderRoutes(app: HttpApp, orders: Orders, checkouts: InProcessOrderPort, beforeCancel: (caller: Caller, orderId: string) => Promise<void> = async () => undefined): void {
   app.post('/checkout', { schema: { headers: CheckoutHeaders, body: order.CheckoutBody, response: CheckoutAnswers } }, async (request, reply) => {
-    const caller = requireCaller(request);
-    // Replays of a finished checkout (same Idempotency-Key) pass the gate too, though they only
-    // read the stored answer: they are cheap and brief, so they free their slot at once, and a
-    // replay refused under overload is just retried later with the same key — nothing is lost.
-    const result = await checkoutGate.run(() => orders.checkout(caller, request.headers['idempotency-key'], request.body, request.id));
+    const result = await checkouts.admitted(requireCaller(request), request.headers['idempotency-key'], request.body, request.id);
     if (result.replayed) reply.header('idempotent-replayed', 'true');
-    // A problem kept for the key (out of stock, declined, ...) answers again the way it first did:
-    // thrown, so the error handler writes it as problem+json.
-    if (isProblem(result.body)) throw fromProblem(result.body);
-    if (result.status !== 201 && result.status !== 202) throw new Error(`checkout answered ${result.status} with no problem in the body`);
-    // A replayed body is stored JSON: the response schema checks it on the way out.
-    return reply.code(result.status).send(result.body as order.Order);
+    // A problem kept for the key is thrown, so the error handler writes it as problem+json.
+    const answer = checkoutAnswer(result);
+    return reply.code(answer.status).send(answer.order);
   });
 
   app.get('/orders', { schema: { querystring: order.OrderListQuery, response: OrderPageAnswer } }, async (request) => {
