@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { newId, systemClock } from '@agora/kernel';
-import type { Storage } from '@agora/platform';
+import { ManualClock, newId, systemClock } from '@agora/kernel';
+import { SingleShardRouter, createLogger, type Storage } from '@agora/platform';
 import { testBackends } from '@agora/platform/testing';
 import { ORDER_MIGRATIONS } from '../src/index.js';
 import { OrderStore, type NewOrder } from '../src/store/order-store.js';
-import { addMonths, ensureMonthPartitions, MONTH_PARTITIONS, monthBound, monthOfDate, monthPartitions } from '../src/store/partitions.js';
+import { addMonths, ensureMonthPartitions, MONTH_PARTITIONS, MonthPartitionMaintenance, monthBound, monthOfDate, monthPartitions } from '../src/store/partitions.js';
 
 /** A UUIDv7 made at `ms` (what newId makes at that time). */
 function idAt(ms: number): string {
@@ -104,6 +104,15 @@ for (const backend of testBackends) {
       for (let i = 0; i <= MONTH_PARTITIONS.monthsAhead; i++) expect(months).toContain(addMonths(current, i));
       expect(months).toContain('2025-01');
       expect(await ensureMonthPartitions(storage, new Date())).toEqual([]);
+    });
+
+    it('each instance makes the months ahead of its clock on every shard, at start', async () => {
+      const maintenance = new MonthPartitionMaintenance(new SingleShardRouter(storage), new ManualClock(new Date(Date.UTC(2040, 5, 15))), createLogger('order', 'silent'));
+      await maintenance.start();
+      await maintenance.stop();
+      const months = await monthPartitions(storage);
+      for (let i = 0; i <= MONTH_PARTITIONS.monthsAhead; i++) expect(months).toContain(addMonths('2040-06', i));
+      expect(months).not.toContain(addMonths('2040-06', MONTH_PARTITIONS.monthsAhead + 1));
     });
 
     it('one order per (user, Idempotency-Key), whatever the month of the ids', async () => {
