@@ -20,7 +20,8 @@ import {
  * ok answers; destroy kills the socket after the handler ran (the request reached the server);
  * slow holds the answer until release(); unavailable answers 503 problem+json.
  */
-export type InstanceMode = 'ok' | 'destroy' | 'slow' | 'unavailable';
+/** `unavailable`: 503 with Retry-After (a shed: busy, not sick); `sick`: 503 without it. */
+export type InstanceMode = 'ok' | 'destroy' | 'slow' | 'unavailable' | 'sick';
 
 export const WEBHOOK_SECRET = 'whsec_test_only';
 
@@ -89,6 +90,8 @@ export async function startInstance(name: string): Promise<TestInstance> {
           return reply.code(route.startsWith('POST') ? 201 : 200).send(answer());
         case 'unavailable':
           return sendProblem(reply, problemOf('UNAVAILABLE', `${name} is overloaded`), 1);
+        case 'sick':
+          return sendProblem(reply, problemOf('UNAVAILABLE', `${name} is failing`));
         case 'ok':
           return reply.code(route.startsWith('POST') ? 201 : 200).send(answer());
       }

@@ -3,6 +3,7 @@ import { AppError } from '@agora/kernel';
 import {
   HttpTransport,
   Metrics,
+  createBalancer,
   ServiceClient,
   StaticEndpointSource,
   type ResilienceSettings,
@@ -223,6 +224,46 @@ describe('HttpTransport: retries', () => {
     expect(write.body).toMatchObject({ code: 'UNAVAILABLE' });
     expect(write.headers['retry-after']).toBe('1');
     expect([a.hits('POST /orders'), b.hits('POST /orders')]).toEqual([1, 0]);
+  });
+});
+
+describe('HttpTransport: outlier ejection hears a shed as busy, not sick', () => {
+  it('reports a 503 with Retry-After as a good outcome to the balancer, a 503 without it as a failure', async () => {
+    const { transport, balancer } = setup([a.endpoint]);
+    a.mode = 'unavailable';
+    for (let i = 0; i < 3; i++) expect((await transport.request(SERVICE, POST_ORDER)).status).toBe(503);
+    expect(balancer.ended).toEqual([
+      { id: 'a', ok: true },
+      { id: 'a', ok: true },
+      { id: 'a', ok: true },
+    ]);
+
+    balancer.ended.length = 0;
+    a.mode = 'sick';
+    expect((await transport.request(SERVICE, POST_ORDER)).status).toBe(503);
+    expect(balancer.ended).toEqual([{ id: 'a', ok: false }]);
+  });
+
+  it('keeps a shedding instance in rotation under the real balancer, and ejects a sick one', async () => {
+    const transport = new HttpTransport({
+      endpoints: new StaticEndpointSource({ [SERVICE]: [a.endpoint, b.endpoint] }),
+      balancers: { forService: () => createBalancer('round-robin') },
+      resilience: { ...FAST, breakerFailures: 1_000 },
+    });
+    transports.push(transport);
+    a.mode = 'unavailable';
+    for (let i = 0; i < 20; i++) await transport.request(SERVICE, POST_ORDER);
+    const shedHits = a.hits('POST /orders');
+    for (let i = 0; i < 20; i++) await transport.request(SERVICE, POST_ORDER);
+    // Still picked as often after 20 sheds as before them: nothing ejected it.
+    expect(a.hits('POST /orders') - shedHits).toBeGreaterThanOrEqual(5);
+
+    a.mode = 'sick';
+    for (let i = 0; i < 20; i++) await transport.request(SERVICE, POST_ORDER);
+    const sickHits = a.hits('POST /orders');
+    for (let i = 0; i < 20; i++) await transport.request(SERVICE, POST_ORDER);
+    // Ejected for consecutive failures: the next calls go to b.
+    expect(a.hits('POST /orders') - sickHits).toBe(0);
   });
 });
 
