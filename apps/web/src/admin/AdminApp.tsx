@@ -18,6 +18,9 @@ const OrderDetail = page(() => import('./Orders'), 'AdminOrderPage');
 const Operations = page(() => import('./Operations'), 'OperationsPage');
 const Shards = page(() => import('./Shards'), 'ShardsPage');
 const FlashSales = page(() => import('./FlashSales'), 'AdminFlashSalesPage');
+const Overview = page(() => import('./Overview'), 'AdminOverviewPage');
+const Customers = page(() => import('./Customers'), 'AdminCustomersPage');
+const Customer = page(() => import('./Customer'), 'AdminCustomerPage');
 
 const ROUTES: readonly { path: string; page: ComponentType<PageProps> }[] = [
   { path: '/admin/products', page: Products },
@@ -26,49 +29,13 @@ const ROUTES: readonly { path: string; page: ComponentType<PageProps> }[] = [
   { path: '/admin/stock', page: Stock },
   { path: '/admin/orders', page: Orders },
   { path: '/admin/orders/:id(uuid)', page: OrderDetail },
+  { path: '/admin/customers', page: Customers },
+  { path: '/admin/customers/:id(uuid)', page: Customer },
   { path: '/admin/operations', page: Operations },
   { path: '/admin/flash-sales', page: FlashSales },
   { path: '/admin/shards', page: Shards },
   { path: '/admin', page: Overview },
 ];
-
-function Overview() {
-  return (
-    <>
-      <PageTitle title="Admin">Admin</PageTitle>
-      <ul className="admin-cards">
-        <AdminCard to="/admin/products" title="Products">
-          Create products and edit names, prices and variants.
-        </AdminCard>
-        <AdminCard to="/admin/stock" title="Stock">
-          Set the stock on hand for every SKU.
-        </AdminCard>
-        <AdminCard to="/admin/orders" title="Orders">
-          Every order across customers, filtered by status.
-        </AdminCard>
-        <AdminCard to="/admin/operations" title="Operations">
-          Request rate, p99 latency, checkouts and stock movements, live; instances and breakers.
-        </AdminCard>
-        <AdminCard to="/admin/flash-sales" title="Flash sales">
-          Create a sale for a SKU and watch its units, tickets, orders and drift live.
-        </AdminCard>
-      </ul>
-    </>
-  );
-}
-
-function AdminCard({ to, title, children }: { to: string; title: string; children: ReactNode }) {
-  return (
-    <li className="admin-card">
-      <h2>
-        <NavLink to={to} className="stretched">
-          {title}
-        </NavLink>
-      </h2>
-      <p className="muted">{children}</p>
-    </li>
-  );
-}
 
 export function AdminApp() {
   const { pathname } = useLocation();
@@ -104,6 +71,11 @@ export function AdminApp() {
           <li>
             <NavLink to="/admin/orders" matchPrefix>
               Orders
+            </NavLink>
+          </li>
+          <li>
+            <NavLink to="/admin/customers" matchPrefix>
+              Customers
             </NavLink>
           </li>
           <li>
