@@ -88,6 +88,16 @@ for (const adapter of adapters) {
       expect(await counter.pendingTicket(sale.id, first.ticketId)).toEqual({ ticketId: first.ticketId, userId: first.userId, quantity: 1 });
     });
 
+    it("lists the keys of the purchases it accepted (user:key), none it refused; nothing over the bound or for a sale it does not hold", async () => {
+      const sale = terms({ quantity: 2, perUserLimit: 1 });
+      expect(await counter.acceptedKeys(sale.id, 10)).toBeUndefined();
+      await counter.load(sale, { remaining: 2, bought: new Map() });
+      const [a, b, c] = [buy(newId(), 1, 'key-a'), buy(newId(), 1, 'key-b'), buy(newId(), 1, 'key-c')];
+      for (const request of [a, b, c]) await counter.purchase(sale.id, request);
+      expect(await counter.acceptedKeys(sale.id, 10)).toEqual(new Set([`${a.userId}:key-a`, `${b.userId}:key-b`]));
+      expect(await counter.acceptedKeys(sale.id, 1)).toBeUndefined();
+    });
+
     it(`${RACERS} concurrent buyers of ${UNITS} units: exactly ${UNITS} accepted`, async () => {
       const sale = terms({ quantity: UNITS, perUserLimit: 1 });
       await counter.load(sale, { remaining: UNITS, bought: new Map() });

@@ -77,6 +77,12 @@ export interface SaleCounter {
   giveBack(saleId: string, ticket: PendingTicket): Promise<boolean>;
   state(saleId: string): Promise<CounterState>;
   /**
+   * The `<user>:<Idempotency-Key>` of every purchase the counter accepted for the sale; undefined
+   * when there are more than `max`, or the sale is not held. With it a sold-out answer given in
+   * process still sends a replayed key to the counter, which answers its ticket.
+   */
+  acceptedKeys(saleId: string, max: number): Promise<ReadonlySet<string> | undefined>;
+  /**
    * Moves units left by `delta` (a reconciler's correction) unless a correction with a higher
    * fencing token was applied first — the fence on the Redis side of the reconciler's lock.
    */

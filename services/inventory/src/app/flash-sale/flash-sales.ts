@@ -12,6 +12,12 @@ export const FLASH_SALE_COUNTER_RETENTION_MS = 24 * 60 * 60 * 1000;
  * sale again within this bound.
  */
 export const SOLD_OUT_FLAG_MS = 250;
+/**
+ * Most accepted purchases a process keeps the keys of while its sold-out flag is up (read once per
+ * flag): a replayed key is sent on to the counter for its ticket instead of SOLD_OUT. A sale that
+ * accepted more gets no flag — each attempt asks the counter, slower but right.
+ */
+export const SOLD_OUT_KEYS_MAX = 10_000;
 /** How long a sale's public view (remaining, status) is served from memory: no Redis round trip per viewer. */
 export const SALE_VIEW_CACHE_MS = 200;
 /** Most sales remembered in the view cache and the sold-out flags (least recently set first out). */
@@ -52,7 +58,10 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
  * answered at once with a ticket that the bus carries to PostgreSQL and on to an order.
  */
 export class FlashSales {
-  private readonly soldOutUntil = new Map<string, number>();
+  /** Per sale: until when this process answers SOLD_OUT itself, and the purchase keys it must not (they were accepted). */
+  private readonly soldOut = new Map<string, { until: number; accepted: ReadonlySet<string> }>();
+  /** Sales whose flag is being raised (their accepted keys being read): one read per sale at a time. */
+  private readonly raising = new Map<string, symbol>();
   private readonly views = new Map<string, { at: number; view: flashSale.FlashSale }>();
   private readonly sales = new Map<string, SaleRow>();
 
@@ -143,8 +152,9 @@ export class FlashSales {
    */
   async purchase(caller: Caller, saleId: string, idempotencyKey: string, quantity: number): Promise<flashSale.Ticket> {
     const count = this.options.onPurchase ?? (() => undefined);
-    const flag = this.soldOutUntil.get(saleId);
-    if (flag !== undefined && flag > Date.now()) {
+    const flag = this.soldOut.get(saleId);
+    // A replay of an accepted purchase goes on to the counter, which answers its ticket.
+    if (flag !== undefined && flag.until > Date.now() && !flag.accepted.has(`${caller.userId}:${idempotencyKey}`)) {
       count('sold-out-flag');
       throw new AppError('SOLD_OUT', 'This flash sale is sold out');
     }
@@ -169,7 +179,7 @@ export class FlashSales {
         return { ticketId: outcome.ticketId, status: 'ACCEPTED' };
       }
       case 'sold-out':
-        remember(this.soldOutUntil, saleId, Date.now() + SOLD_OUT_FLAG_MS);
+        this.raiseSoldOutFlag(saleId);
         throw new AppError('SOLD_OUT', 'This flash sale is sold out');
       case 'limit':
         throw new AppError('LIMIT_EXCEEDED', 'This purchase would take you over the per-user limit of this flash sale');
@@ -193,9 +203,32 @@ export class FlashSales {
     }
   }
 
+  /**
+   * After the counter answered SOLD_OUT: this process answers it itself for SOLD_OUT_FLAG_MS, once
+   * it has read the keys of the purchases the sale accepted (in the background: the answer that
+   * raised it is not delayed). A read that fails, or finds too many, raises no flag.
+   */
+  private raiseSoldOutFlag(saleId: string): void {
+    const flag = this.soldOut.get(saleId);
+    if ((flag !== undefined && flag.until > Date.now()) || this.raising.has(saleId)) return;
+    const raise = Symbol(saleId);
+    this.raising.set(saleId, raise);
+    this.options.counter
+      .acceptedKeys(saleId, SOLD_OUT_KEYS_MAX)
+      .then((accepted) => {
+        // Units given back meanwhile (unitsReturned) called this raise off.
+        if (accepted && this.raising.get(saleId) === raise) remember(this.soldOut, saleId, { until: Date.now() + SOLD_OUT_FLAG_MS, accepted });
+      })
+      .catch((err: unknown) => this.options.logger.warn({ err, saleId }, 'flash-sale sold-out flag not raised: the accepted keys could not be read'))
+      .finally(() => {
+        if (this.raising.get(saleId) === raise) this.raising.delete(saleId);
+      });
+  }
+
   /** Units came back (an unpaid order): this process's sold-out answer stops at once. */
   unitsReturned(saleId: string): void {
-    this.soldOutUntil.delete(saleId);
+    this.soldOut.delete(saleId);
+    this.raising.delete(saleId);
     this.views.delete(saleId);
   }
 

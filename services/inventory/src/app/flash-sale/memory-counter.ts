@@ -97,6 +97,11 @@ export class InMemorySaleCounter implements SaleCounter {
     return { loaded: true, remaining: sale.remaining, pending: [...sale.pending.values()].slice(0, PENDING_TICKETS_MAX) };
   }
 
+  async acceptedKeys(saleId: string, max: number): Promise<ReadonlySet<string> | undefined> {
+    const sale = this.held(saleId);
+    return sale && sale.keys.size <= max ? new Set(sale.keys.keys()) : undefined;
+  }
+
   async adjust(saleId: string, delta: number, token: bigint): Promise<AdjustOutcome> {
     const sale = this.held(saleId);
     if (!sale) return 'absent';

@@ -191,6 +191,14 @@ export class RedisSaleCounter implements SaleCounter {
     return { loaded: true, remaining: Number(value), pending: tickets.slice(0, PENDING_TICKETS_MAX) };
   }
 
+  async acceptedKeys(saleId: string, max: number): Promise<ReadonlySet<string> | undefined> {
+    const [meta, , , keys] = this.keys(saleId) as [string, string, string, string];
+    const [exists, count] = await Promise.all([this.redis.exists(meta), this.redis.hlen(keys)]);
+    if (exists !== 1 || count > max) return undefined;
+    // Keys accepted between the two reads only make the set larger than `max` by a few.
+    return new Set(await this.redis.hkeys(keys));
+  }
+
   async adjust(saleId: string, delta: number, token: bigint): Promise<AdjustOutcome> {
     const answer = await this.run(SCRIPTS.adjust, saleId, [delta, token.toString()]);
     if (answer === 'applied' || answer === 'stale' || answer === 'absent') return answer;
