@@ -6,7 +6,8 @@ import type { Params } from '../match';
 import { Link, navigate, useSearchParams } from '../router';
 import type { CategorySummary, Product } from '../types';
 import { Alert, ErrorAlert, Loading } from '../ui/Alert';
-import { TextAreaField, TextField } from '../ui/Field';
+import { SelectField, TextAreaField, TextField } from '../ui/Field';
+import { ImageUpload } from '../ui/ImageUpload';
 import { PageTitle } from '../ui/PageTitle';
 import { useAsync } from '../useAsync';
 import { StockEditor } from './StockEditor';
@@ -32,6 +33,8 @@ interface Draft {
 let nextKey = 1;
 const emptyVariant = (): VariantDraft => ({ key: nextKey++, sku: '', title: '', price: '', currency: CURRENCY });
 const EMPTY: Draft = { name: '', description: '', category: '', variants: [] };
+/** The category picker's choice that opens the field for a new category. */
+const NEW_CATEGORY = '\u0000new';
 
 function draftOf(product: Product): Draft {
   return {
@@ -46,7 +49,9 @@ function draftOf(product: Product): Draft {
 function validate(draft: Draft): Record<string, string> {
   const errors: Record<string, string> = {};
   if (!draft.name.trim()) errors.name = 'Enter a product name.';
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(draft.category)) errors.category = 'Use lowercase letters, digits and dashes, e.g. home-kitchen.';
+  if (!draft.category) errors.category = 'Choose a category, or enter a new one.';
+  else if (draft.category.length > 64) errors.category = 'Use at most 64 characters.';
+  else if (!/^[a-z0-9][a-z0-9-]*$/.test(draft.category)) errors.category = 'Use lowercase letters, digits and dashes, starting with a letter or digit, e.g. home-kitchen.';
   if (draft.variants.length === 0) errors.variants = 'Add at least one variant.';
   const seen = new Set<string>();
   draft.variants.forEach((v, i) => {
@@ -87,6 +92,8 @@ export function AdminProductPage({ params }: { params: Params }) {
   const [attemptKey, setAttemptKey] = useState<string | undefined>(undefined);
   /** The admin was told these variants would be free; saving again with them unchanged confirms it. */
   const [freeWarned, setFreeWarned] = useState(false);
+  /** The admin chose "New category…": the category is typed, not picked. */
+  const [typingCategory, setTypingCategory] = useState(false);
 
   useEffect(() => {
     if (existing.data) setDraft(draftOf(existing.data));
@@ -171,24 +178,53 @@ export function AdminProductPage({ params }: { params: Params }) {
       <form className="product-form" onSubmit={(e) => void submit(e)} noValidate aria-busy={busy}>
         <TextField label="Name" value={draft.name} onChange={(e) => update({ name: e.target.value })} error={errors.name} required maxLength={200} />
         <TextAreaField label="Description" value={draft.description} onChange={(e) => update({ description: e.target.value })} error={errors.description} rows={3} maxLength={5000} />
-        <TextField
-          label="Category"
-          value={draft.category}
-          onChange={(e) => update({ category: e.target.value.toLowerCase() })}
-          error={errors.category}
-          hint="An existing category or a new one: lowercase, e.g. home-kitchen."
-          list="category-options"
-          required
-          maxLength={64}
-          autoComplete="off"
-        />
-        <datalist id="category-options">
-          {(categories.data?.items ?? []).map((c) => (
-            <option key={c.category} value={c.category}>
-              {categoryLabel(c.category)}
-            </option>
-          ))}
-        </datalist>
+        {(() => {
+          const known = categories.data?.items ?? [];
+          const isKnown = known.some((c) => c.category === draft.category);
+          // A product's own category is listed even before the list arrives (or when it is new).
+          const typing = typingCategory || (categories.data !== undefined && draft.category !== '' && !isKnown && isNew);
+          const options = isKnown || !draft.category || typing ? known : [...known, { category: draft.category, productCount: 0 }];
+          return (
+            <>
+              <SelectField
+                label="Category"
+                value={typing ? NEW_CATEGORY : draft.category}
+                onChange={(e) => {
+                  if (e.target.value === NEW_CATEGORY) {
+                    setTypingCategory(true);
+                    update({ category: '' });
+                  } else {
+                    setTypingCategory(false);
+                    update({ category: e.target.value });
+                  }
+                }}
+                error={typing ? undefined : errors.category}
+                required
+              >
+                <option value="">Choose a category…</option>
+                {options.map((c) => (
+                  <option key={c.category} value={c.category}>
+                    {categoryLabel(c.category)} ({c.category})
+                  </option>
+                ))}
+                <option value={NEW_CATEGORY}>New category…</option>
+              </SelectField>
+              {typing ? (
+                <TextField
+                  label="New category"
+                  value={draft.category}
+                  onChange={(e) => update({ category: e.target.value.toLowerCase() })}
+                  error={errors.category}
+                  hint="Lowercase letters, digits and dashes, e.g. home-kitchen."
+                  required
+                  maxLength={64}
+                  autoComplete="off"
+                  autoFocus
+                />
+              ) : null}
+            </>
+          );
+        })()}
 
         <fieldset className="variant-editor">
           <legend>Variants</legend>
@@ -232,6 +268,13 @@ export function AdminProductPage({ params }: { params: Params }) {
           {busy ? 'Saving…' : isNew ? 'Create product' : 'Save changes'}
         </button>
       </form>
+
+      {existing.data ? (
+        <section aria-labelledby="image-heading" className="image-section">
+          <h2 id="image-heading">Image</h2>
+          <ImageUpload key={existing.data.id} product={existing.data} />
+        </section>
+      ) : null}
 
       {existing.data ? (
         <section aria-labelledby="stock-heading" className="stock-section">

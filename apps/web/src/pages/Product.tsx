@@ -9,12 +9,17 @@ import { useSession } from '../session';
 import type { Product } from '../types';
 import { Alert, ErrorAlert, Loading } from '../ui/Alert';
 import { PageTitle } from '../ui/PageTitle';
-import { ProductArt } from '../ui/ProductCard';
+import { ProductCard } from '../ui/ProductCard';
+import { ProductImage } from '../ui/ProductImage';
 import { useAsync } from '../useAsync';
+
+/** Related products shown under a product: one row on a desktop. */
+const RELATED_SHOWN = 4;
 
 export function ProductPage({ params }: { params: Params }) {
   const id = params.id ?? '';
   const product = useAsync((signal) => api.get<Product>(`/api/v1/products/${encodeURIComponent(id)}`, { signal }), [id]);
+  const related = useAsync((signal) => api.get<{ items: Product[] }>(`/api/v1/products/${encodeURIComponent(id)}/related?limit=${RELATED_SHOWN}`, { signal }), [id]);
   const session = useSession();
   const cart = useCart();
   const [sku, setSku] = useState<string>('');
@@ -91,8 +96,11 @@ export function ProductPage({ params }: { params: Params }) {
   };
 
   return (
+    <>
     <article className="product-page">
-      <ProductArt product={p} large />
+      <div className="product-picture">
+        <ProductImage product={p} variant="page" />
+      </div>
       <div className="product-info">
         <p className="breadcrumbs small">
           <Link to={`/search?category=${encodeURIComponent(p.category)}`}>{categoryLabel(p.category)}</Link>
@@ -156,5 +164,16 @@ export function ProductPage({ params }: { params: Params }) {
         <ErrorAlert error={error} title="Could not add to cart." />
       </div>
     </article>
+    {related.data && related.data.items.length > 0 ? (
+      <section aria-labelledby="related-heading" className="related-products">
+        <h2 id="related-heading">You may also like</h2>
+        <ul className="product-grid">
+          {related.data.items.map((item) => (
+            <ProductCard key={item.id} product={item} />
+          ))}
+        </ul>
+      </section>
+    ) : null}
+    </>
   );
 }

@@ -1,27 +1,7 @@
 import { availabilityText, categoryLabel, formatMoney } from '../format';
 import { Link } from '../router';
 import type { Product } from '../types';
-
-function hue(text: string): number {
-  let h = 0;
-  for (const ch of text) h = (h * 31 + ch.charCodeAt(0)) % 360;
-  return h;
-}
-
-/** A colour tile standing in for a photo: the catalog has none, and this costs no bytes. */
-export function ProductArt({ product, large = false }: { product: Pick<Product, 'name' | 'category'>; large?: boolean }) {
-  const initials = product.name
-    .split(/\s+/)
-    .filter((word) => /^[\p{L}\p{N}]/u.test(word))
-    .slice(0, 2)
-    .map((w) => w[0] ?? '')
-    .join('');
-  return (
-    <div className={`product-art${large ? ' product-art-large' : ''}`} data-hue={hue(product.category) % 12} aria-hidden="true">
-      <span>{initials}</span>
-    </div>
-  );
-}
+import { ProductImage } from './ProductImage';
 
 export function priceRange(product: Product): string {
   const prices = product.variants.map((v) => v.price);
@@ -36,7 +16,7 @@ export function ProductCard({ product }: { product: Product }) {
   const available = product.variants.reduce((sum, v) => sum + Math.max(0, v.available), 0);
   return (
     <li className="product-card">
-      <ProductArt product={product} />
+      <ProductImage product={product} variant="card" />
       <div className="product-card-body">
         <h3>
           <Link to={`/products/${product.id}`} className="stretched">
