@@ -92,7 +92,7 @@ export const productImages = catalogSchema.table(
     height: integer('height').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (t) => [check('product_images_size_check', sql`"width" > 0 and "height" > 0`)],
+  () => [check('product_images_size_check', sql`"width" > 0 and "height" > 0`)],
 );
 
 /** The WebP file of each kept width of a product's image, written with its `product_images` row. */
