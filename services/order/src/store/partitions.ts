@@ -49,9 +49,6 @@ export function partitionSuffix(month: Month): string {
   return `y${month.slice(0, 4)}m${month.slice(5, 7)}`;
 }
 
-/** The tables partitioned by month, parents first (lines and history reference orders). */
-export const MONTH_PARTITIONED_TABLES = ['orders', 'order_lines', 'order_history'] as const;
-
 /**
  * Makes the partitions of `now`'s month and of the `monthsAhead` after it, and of every month the
  * default partition holds orders of (those move in). Safe while orders are written and when
