@@ -57,7 +57,7 @@ function TodayFigures({ overview }: { overview: order.AdminOverview }) {
       <dl className="stats overview-stats">
         <div className="stat">
           <dt>Sales</dt>
-          <dd>{sales.length === 0 ? formatMoney({ amount: 0, currency: 'USD' }) : sales.map((m) => formatMoney(m)).join(' + ')}</dd>
+          <dd>{sales.length === 0 ? 'None yet' : sales.map((m) => formatMoney(m)).join(' + ')}</dd>
           <dd className="stat-note small muted">totals of today's orders now confirmed</dd>
         </div>
         <div className="stat">
