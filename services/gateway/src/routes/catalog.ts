@@ -106,9 +106,12 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability, catalog:
         response: {
           200: {
             description: 'The file: an uploaded image at one width (WebP) or the drawn picture (SVG). `ETag` answers `If-None-Match` with 304.',
-            content: { 'image/webp': { schema: IMAGE_BYTES }, 'image/svg+xml': { schema: IMAGE_BYTES } },
+            content: {
+              'image/webp': { schema: IMAGE_BYTES, example: 'RIFF\u2026WEBPVP8 \u2026 (the WebP file)' },
+              'image/svg+xml': { schema: IMAGE_BYTES, example: '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="800" viewBox="0 0 800 800" role="img" aria-label="Organic cotton T-shirt">\u2026</svg>' },
+            },
           },
-          304: { description: 'Not modified: the `If-None-Match` ETag is this file\'s' },
+          304: { description: 'Not modified: the `If-None-Match` ETag is this file\'s', type: 'null' },
           ...problems('VALIDATION_FAILED', 'NOT_FOUND'),
         },
       },
@@ -120,7 +123,7 @@ export const catalogRoutes: RouteArea = (app, { upstream, availability, catalog:
       reply.header('cache-control', IMMUTABLE_CACHE).header('etag', file.etag).header('x-content-type-options', 'nosniff');
       // A drawn picture is SVG: no script, nothing loaded, even when opened on its own.
       if (file.contentType === 'image/svg+xml') reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
-      if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
+      if (request.headers['if-none-match'] === file.etag) return reply.code(304).send(null);
       return reply.type(file.contentType).send(Buffer.from(file.data, 'base64'));
     },
   );
