@@ -111,10 +111,8 @@ function sniff(b: Uint8Array): ImageHeader | undefined {
 
 /** The widths an image of `width` pixels is kept in: each standard width below it, and at most the largest. */
 export function widthsFor(width: number): number[] {
-  const widths: number[] = catalog.PRODUCT_IMAGE_WIDTHS.filter((w) => w < width);
-  const largest = catalog.PRODUCT_IMAGE_WIDTHS[catalog.PRODUCT_IMAGE_WIDTHS.length - 1] ?? width;
-  widths.push(Math.min(width, largest));
-  return widths;
+  const largest = Math.min(width, catalog.PRODUCT_IMAGE_WIDTHS[catalog.PRODUCT_IMAGE_WIDTHS.length - 1] ?? width);
+  return [...catalog.PRODUCT_IMAGE_WIDTHS.filter((w) => w < largest), largest];
 }
 
 /** The height of `width` in an image of `fullWidth` × `fullHeight`, at least one pixel. */
