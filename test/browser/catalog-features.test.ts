@@ -26,9 +26,22 @@ function png(width: number, height: number): Buffer {
 /** Polls as long as a page may take to answer (expect.poll's default gives up after one second). */
 const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000 });
 
+/** What an <img> says of its loading (the test's TypeScript has no DOM types). */
+interface ImageState {
+  complete: boolean;
+  naturalWidth: number;
+  currentSrc: string;
+}
+
 /** Whether the image has loaded and decoded (a broken image has no natural width). */
 const loaded = (page: Page, selector: string): Promise<boolean> =>
-  page.locator(selector).first().evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0);
+  page
+    .locator(selector)
+    .first()
+    .evaluate((img) => {
+      const image = img as unknown as ImageState;
+      return image.complete && image.naturalWidth > 0;
+    });
 
 /** Product images, sort and price filters kept in the URL, result counts, related products and the admin's image upload and category picker (issue 14). */
 describeInChromium('catalog features in headless Chromium', { demoProducts: 20 }, (shop) => {
@@ -128,7 +141,7 @@ describeInChromium('catalog features in headless Chromium', { demoProducts: 20 }
     await poll(() => loaded(page, '.product-picture img')).toBe(true);
     expect(await picture.getAttribute('alt')).toBe('A maple tray on a desk');
     expect(await picture.getAttribute('srcset')).toMatch(/-320\.webp 320w, .*-640\.webp 640w, .*-1000\.webp 1000w$/);
-    expect(await picture.evaluate((img) => (img as HTMLImageElement).currentSrc)).toMatch(/\.webp$/);
+    expect(await picture.evaluate((img) => (img as unknown as ImageState).currentSrc)).toMatch(/\.webp$/);
     expect(problems).toEqual([]);
   });
 });
