@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { screenshot } from './browser.js';
+import type { ShardOverview } from '@agora/contracts';
 import { describeInChromium } from './shop-fixtures.js';
 
 /** The admin pages where what was just saved must show at once, and mistakes are caught (issue 14). */
@@ -148,6 +149,47 @@ describeInChromium('admin pages in headless Chromium', { demoProducts: 20 }, (sh
     expect(await page.getByRole('region', { name: 'Awaiting payment' }).count()).toBe(0);
     expect(await page.getByText(/\byour\b/i).count()).toBe(0);
     await screenshot(page, 'admin-order-awaiting-payment');
+    expect(problems).toEqual([]);
+  });
+
+  it('shows each shard of orders and carts with its share of the ring and what it holds, and follows a running move until it is done', async () => {
+    const { variant } = await shop.productInStock(1);
+    await shop.shopperWithCart(variant.sku, 1);
+    const overview = await shop.api.get<ShardOverview>('/api/v1/admin/shards', { token: await shop.adminToken() });
+    expect(overview.status).toBe(200);
+    const carts = overview.body.services.find((s) => s.service === 'cart');
+    expect(carts?.members).toEqual([expect.objectContaining({ id: 's0', where: 'main database', share: 1, error: null })]);
+    expect(carts?.members[0]?.rows).toBeGreaterThanOrEqual(1);
+
+    const { page, problems } = await shop.openAsAdmin();
+    await page.goto('/admin/shards');
+    const cartTable = page.getByRole('table', { name: 'Shards of cart' });
+    const row = cartTable.getByRole('row').filter({ hasText: 'main database' });
+    await row.waitFor();
+    expect((await row.getByRole('cell').allTextContents()).slice(0, 3)).toEqual(['s0', 'main database', '100.0 % (weight 1)']);
+    await page.getByRole('img', { name: 'Hash ring of order: s0 100.0 %' }).waitFor();
+
+    // A cluster's view (stood in for: this system has one database): two shards, a move running,
+    // then done — the page follows it without a click.
+    const member = (id: string, share: number, shoppers: number) => ({ id, where: `db:5432/agora_order_${id}`, weight: 1, share, range: null, shoppers, rows: shoppers * 3, error: null });
+    const view = (move: ShardOverview['services'][number]['move']): ShardOverview => ({
+      generatedAt: new Date().toISOString(),
+      services: [{ service: 'order', counted: 'orders', version: 2, strategy: 'hash', createdAt: new Date().toISOString(), members: [member('s0', 0.4978, 10), member('s1', 0.5022, 12)], move }],
+    });
+    const at = new Date().toISOString();
+    const answers = [
+      view({ fromVersion: 1, toVersion: 2, phase: 'catch-up', outcome: 'running', detail: { keys: 12 }, startedAt: at, updatedAt: at }),
+      view({ fromVersion: 1, toVersion: 2, phase: 'clean-up', outcome: 'done', detail: { movedKeys: 12, copiedRows: 40, frozenMs: 85 }, startedAt: at, updatedAt: at }),
+    ];
+    let served = 0;
+    await page.route('**/api/v1/admin/shards', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answers[Math.min(served++, answers.length - 1)]) }));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByRole('status').filter({ hasText: 'Move version 1 → 2 running: catch-up (12 shoppers frozen)' }).waitFor();
+    await page.getByRole('img', { name: 'Hash ring of order: s0 49.8 %, s1 50.2 %' }).waitFor();
+    const s1 = page.getByRole('table', { name: 'Shards of order' }).getByRole('row').filter({ hasText: 'agora_order_s1' });
+    expect(await s1.getByRole('cell').allTextContents()).toEqual(['s1', 'db:5432/agora_order_s1', '50.2 % (weight 1)', '12', '36']);
+    await screenshot(page, 'admin-shards-moving');
+    await page.getByRole('status').filter({ hasText: '12 shoppers moved, 40 rows copied, their writes held for 85 ms' }).waitFor({ timeout: 10_000 });
     expect(problems).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
+import type { ShardOverview, ShardOverviewService } from '@agora/contracts';
 import { FENCE_WAITS_METRIC, createLogger, PostgresStorage, type MovePhase, type MoveReport, type Storage } from '@agora/platform';
 import { createTestDatabase, postgresBackend } from '@agora/platform/testing';
 import { moveShards, type MapChange, type ShardedService } from '../../apps/agora/src/shards.js';
@@ -98,10 +99,23 @@ describe.runIf(await postgresBackend.available())('online resharding 2 -> 3 -> 2
     await eventually(`a ${service} write meets the fence`, () => fenceWaits(service), (n) => n > before, 5_000);
   };
 
+  /** The admin's view of a service's shards (GET /api/v1/admin/shards). */
+  const overview = async (service: ShardedService): Promise<ShardOverviewService> => {
+    const answer = await shop.api.get<ShardOverview>('/api/v1/admin/shards', { token: shop.adminToken });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const found = answer.body.services.find((s) => s.service === service);
+    if (!found) throw new Error(`no ${service} in ${JSON.stringify(answer.body)}`);
+    return found;
+  };
+  /** What the admin saw of each move while its catch-up ran. */
+  const seenRunning: ShardOverviewService['move'][] = [];
+
   const move = async (service: ShardedService, change: MapChange): Promise<void> => {
     const main = await shop.system.agora.storages.forService(service);
     const onPhase = async (phase: MovePhase): Promise<void> => {
-      if (phase === 'catch-up') await raceAFrozenShopper(service);
+      if (phase !== 'catch-up') return;
+      seenRunning.push((await overview(service)).move);
+      await raceAFrozenShopper(service);
     };
     reports.push(await moveShards({ service, main, change, logger: createLogger('move', 'silent'), limits: { graceMs: GRACE_MS }, onPhase }));
   };
@@ -146,5 +160,22 @@ describe.runIf(await postgresBackend.available())('online resharding 2 -> 3 -> 2
     expect(await shards[2]!.query(sql`select user_id from cart.carts`)).toEqual([]);
     const report = await checkInvariants({ inventory: await shop.storage('inventory'), orders: shards, payment: await shop.storage('payment'), initialStock: shop.initialStock });
     expect(report.violations, JSON.stringify(report)).toEqual([]);
+
+    // The admin's Shards page saw each move running at its catch-up, and now sees the last one
+    // done, the map back to two shards, and what each shard holds: every order counted once.
+    expect(seenRunning.map((m) => [m?.outcome, m?.phase, m?.toVersion])).toEqual([
+      ['running', 'catch-up', 2],
+      ['running', 'catch-up', 2],
+      ['running', 'catch-up', 3],
+      ['running', 'catch-up', 3],
+    ]);
+    const orders = await overview('order');
+    expect(orders).toMatchObject({ counted: 'orders', version: 3, strategy: 'hash', move: { fromVersion: 2, toVersion: 3, outcome: 'done', phase: 'clean-up' } });
+    expect(orders.members.map((m) => m.id)).toEqual(['s0', 's1']);
+    expect(orders.members.every((m) => m.error === null && m.share !== null && m.share > 0)).toBe(true);
+    expect(orders.members.reduce((sum, m) => sum + (m.share ?? 0), 0)).toBeCloseTo(1, 9);
+    const held = await Promise.all(shards.slice(0, 2).map(async (s) => (await s.query<{ n: string; users: string }>(sql`select count(*) as n, count(distinct user_id) as users from orders.orders`))[0]));
+    expect(orders.members.map((m) => [m.rows, m.shoppers])).toEqual(held.map((h) => [Number(h?.n), Number(h?.users)]));
+    expect(orders.members.reduce((sum, m) => sum + (m.shoppers ?? 0), 0)).toBe(SHOPPERS);
   }, 600_000);
 });

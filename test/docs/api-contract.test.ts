@@ -23,6 +23,7 @@ async function servedDocument(): Promise<Parameters<typeof openApiRoutes>[0]> {
     config: loadGatewayConfig(new EnvReader({ AGORA_RATE_LIMITS: 'off' })),
     readiness: () => [],
     cluster: () => Promise.reject(new Error('no cluster behind this test')),
+    shards: () => Promise.reject(new Error('no shards behind this test')),
   });
   try {
     const response = await app.inject({ method: 'GET', url: OPENAPI_JSON_PATH });

@@ -33,6 +33,7 @@ import type { AgoraConfig } from './config.js';
 import { SERVICE_MODULES, WEB_APP_DIST, builtWebApp } from './compose.js';
 import { BACKENDS_WAIT, requireBackends } from './backends.js';
 import { CALLABLE_SERVICES, ClusterClient } from './runtime.js';
+import { shardOverview } from './shards.js';
 
 export const RUNNABLE = ['gateway', ...SERVICE_MODULES.map((m) => m.name)] as const;
 
@@ -142,6 +143,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       readiness: () => readiness,
       isDraining: () => draining,
       cluster: () => clusterView(client, () => storedShardRows(['order', 'cart'], mapStorage)),
+      shards: () => shardOverview(mapStorage, config.dbNamedStatements),
       rateLimitStore: { redis: rateLimitRedis() },
       // The storefront and admin, served by every gateway (built by `npm run cluster`'s precluster).
       ...(builtWebApp() ? { web: { root: WEB_APP_DIST } } : {}),

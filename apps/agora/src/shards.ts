@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ConfigError, EnvReader } from '@agora/kernel';
+import type { ShardOverview } from '@agora/contracts';
 import {
   PostgresStorage,
   SHARDING_ENV,
@@ -12,7 +13,9 @@ import {
   nextShardId,
   postgresLocks,
   redactUrl,
+  serviceShardOverview,
   shardMoveLockName,
+  type CountedTable,
   type Logger,
   type MoveOptions,
   type MoveReport,
@@ -29,9 +32,29 @@ import { StorageSet, migrateAll } from './compose.js';
 
 /** The sharded services: what moves with a shopper, and the migrations every shard needs. */
 export const SHARDED_SERVICES = {
-  order: { data: ORDER_SHARDED_DATA, migrations: ORDER_MIGRATIONS },
-  cart: { data: CART_SHARDED_DATA, migrations: CART_MIGRATIONS },
-} as const satisfies Record<string, { data: ShardedData; migrations: string }>;
+  order: { data: ORDER_SHARDED_DATA, migrations: ORDER_MIGRATIONS, counted: { table: 'orders.orders', keyColumn: 'user_id', label: 'orders' } },
+  cart: { data: CART_SHARDED_DATA, migrations: CART_MIGRATIONS, counted: { table: 'cart.cart_lines', keyColumn: 'user_id', label: 'cart lines' } },
+} as const satisfies Record<string, { data: ShardedData; migrations: string; counted: CountedTable }>;
+
+/**
+ * `GET /api/v1/admin/shards` (the admin's Shards page): every sharded service's newest map, the
+ * shoppers and rows on each shard, and its newest move. A shard database is opened for its count
+ * and closed again: the page is read by an operator now and then, not on a hot path.
+ */
+export async function shardOverview(mainOf: (service: ShardedService) => Promise<Storage>, namedStatements: boolean): Promise<ShardOverview> {
+  const services = await Promise.all(
+    (Object.keys(SHARDED_SERVICES) as ShardedService[]).map(async (service) =>
+      serviceShardOverview(
+        service,
+        await mainOf(service),
+        SHARDED_SERVICES[service].counted,
+        async (url) => new PostgresStorage({ url, poolMax: 1, namedStatements }),
+        (storage) => storage.close(),
+      ),
+    ),
+  );
+  return { generatedAt: new Date().toISOString(), services };
+}
 
 export type ShardedService = keyof typeof SHARDED_SERVICES;
 

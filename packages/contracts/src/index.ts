@@ -1,5 +1,5 @@
 export * from './common.js';
-export { ClusterView } from './cluster.js';
+export { ClusterView, ShardOverview, type ShardOverviewService } from './cluster.js';
 export * as identity from './identity.js';
 export * as catalog from './catalog.js';
 export * as inventory from './inventory.js';

@@ -1,5 +1,5 @@
 import type { Static } from 'typebox';
-import type { ClusterView, cart, catalog, identity, inventory, order } from '@agora/contracts';
+import type { ClusterView, ShardOverview, cart, catalog, identity, inventory, order } from '@agora/contracts';
 
 /**
  * Example bodies for the OpenAPI document, one per request and response schema of the public API.
@@ -89,6 +89,24 @@ const clusterView: ClusterView = {
   shards: [{ service: 'cart', id: 'cart-0', version: 1 }],
 };
 
+const shardOverview: ShardOverview = {
+  generatedAt: AT,
+  services: [
+    {
+      service: 'order',
+      counted: 'orders',
+      version: 3,
+      strategy: 'hash',
+      createdAt: AT,
+      members: [
+        { id: 's0', where: 'main database', weight: 1, share: 0.4977, range: null, shoppers: 5021, rows: 12873, error: null },
+        { id: 's1', where: 'db-2.internal:5432/agora_order_s1', weight: 1, share: 0.5023, range: null, shoppers: 4979, rows: 12690, error: null },
+      ],
+      move: { fromVersion: 2, toVersion: 3, phase: 'clean-up', outcome: 'done', detail: { movedKeys: 4979, copiedRows: 31544 }, startedAt: AT, updatedAt: AT },
+    },
+  ],
+};
+
 export const EXAMPLES = {
   registerBody: { email: 'ann@example.com', password: 'correct horse battery', name: 'Ann Example' } satisfies identity.RegisterBody,
   loginBody: { email: 'ann@example.com', password: 'correct horse battery' } satisfies identity.LoginBody,
@@ -112,5 +130,6 @@ export const EXAMPLES = {
   cancelledOrder: { ...confirmedOrder, status: 'CANCELLED', history: [...confirmedOrder.history, { status: 'CANCELLED', at: AT, reason: 'cancelled by the customer' }] } satisfies order.Order,
   orderPage: { items: [confirmedOrder], nextCursor: null } satisfies Static<typeof order.OrderPage>,
   clusterView,
+  shardOverview,
   webhookReceived: { received: true },
 };

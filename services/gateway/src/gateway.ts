@@ -9,7 +9,7 @@ import { registerRateLimits, type SharedRateLimitStore } from './rate-limit.js';
 import { SharedProblemSchema } from './schemas.js';
 import { ROUTE_AREAS, type RouteContext, type WebAppMount } from './routes/index.js';
 import { mountWebApp } from './routes/web.js';
-import { registerClusterRoute, type ClusterViewSource } from './routes/cluster.js';
+import { registerClusterRoute, registerShardsRoute, type ClusterViewSource, type ShardOverviewSource } from './routes/cluster.js';
 import { registerPrometheusTargets } from './routes/prometheus-targets.js';
 import { Upstream } from './upstream.js';
 
@@ -32,6 +32,8 @@ export interface GatewayOptions {
   web?: WebAppMount;
   /** The topology behind `/api/v1/admin/cluster` (instances, breakers, shards). */
   cluster?: ClusterViewSource;
+  /** The shard maps, shard contents and moves behind `/api/v1/admin/shards`. */
+  shards?: ShardOverviewSource;
   /** Rate-limit counters in Redis, shared by all gateways of a cluster. */
   rateLimitStore?: SharedRateLimitStore;
   /** The catalog's port when it runs in this process: storefront reads skip the transport. */
@@ -80,6 +82,7 @@ export async function createGateway(options: GatewayOptions): Promise<HttpApp> {
     ...(options.order ? { order: options.order } : {}),
   };
   for (const area of ROUTE_AREAS) area(app, context);
+  if (options.shards) registerShardsRoute(app, options.shards);
   if (options.cluster) {
     registerClusterRoute(app, options.cluster);
     registerPrometheusTargets(app, options.cluster);

@@ -11,7 +11,7 @@ const NO_TRANSPORT: ServiceTransport = {
 
 /**
  * The OpenAPI document exactly as a running gateway serves it at `/api/openapi.json`: the
- * gateway's own builder (every route area and the cluster route), with nothing listening and no
+ * gateway's own builder (every route area, the cluster and the shards routes), with nothing listening and no
  * service behind it. Used to lint the published document (`npm run lint:openapi`).
  */
 export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
@@ -23,6 +23,7 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
     config: loadGatewayConfig(new EnvReader({ AGORA_RATE_LIMITS: 'off' })),
     readiness: () => [],
     cluster: () => Promise.reject(new Error('no cluster behind the document builder')),
+    shards: () => Promise.reject(new Error('no shards behind the document builder')),
   });
   try {
     await app.ready();

@@ -9,3 +9,4 @@ export * from './mover.js';
 export * from './retry.js';
 export * from './pages.js';
 export * from './service-shards.js';
+export * from './overview.js';

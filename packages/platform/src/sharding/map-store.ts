@@ -24,6 +24,31 @@ interface MapRow {
   created_at: Date | string;
 }
 
+/** Where a move stands: its phase (mover.ts), and once it ended, how. */
+export interface ShardMoveProgress {
+  service: string;
+  fromVersion: number;
+  toVersion: number;
+  /** A MovePhase while running; the last phase reached once ended. */
+  phase: string;
+  outcome: 'running' | 'done' | 'abandoned';
+  /** What the phase knows: keys frozen, the new version, the report at the end, the error of an abandoned move. */
+  detail: Record<string, unknown>;
+  startedAt: string;
+  updatedAt: string;
+}
+
+interface MoveRow {
+  service: string;
+  from_version: number;
+  to_version: number;
+  phase: string;
+  outcome: ShardMoveProgress['outcome'];
+  detail: Record<string, unknown>;
+  started_at: Date | string;
+  updated_at: Date | string;
+}
+
 export interface StoredShardMap extends ShardMap {
   readonly createdAt: string;
   /** The fencing token of the move that wrote it (0 for a first map). */
@@ -77,6 +102,19 @@ export class ShardMapStore {
         );
         await this.storage.query(
           sql`create table if not exists sharding.fencing_tokens (resource text primary key, token bigint not null check (token > 0), updated_at timestamptz not null)`,
+          tx,
+        );
+        // The newest move of each service as it runs (moveKeys writes each phase): the admin's Shards page reads it.
+        await this.storage.query(
+          sql`create table if not exists sharding.moves (
+                service text primary key,
+                from_version integer not null,
+                to_version integer not null,
+                phase text not null,
+                outcome text not null check (outcome in ('running', 'done', 'abandoned')),
+                detail jsonb not null default '{}'::jsonb,
+                started_at timestamptz not null,
+                updated_at timestamptz not null)`,
           tx,
         );
       })
@@ -144,6 +182,43 @@ export class ShardMapStore {
       await this.write({ ...initial, version: 1 });
     }
     throw new Error(`shard map of ${initial.service}: neither found nor created`);
+  }
+
+  /**
+   * Records where a move of `progress.service` stands: a move's first phase replaces the row of
+   * the service's previous move (one row per service: the newest move, running or ended).
+   */
+  async noteMove(progress: Omit<ShardMoveProgress, 'startedAt' | 'updatedAt'>): Promise<void> {
+    await this.ensure();
+    const detail = JSON.stringify(progress.detail);
+    await this.storage.query(
+      sql`insert into sharding.moves (service, from_version, to_version, phase, outcome, detail, started_at, updated_at)
+          values (${progress.service}, ${progress.fromVersion}, ${progress.toVersion}, ${progress.phase}, ${progress.outcome}, ${detail}::jsonb, now(), now())
+          on conflict (service) do update set
+            from_version = excluded.from_version, to_version = excluded.to_version, phase = excluded.phase, outcome = excluded.outcome,
+            detail = excluded.detail, updated_at = now(),
+            started_at = case when sharding.moves.from_version = excluded.from_version and sharding.moves.to_version = excluded.to_version
+                              and sharding.moves.outcome = 'running' then sharding.moves.started_at else now() end`,
+    );
+  }
+
+  /** The newest move of `service`, running or ended; undefined when none ever ran. */
+  async lastMove(service: string): Promise<ShardMoveProgress | undefined> {
+    await this.ensure();
+    const [row] = await this.storage.query<MoveRow>(
+      sql`select service, from_version, to_version, phase, outcome, detail, started_at, updated_at from sharding.moves where service = ${service}`,
+    );
+    if (!row) return undefined;
+    return {
+      service: row.service,
+      fromVersion: Number(row.from_version),
+      toVersion: Number(row.to_version),
+      phase: row.phase,
+      outcome: row.outcome,
+      detail: row.detail,
+      startedAt: new Date(row.started_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+    };
   }
 
   /** In-process subscribers learn of a write at once (routers of the same process); others poll. */

@@ -85,21 +85,40 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
   const storage = (id: string): Storage => storages.get(id) ?? fail(`no storage for shard ${id}`);
   const leaving = (source: string) => (keys: string[]) => keys.filter((k) => newOwner.ownerOf(k) !== source);
 
-  // 1. copy, unfrozen
-  await options.onPhase?.('copy', {});
+  // Each phase is also recorded in the main database, where the admin's Shards page reads it.
+  let reached: MovePhase = 'copy';
+  const phase = async (name: MovePhase, detail: Record<string, unknown>): Promise<void> => {
+    reached = name;
+    await options.store.noteMove({ service: from.service, fromVersion: from.version, toVersion: to.version, phase: name, outcome: 'running', detail });
+    await options.onPhase?.(name, detail);
+  };
+  const abandoned = async (err: unknown): Promise<void> => {
+    const error = err instanceof Error ? err.message : String(err);
+    await options.store
+      .noteMove({ service: from.service, fromVersion: from.version, toVersion: to.version, phase: reached, outcome: 'abandoned', detail: { error } })
+      .catch((noteErr: unknown) => logger.warn({ err: noteErr, service: from.service }, 'the abandoned move could not be recorded'));
+  };
+
+  // 1. copy, unfrozen (a failure here leaves nothing frozen: the copies are replaced by the next move's)
   let copiedRows = 0;
-  for (const source of from.members) {
-    const keys = leaving(source.id)(await data.keys(storage(source.id)));
-    const busy = new Set(await data.busyKeys?.(storage(source.id), keys));
-    const routes = byTarget(keys.filter((k) => !busy.has(k)), newOwner.ownerOf.bind(newOwner));
-    for (const [target, keys] of routes) copiedRows += await copyKeys(storage(source.id), storage(target), data, keys);
+  try {
+    await phase('copy', {});
+    for (const source of from.members) {
+      const keys = leaving(source.id)(await data.keys(storage(source.id)));
+      const busy = new Set(await data.busyKeys?.(storage(source.id), keys));
+      const routes = byTarget(keys.filter((k) => !busy.has(k)), newOwner.ownerOf.bind(newOwner));
+      for (const [target, keys] of routes) copiedRows += await copyKeys(storage(source.id), storage(target), data, keys);
+    }
+  } catch (err) {
+    await abandoned(err);
+    throw err;
   }
 
   // 2. freeze
-  await options.onPhase?.('freeze', {});
   const frozenAt = Date.now();
   const frozen: Routes = new Map();
   try {
+    await phase('freeze', {});
     for (const source of from.members) {
       const keys = await freezeKeys(storage(source.id), data, leaving(source.id), limits.lockTimeoutMs);
       frozen.set(source.id, byTarget(keys, newOwner.ownerOf.bind(newOwner)));
@@ -107,15 +126,16 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
     // 3. running work finishes
     for (const [source, routes] of frozen) await quiesce(storage(source), data, [...routes.values()].flat(), limits);
     // 4. catch-up
-    await options.onPhase?.('catch-up', { keys: countKeys(frozen) });
+    await phase('catch-up', { keys: countKeys(frozen) });
     for (const [source, routes] of frozen) for (const [target, keys] of routes) copiedRows += await copyKeys(storage(source), storage(target), data, keys);
     // 5. switch
-    await options.onPhase?.('switch', { version: to.version });
+    await phase('switch', { version: to.version });
     for (const [source, routes] of frozen) await setMarkers(storage(source), data.service, [...routes.values()].flat(), 'moved');
     if (!(await options.store.write(to, options.fence))) throw new Error(`shard map of ${from.service} changed during the move (version ${to.version} exists)`);
   } catch (err) {
     logger.warn({ err, service: from.service }, 'shard move abandoned: keys unfrozen, copies removed, map unchanged');
     await undo(frozen, storage, data);
+    await abandoned(err);
     throw err;
   }
   const frozenMs = Date.now() - frozenAt;
@@ -123,7 +143,7 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
 
   // 6. grace, then clean up
   await new Promise((resolve) => setTimeout(resolve, limits.graceMs));
-  await options.onPhase?.('clean-up', {});
+  await phase('clean-up', {});
   for (const [source, routes] of frozen) {
     await reopenShard(storage(source), data.service);
     await deleteKeys(storage(source), data, [...routes.values()].flat());
@@ -138,6 +158,7 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
     frozenMs,
     durationMs: Date.now() - started,
   };
+  await options.store.noteMove({ service: from.service, fromVersion: from.version, toVersion: to.version, phase: 'clean-up', outcome: 'done', detail: { ...report } });
   logger.info(report, 'shard move done');
   return report;
 }
