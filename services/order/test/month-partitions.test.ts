@@ -115,6 +115,16 @@ for (const backend of testBackends) {
       expect(months).not.toContain(addMonths('2040-06', MONTH_PARTITIONS.monthsAhead + 1));
     });
 
+    it('instances making the same months at once: each month is made once, its default rows moved once', async () => {
+      const user = randomUUID();
+      const id = idAt(Date.UTC(2077, 2, 9));
+      await store.open(newOrder(id, user, 'race'));
+      const runs = await Promise.all(Array.from({ length: 4 }, () => ensureMonthPartitions(storage, new Date(Date.UTC(2077, 0, 20)), 2)));
+      expect(runs.flat().sort()).toEqual(['2077-01', '2077-02', '2077-03']);
+      const [row] = await storage.query<{ p: string; n: number }>(sql`select tableoid::regclass::text as p, count(*) over ()::int as n from orders.orders where user_id = ${user}::uuid`);
+      expect(row).toEqual({ p: 'orders.orders_y2077m03', n: 1 });
+    });
+
     it('one order per (user, Idempotency-Key), whatever the month of the ids', async () => {
       const user = randomUUID();
       const first = await store.open(newOrder(newId(), user, 'k1'));
