@@ -87,7 +87,8 @@ describeInChromium('admin pages in headless Chromium', { demoProducts: 20 }, (sh
     await page.goto('/admin/products/new');
     await page.getByRole('heading', { name: 'New product' }).waitFor();
     await page.getByLabel('Name').fill(`Free Sample ${sku}`);
-    await page.getByLabel('Category').fill('office');
+    await page.getByLabel('Category', { exact: true }).selectOption({ label: 'New category…' });
+    await page.getByLabel('New category').fill('office');
     await page.getByLabel('SKU (variant 1)').fill(sku);
     await page.getByLabel('Title (variant 1)').fill('Standard');
     await page.getByLabel(/Price in USD \(variant 1\)/).fill('0.00');

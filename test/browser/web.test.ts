@@ -213,7 +213,8 @@ describeInChromium('web app in headless Chromium', { demoProducts: 50 }, (shop) 
     const name = `Browser Test Lamp ${sku}`;
     await page.getByLabel('Name').fill(name);
     await page.getByLabel('Description').fill('Made by the browser test.');
-    await page.getByLabel('Category').fill('office');
+    await page.getByLabel('Category', { exact: true }).selectOption({ label: 'New category…' });
+    await page.getByLabel('New category').fill('office');
     await page.getByLabel('SKU (variant 1)').fill(sku);
     await page.getByLabel('Title (variant 1)').fill('Standard');
     await page.getByLabel(/Price in USD \(variant 1\)/).fill('12.5');
@@ -236,7 +237,8 @@ describeInChromium('web app in headless Chromium', { demoProducts: 50 }, (shop) 
     await page.getByRole('link', { name: 'All products' }).click();
     await page.getByRole('link', { name: 'New product' }).click();
     await page.getByLabel('Name').fill('Duplicate');
-    await page.getByLabel('Category').fill('office');
+    await page.getByLabel('Category', { exact: true }).selectOption({ label: 'New category…' });
+    await page.getByLabel('New category').fill('office');
     await page.getByLabel('SKU (variant 1)').fill(sku);
     await page.getByLabel('Title (variant 1)').fill('Standard');
     await page.getByLabel(/Price in USD \(variant 1\)/).fill('1.00');
