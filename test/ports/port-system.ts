@@ -33,7 +33,12 @@ export interface PortSystem {
  * The four services the order service calls, and the order service, on one fresh database (PostgreSQL when it runs, else
  * PGlite), each reachable both ways.
  */
-export async function startPortSystem(): Promise<PortSystem> {
+export interface PortSystemOptions {
+  /** The ports the order service is given, in place of the callees' own (to slow one down, say). */
+  orderCallees?: (ports: Partial<ServicePorts>) => Partial<ServicePorts>;
+}
+
+export async function startPortSystem(options: PortSystemOptions = {}): Promise<PortSystem> {
   const backend = (await postgresBackend.available()) ? postgresBackend : pgliteBackend;
   const { storage, release } = await backend.open();
   const logger = createLogger('ports-test', 'silent');
@@ -59,7 +64,7 @@ export async function startPortSystem(): Promise<PortSystem> {
         transport: assertingForTests(transport, module.name),
         tokens: new TokenService('ports-test-secret-ports-test-secret-0123456789'),
         bus,
-        ports: { ...ports },
+        ports: module.name === 'order' && options.orderCallees ? options.orderCallees({ ...ports }) : { ...ports },
       });
       services.push(service);
       guardForTests(service.app, module.name);

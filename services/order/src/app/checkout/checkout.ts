@@ -27,8 +27,8 @@ export interface CheckoutShard {
  * `POST /checkout`: idempotent on the shopper's Idempotency-Key, which the order itself holds (one
  * order per user and key, with the request's hash and the answer given). A new key opens the
  * order and begins its saga in one transaction; the saga then runs in this request, which answers
- * with its outcome — or with 202 and the order to poll when it runs past `answerWithinMs`, while
- * the saga goes on. A known key answers what it answered first.
+ * with its outcome — or with 202 and the order to poll when the request runs past `answerWithinMs`
+ * (counted from its start, the open included), while the saga goes on. A known key answers what it answered first.
  */
 export class Checkout {
   constructor(
@@ -39,6 +39,10 @@ export class Checkout {
   ) {}
 
   async run(shard: CheckoutShard, caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
+    // The answer is due `answerWithinMs` after the request began, however long reading the cart
+    // and opening the order took: a slow open (a busy pool, a slow cart) leaves the saga less time
+    // before the 202, never the caller a longer wait.
+    const answerBy = Date.now() + CHECKOUT_LIMITS.answerWithinMs;
     if (!idempotencyKey) throw validationError([{ path: 'idempotency-key', message: 'header is required on checkout' }]);
     if (idempotencyKey.length > LIMITS.idempotencyKeyChars) {
       throw validationError([{ path: 'idempotency-key', message: `must be at most ${LIMITS.idempotencyKeyChars} characters` }]);
@@ -49,7 +53,7 @@ export class Checkout {
     const opened = await this.open(shard, caller, idempotencyKey, requestHash, body, requestId);
     if (!opened.handle) return this.again(shard, opened.key, requestHash);
     const drive = opened.handle.drive();
-    const outcome = await this.within(drive, CHECKOUT_LIMITS.answerWithinMs);
+    const outcome = await this.within(drive, Math.max(0, answerBy - Date.now()));
     if (!outcome) {
       drive.catch((err: unknown) => this.logger.error({ err, orderId: opened.key.id }, 'checkout: the saga failed after its 202; recovery takes it over'));
       this.logger.warn({ orderId: opened.key.id, answerWithinMs: CHECKOUT_LIMITS.answerWithinMs }, 'checkout: answered 202 while its saga runs on');
