@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { ConfigError, systemClock } from '@agora/kernel';
 import { ORDER_MIGRATIONS, OrderStore } from '@agora/order';
 import { monthPartitions, parseMonth } from '@agora/order/months';
-import { PgliteStorage, PostgresStorage, type Storage } from '@agora/platform';
+import { PostgresStorage, type Storage } from '@agora/platform';
 import { createTestDatabase, postgresBackend } from '@agora/platform/testing';
 import { archiveOrders, type ArchiveLine, type ArchiveManifest, type MonthOutcome } from '../../apps/agora/src/orders-archive.js';
 
@@ -152,33 +152,5 @@ describe.runIf(await postgresBackend.available())('agora orders archive (Postgre
     expect(outcomeOf(next, 's1', '2024-04')).toMatchObject({ result: 'archived' });
     const archived = gunzipSync(readFileSync(join(outDir, 'orders-s1-2024-04.ndjson.gz'))).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as ArchiveLine);
     expect(archived.find((l) => l.table === 'orders.orders')?.row).toMatchObject({ id: ids.aprConfirmed, status: 'CANCELLED' });
-  });
-});
-
-/** Embedded (`npm start`): the one PGlite is the one shard; the same export, check and drop. */
-describe('agora orders archive (embedded PGlite)', () => {
-  let storage: Storage;
-  let outDir: string;
-
-  beforeAll(async () => {
-    outDir = mkdtempSync(join(tmpdir(), 'orders-archive-embedded-'));
-    storage = await PgliteStorage.open();
-    await storage.migrate('order', ORDER_MIGRATIONS);
-  }, 120_000);
-
-  afterAll(async () => {
-    await storage?.close();
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-  });
-
-  it('archives a final month and keeps one that is not', async () => {
-    const done = await orderAt(storage, Date.UTC(2023, 6, 1), 'EXPIRED');
-    const open = await orderAt(storage, Date.UTC(2023, 7, 1), 'RESERVED');
-    const outcomes = await archiveOrders({ shards: [{ id: 's0', storage }], before: parseMonth('2023-09', '--before'), outDir, now: new Date() });
-    expect(outcomes.map((o) => `${o.month} ${o.result}`)).toEqual(['2023-07 archived', '2023-08 refused']);
-    const archived = gunzipSync(readFileSync(join(outDir, 'orders-s0-2023-07.ndjson.gz'))).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as ArchiveLine);
-    expect(archived.filter((l) => l.table === 'orders.orders').map((l) => l.row.id)).toEqual([done]);
-    expect(await new OrderStore(storage, systemClock).get(done)).toBeUndefined();
-    expect(await new OrderStore(storage, systemClock).get(open)).toBeDefined();
   });
 });

@@ -9,6 +9,7 @@ import { SingleShardRouter, createLogger, type Storage } from '@agora/platform';
 import { testBackends } from '@agora/platform/testing';
 import { ORDER_MIGRATIONS } from '../src/index.js';
 import { OrderStore, type NewOrder } from '../src/store/order-store.js';
+import { ARCHIVED_TABLES, MonthChangedError, dropMonth, exportMonth, monthReadiness } from '../src/store/month-archive.js';
 import { addMonths, ensureMonthPartitions, MONTH_PARTITIONS, MonthPartitionMaintenance, monthBound, monthOfDate, monthPartitions } from '../src/store/partitions.js';
 
 /** A UUIDv7 made at `ms` (what newId makes at that time). */
@@ -162,6 +163,21 @@ for (const backend of testBackends) {
       // The TypeScript bound and the SQL one agree.
       const [bound] = await storage.query<{ b: string }>(sql`select orders.month_bound('2091-05-01')::text as b`);
       expect(bound?.b).toBe(monthBound('2091-05'));
+    });
+
+    it('a final month leaves: read in one snapshot, refused if it changed, then its partitions dropped (the store part of the archive command)', async () => {
+      expect(await monthReadiness(storage, '2025-01')).toEqual({ orders: 1, notFinal: 0, unfinishedSagas: 0 });
+      const rows: { table: string; row: unknown }[] = [];
+      const digest = await exportMonth(storage, '2025-01', async (table, row) => void rows.push({ table, row }));
+      expect(rows.filter((r) => r.table === 'orders.orders').map((r) => (r.row as { id: string }).id)).toEqual([before.old]);
+      expect(rows.length).toBe(ARCHIVED_TABLES.reduce((n, t) => n + digest.rows[t], 0));
+      const stale = { ...digest, sums: { ...digest.sums, 'orders.orders': '0' } };
+      await expect(dropMonth(storage, '2025-01', stale)).rejects.toBeInstanceOf(MonthChangedError);
+      expect(await store.get(before.old)).toBeDefined();
+      await dropMonth(storage, '2025-01', digest);
+      expect(await store.get(before.old)).toBeUndefined();
+      expect(await store.findByKey(before.user, 'key-0')).toBeUndefined();
+      expect(await monthPartitions(storage)).not.toContain('2025-01');
     });
   });
 }
