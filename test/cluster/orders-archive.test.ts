@@ -153,4 +153,15 @@ describe.runIf(await postgresBackend.available())('agora orders archive (Postgre
     const archived = gunzipSync(readFileSync(join(outDir, 'orders-s1-2024-04.ndjson.gz'))).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as ArchiveLine);
     expect(archived.find((l) => l.table === 'orders.orders')?.row).toMatchObject({ id: ids.aprConfirmed, status: 'CANCELLED' });
   });
+
+  // Run side by side on the shard's pool; the overlap is likely, not forced.
+  it('orders opened on the shard while a month is archived all succeed', async () => {
+    const s0 = shards[0]!.storage;
+    const old = await orderAt(s0, Date.UTC(2023, 10, 2), 'CONFIRMED');
+    const opening = Array.from({ length: 12 }, (_, i) => orderAt(s0, Date.now() + i, 'PENDING'));
+    const [outcomes, opened] = await Promise.all([archiveOrders({ shards: shards.slice(0, 1), before: parseMonth('2023-12', '--before'), outDir, now }), Promise.all(opening)]);
+    expect(outcomeOf(outcomes, 's0', '2023-11')).toMatchObject({ result: 'archived' });
+    expect(await new OrderStore(s0, systemClock).get(old)).toBeUndefined();
+    for (const id of opened) expect(await new OrderStore(s0, systemClock).get(id)).toMatchObject({ id, status: 'PENDING' });
+  });
 });
