@@ -8,6 +8,7 @@ import { PageTitle } from '../ui/PageTitle';
 import { priceRange } from '../ui/ProductCard';
 import { useAsync } from '../useAsync';
 import { useFreshAvailability } from './stock-changes';
+import { ProductImage } from '../ui/ProductImage';
 
 const PAGE_SIZE = 50;
 
@@ -80,7 +81,8 @@ export function AdminProductsPage() {
             <tbody>
               {items.map((p) => (
                 <tr key={p.id}>
-                  <th scope="row">
+                  <th scope="row" className="admin-product-name">
+                    <ProductImage product={p} variant="thumb" />
                     <Link to={`/admin/products/${p.id}`}>{p.name}</Link>
                   </th>
                   <td>{categoryLabel(p.category)}</td>

@@ -8,12 +8,14 @@ import type { Product } from '../types';
 const SIZES = {
   card: '(max-width: 40rem) 50vw, (max-width: 64rem) 33vw, 16rem',
   page: '(max-width: 48rem) 100vw, 36rem',
+  thumb: '3rem',
 } as const;
 
 /**
  * A product's picture: its upload in the width the screen needs (`srcset`), or the picture drawn from
  * its name and category. Width and height reserve its box before the bytes arrive (no layout shift);
- * a card's image is lazy, the product page's is not (it is what the page is about).
+ * a card's image is lazy, the product page's is not (it is what the page is about). A thumbnail
+ * sits beside the product's name, which says all its alt text would: it is decorative (alt "").
  */
 export function ProductImage({ product, variant }: { product: Pick<Product, 'image'>; variant: keyof typeof SIZES }) {
   const image = product.image;
@@ -25,8 +27,8 @@ export function ProductImage({ product, variant }: { product: Pick<Product, 'ima
       sizes={image.srcset ? SIZES[variant] : undefined}
       width={image.width}
       height={image.height}
-      alt={image.alt}
-      loading={variant === 'card' ? 'lazy' : 'eager'}
+      alt={variant === 'thumb' ? '' : image.alt}
+      loading={variant === 'page' ? 'eager' : 'lazy'}
       decoding="async"
       data-generated={image.generated ? 'true' : undefined}
     />
