@@ -1,12 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheRedisConnection } from '@agora/platform';
-import { freePort, postgresBackend, servicesRequired, natsAvailable } from '@agora/platform/testing';
+import { postgresBackend, natsAvailable } from '@agora/platform/testing';
+import { OwnRedis, redisServerInstalled } from '../support/own-redis.js';
 import { Shop, eventually, mapLimit, type Shopper } from '../support/shop.js';
 import { createSale, ordersOfSale, purchase, saleBody, saleRow } from '../support/flash-sale.js';
 
-const REDIS_SERVER = process.env.AGORA_TEST_REDIS_SERVER ?? 'redis-server';
 const UNITS = 40;
 const FIRST_WAVE = 20;
 const BUYERS = 120;
@@ -14,52 +13,6 @@ const REGISTER_CONCURRENCY = 8;
 const RECONCILE_MS = 300;
 const SETUP_TIMEOUT_MS = 3 * 60_000;
 const RUN_TIMEOUT_MS = 3 * 60_000;
-const REDIS_START_TIMEOUT_MS = 10_000;
-
-function redisServerInstalled(): boolean {
-  const found = spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0;
-  if (!found && servicesRequired()) throw new Error(`AGORA_REQUIRE_SERVICES=1 but ${REDIS_SERVER} is not installed (apt-get install redis-server)`);
-  return found;
-}
-
-
-/** PONG from a new connection to `port`, or 'down'. */
-async function pingRedis(port: number): Promise<string> {
-  const probe = cacheRedisConnection(`redis://127.0.0.1:${port}`, 'restart-test-probe');
-  try {
-    await probe.connect();
-    return await probe.ping();
-  } catch {
-    return 'down';
-  } finally {
-    probe.disconnect();
-  }
-}
-
-/**
- * A redis-server of this test's own, without persistence: a restart loses everything. Each probe
- * is a new connection: one reused after a failed connect reconnects by itself, and asking it to
- * connect again once it has is refused ("already connecting/connected"), so a server slow to
- * start on a busy machine was never seen answering. A server that does not answer is killed.
- */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  try {
-    await eventually('redis-server answering', () => pingRedis(port), (answer) => answer === 'PONG', REDIS_START_TIMEOUT_MS);
-  } catch (err) {
-    await stopRedis(child);
-    throw err;
-  }
-  return child;
-}
-
-async function stopRedis(child: ChildProcess | undefined): Promise<void> {
-  // Gone already (a process killed by a signal has no exit code, only a signal code): no 'exit' is coming.
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /**
  * Redis restarted mid-sale (its own server, no persistence, killed with SIGKILL): the counter's
@@ -67,23 +20,21 @@ async function stopRedis(child: ChildProcess | undefined): Promise<void> {
  * its units, no buyer over the limit, no 5xx before or after — on PostgreSQL and NATS.
  */
 describe.runIf((await postgresBackend.available()) && (await natsAvailable()) && redisServerInstalled())('flash sale across a Redis restart', () => {
-  let port: number;
-  let redis: ChildProcess | undefined;
+  let redis: OwnRedis;
   let shop: Shop;
   let buyers: Shopper[];
 
   beforeAll(async () => {
-    port = await freePort();
-    redis = await startRedis(port);
+    redis = await OwnRedis.start();
     shop = await Shop.open(
       { name: 'postgres+nats', backend: postgresBackend, nats: true, available: async () => true },
-      { REDIS_URL: `redis://127.0.0.1:${port}`, AGORA_FLASH_SALE_RECONCILE_MS: String(RECONCILE_MS), AGORA_CATALOG_CACHE: 'off' },
+      { REDIS_URL: redis.url, AGORA_FLASH_SALE_RECONCILE_MS: String(RECONCILE_MS), AGORA_CATALOG_CACHE: 'off' },
     );
     buyers = await mapLimit(Array.from({ length: BUYERS }), REGISTER_CONCURRENCY, () => shop.register('restart'));
   }, SETUP_TIMEOUT_MS);
   afterAll(async () => {
     await shop?.stop();
-    await stopRedis(redis);
+    await redis?.kill();
   });
 
   it(
@@ -95,9 +46,9 @@ describe.runIf((await postgresBackend.available()) && (await natsAvailable()) &&
       expect(first.map((a) => a.status)).toEqual(Array.from({ length: FIRST_WAVE }, () => 202));
       await eventually('first wave taken', () => saleRow(shop, sale.id), (row) => row.sold === FIRST_WAVE);
 
-      await stopRedis(redis);
-      redis = await startRedis(port);
-      const probe = cacheRedisConnection(`redis://127.0.0.1:${port}`, 'restart-test-reader');
+      await redis.kill();
+      await redis.restart();
+      const probe = cacheRedisConnection(redis.url, 'restart-test-reader');
       await probe.connect();
       try {
         // Nothing survived the restart; the reconciler reloads the sale from the database.

@@ -5,7 +5,8 @@ import type { flashSale } from '@agora/contracts';
 import { cacheRedisConnection } from '@agora/platform';
 import { checkInvariants } from '../support/invariants.js';
 import { eventually, mapLimit } from '../support/shop.js';
-import { OwnRedis, clusterServersAvailable, redisServerInstalled, sleep, startTestCluster, type TestCluster } from './support.js';
+import { OwnRedis, redisServerInstalled } from '../support/own-redis.js';
+import { clusterServersAvailable, sleep, startTestCluster, type TestCluster } from './support.js';
 
 /**
  * Issue 10's acceptance in `agora cluster`: flash sales on separate `agora service` processes —
