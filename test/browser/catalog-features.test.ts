@@ -123,6 +123,8 @@ describeInChromium('catalog features in headless Chromium', { demoProducts: 20 }
     await page.getByText(/Use lowercase letters, digits and dashes/).waitFor();
     await picker.selectOption(category);
     expect(await page.getByLabel('New category').count()).toBe(0);
+    // Picking a valid category clears the error the typed one had.
+    expect(await page.getByText(/Use lowercase letters, digits and dashes/).count()).toBe(0);
 
     // A file of the wrong type is refused before it is sent.
     const upload = page.locator('.image-upload');

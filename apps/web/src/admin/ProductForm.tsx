@@ -102,6 +102,8 @@ export function AdminProductPage({ params }: { params: Params }) {
   const update = (patch: Partial<Draft>) => {
     setDraft((d) => ({ ...d, ...patch }));
     setSaved(false);
+    // A new category answers the old one's error: it is checked again on saving.
+    if (patch.category !== undefined) setErrors(({ category: _answered, ...rest }) => rest);
   };
   const updateVariant = (index: number, patch: Partial<VariantDraft>) => {
     setDraft((d) => ({ ...d, variants: d.variants.map((v, i) => (i === index ? { ...v, ...patch } : v)) }));

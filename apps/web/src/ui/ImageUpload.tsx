@@ -32,6 +32,8 @@ export function ImageUpload({ product: initial }: { product: Product }) {
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState(false);
+  /** Changed after an upload, so the file field starts empty again. */
+  const [inputKey, setInputKey] = useState(0);
 
   const choose = (chosen: File | undefined) => {
     setFile(chosen);
@@ -57,6 +59,7 @@ export function ImageUpload({ product: initial }: { product: Product }) {
       setProduct(updated);
       setDone(true);
       setFile(undefined);
+      setInputKey((k) => k + 1);
       announce('Image uploaded.');
     } catch (err) {
       const fields = err instanceof ApiError ? err.fieldErrors() : {};
@@ -77,6 +80,7 @@ export function ImageUpload({ product: initial }: { product: Product }) {
         <div className={`field${fieldError ? ' field-invalid' : ''}`}>
           <label htmlFor={fileId}>Image file</label>
           <input
+            key={inputKey}
             id={fileId}
             type="file"
             accept={ACCEPTED.join(',')}
