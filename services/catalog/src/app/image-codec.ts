@@ -22,8 +22,15 @@ export interface Pixels {
 
 /** WebP quality of the kept widths: photos look as uploaded at a fraction of a PNG's bytes. */
 const WEBP_QUALITY = 82;
-/** The most memory jpeg-js may take for one decode: the pixel limit at 4 bytes a pixel, and its own tables. */
-const JPEG_MAX_MEMORY_MB = Math.ceil((LIMITS.productImagePixels * 4) / 1024 / 1024) + 64;
+/**
+ * The most memory jpeg-js may take for one decode, as it counts it: its output (4 bytes a pixel),
+ * its per-component working blocks (up to 3 components padded to whole 8 × 8 blocks, 2 bytes a
+ * sample), its 1-byte output planes and a copy while it converts colour — about 19 bytes a pixel,
+ * plus block padding and tables. At 24 a 25-megapixel JPEG (the pixel limit) decodes; at 4 (the
+ * first guess) a 12-megapixel photo was refused. The header check refuses more pixels before this.
+ */
+const JPEG_BYTES_PER_PIXEL = 24;
+const JPEG_MAX_MEMORY_MB = Math.ceil((LIMITS.productImagePixels * JPEG_BYTES_PER_PIXEL) / 1024 / 1024) + 64;
 
 const require = createRequire(import.meta.url);
 /** Node's WebAssembly (the project's TypeScript libs declare no DOM, where its type lives). */
