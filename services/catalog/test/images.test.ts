@@ -4,6 +4,7 @@ import { PNG } from 'pngjs';
 import { AppError, LIMITS } from '@agora/kernel';
 import { base64Bytes, checkImageBytes, checkedImageType, generatedSvg, generatedVersion, heightAt, productImage, readImageHeader, widthsFor } from '../src/domain/image.js';
 import { decodeImage, encodeWebpFile, resize, type Pixels } from '../src/app/image-codec.js';
+import { IMAGE_JOBS_AT_ONCE, IMAGE_JOBS_WAITING_MAX, processImage } from '../src/app/image-processing.js';
 
 /** A solid image: every pixel `rgba`. */
 function solid(width: number, height: number, rgba: readonly number[]): Pixels {
@@ -100,6 +101,24 @@ describe('widths and resizing', () => {
       expect(Math.abs((decoded.data[0] ?? 0) - 200), type).toBeLessThan(8);
     }
     await expect(decodeImage(pngOf(pixels).subarray(0, 60), 'image/png')).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+  });
+});
+
+describe('processing uploads in a worker thread', () => {
+  it('answers the kept widths, and a file that does not decode as the same 415 naming data', async () => {
+    const processed = await processImage(pngOf(solid(700, 350, [20, 40, 60, 255])), 'image/png');
+    expect({ width: processed.width, height: processed.height, widths: processed.files.map((f) => f.width) }).toEqual({ width: 700, height: 350, widths: [320, 640, 700] });
+    for (const file of processed.files) expect(readImageHeader(file.bytes, 'image/webp')).toEqual({ type: 'image/webp', width: file.width, height: heightAt(file.width, 700, 350) });
+    const truncated = pngOf(solid(50, 50, [0, 0, 0, 255])).subarray(0, 60);
+    await expect(processImage(truncated, 'image/png')).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', errors: [{ path: 'data' }] });
+  });
+
+  it('runs a bounded number at once, queues a bounded number, and refuses the next with UNAVAILABLE', async () => {
+    const png = pngOf(solid(400, 300, [90, 90, 90, 255]));
+    const jobs = Array.from({ length: IMAGE_JOBS_AT_ONCE + IMAGE_JOBS_WAITING_MAX + 1 }, () => processImage(png, 'image/png').then(() => 'done', (err: unknown) => (err as AppError).code));
+    const outcomes = await Promise.all(jobs);
+    expect(outcomes.filter((o) => o === 'done')).toHaveLength(IMAGE_JOBS_AT_ONCE + IMAGE_JOBS_WAITING_MAX);
+    expect(outcomes.at(-1)).toBe('UNAVAILABLE');
   });
 });
 

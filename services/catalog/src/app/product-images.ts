@@ -10,10 +10,9 @@ import {
   generatedVersion,
   heightAt,
   readImageHeader,
-  widthsFor,
   type StoredImage,
 } from '../domain/image.js';
-import { decodeImage, encodeWebpFile, resize } from './image-codec.js';
+import { processImage } from './image-processing.js';
 import { toCatalogProduct } from './catalog-service.js';
 import type { CatalogRepository, ImageFileData } from './ports.js';
 
@@ -42,19 +41,16 @@ export class ProductImages {
     const header = readImageHeader(bytes, type);
     const product = await this.repository.get(id);
     if (!product) throw notFound(`Product ${productId}`);
-    const pixels = await decodeImage(bytes, type);
-    const widths = widthsFor(pixels.width);
-    const files: ImageFileData[] = [];
-    for (const width of widths) {
-      files.push({ width, bytes: await encodeWebpFile(resize(pixels, width, heightAt(width, pixels.width, pixels.height))) });
-    }
+    const processed = await processImage(bytes, type);
+    const widths = processed.files.map((f) => f.width);
+    const files: ImageFileData[] = processed.files;
     const largest = widths[widths.length - 1] ?? header.width;
     const image: StoredImage = {
       version: createHash('sha256').update(bytes).digest('hex').slice(0, IMAGE_VERSION_CHARS),
       alt: (body.alt ?? '').trim().slice(0, LIMITS.productImageAltChars) || product.name,
       widths,
       width: largest,
-      height: heightAt(largest, pixels.width, pixels.height),
+      height: heightAt(largest, processed.width, processed.height),
     };
     let saved;
     try {
