@@ -8,6 +8,7 @@ import { TEST_JWT_SECRET, fuzzSeed, openWorld, postgresVariant, type FuzzWorld }
 import { WRITES, caseFor, prepared, refused, routesOfTree, serviceCase, strayCase, type Credentials, type FuzzCase } from './requests.js';
 import type { ValuePool } from './openapi.js';
 import { answerFault, send, type WireAnswer, type WireRequest } from './wire.js';
+import { SERVICE_NAMES } from '@agora/contracts';
 
 /**
  * A property-based fuzzer generated from the published OpenAPI document, against the whole system
@@ -28,7 +29,7 @@ export const SERVICE_REQUESTS = Number(process.env.AGORA_FUZZ_SERVICE_REQUESTS ?
 /** Of the requests to a service port, at least this share gets past its guard (most carry a valid assertion). */
 const PAST_GUARD_MIN_SHARE = 0.3;
 /** The services whose ports are fuzzed directly: all of them (a test below fails when the system has one more). */
-const FUZZED_SERVICES = ['identity', 'catalog', 'inventory', 'cart', 'order', 'payment'] as const;
+const FUZZED_SERVICES = SERVICE_NAMES;
 /** Requests sent together between two state digests. */
 const BATCH = 32;
 /** Requests in flight at once. */

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { ConfigError, EnvReader, LIMITS } from '@agora/kernel';
 import { MIN_SECRET_BYTES, parseShardUrls } from '@agora/platform';
+import { SERVICE_NAMES } from '@agora/contracts';
 
 /** Process-wide configuration, from the environment only, validated before anything starts. */
 export interface AgoraConfig {
@@ -46,7 +47,8 @@ export interface AgoraConfig {
   seedDemoData: boolean;
 }
 
-export const SERVICES_WITH_STORAGE = ['identity', 'catalog', 'inventory', 'cart', 'payment', 'order'] as const;
+/** Every service keeps its own data: each may have its own database URL. */
+export const SERVICES_WITH_STORAGE = SERVICE_NAMES;
 
 /**
  * Connections per PostgreSQL pool unless AGORA_DB_POOL_MAX says otherwise. Sized for `agora start`:

@@ -1,3 +1,4 @@
+import { SERVICE_NAMES } from '@agora/contracts';
 import type { Env } from '@agora/kernel';
 import {
   HttpTransport,
@@ -15,7 +16,7 @@ import {
 } from '@agora/platform';
 
 /** Every service a process may call; one watcher each keeps the caller's view of its instances. */
-export const CALLABLE_SERVICES = ['identity', 'catalog', 'inventory', 'cart', 'payment', 'order'] as const;
+export const CALLABLE_SERVICES = SERVICE_NAMES;
 
 /**
  * The network side of one cluster process: watchers over the registry, a balancer per service

@@ -11,3 +11,4 @@ export * as payment from './payment.js';
 export * as flashSale from './flash-sale.js';
 export type { InventoryPort, PaymentPort, CartPort, CatalogPort, OrderPort, CheckoutAnswer, PortCallOptions, ServicePorts, PortName, PortCaller, StorefrontText } from './ports.js';
 export { PORT_NAMES } from './ports.js';
+export { SERVICE_NAMES, type ServiceName } from './services.js';

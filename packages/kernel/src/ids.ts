@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7, validate, version } from 'uuid';
+import { validationError } from './errors.js';
 
 /**
  * Random bytes for ids, drawn from a pool refilled 4 KiB at a time: one `getrandom` system call
@@ -55,4 +56,19 @@ export function isUuid(value: string): boolean {
 
 export function isUuidV7(value: string): boolean {
   return isUuid(value) && version(value) === 7;
+}
+
+/**
+ * The cursor of a list ordered by id (UUIDv7: newest first or oldest first): the last id served,
+ * opaque to clients. One codec for every such list (orders, users).
+ */
+export function encodeIdCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+/** The id a cursor of `encodeIdCursor` carries; VALIDATION_FAILED naming `cursor` for anything else. */
+export function decodeIdCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!isUuid(id)) throw validationError([{ path: 'cursor', message: 'is not a cursor this list returned' }]);
+  return id;
 }

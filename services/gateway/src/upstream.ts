@@ -1,12 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SERVICE_NAMES, type ServiceName } from '@agora/contracts';
 import { AppError, isProblem } from '@agora/kernel';
 import { PROBLEM_CONTENT_TYPE, ServiceClient } from '@agora/platform';
 import type { ServiceRequest, ServiceResponse, ServiceTransport } from '@agora/platform';
 import { callerOf } from './auth.js';
 
-/** The services the gateway reaches; each name is what the transport routes on. */
-export const SERVICES = ['identity', 'catalog', 'inventory', 'cart', 'order', 'payment'] as const;
-export type ServiceName = (typeof SERVICES)[number];
+export type { ServiceName } from '@agora/contracts';
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -39,7 +38,7 @@ export class Upstream {
     transport: ServiceTransport,
     private readonly timeoutMs: number,
   ) {
-    this.clients = new Map(SERVICES.map((name) => [name, new ServiceClient(name, transport)]));
+    this.clients = new Map(SERVICE_NAMES.map((name) => [name, new ServiceClient(name, transport)]));
   }
 
   /** Calls a service; a transport failure or timeout becomes 503 UNAVAILABLE naming the service, with Retry-After. */

@@ -15,6 +15,6 @@ export type { WebAppMount } from './web.js';
  * Every area of the public API, one file each. Later areas go here in the same shape:
  * cart (`/api/v1/cart*`), checkout (`/api/v1/checkout`), orders (`/api/v1/orders*`,
  * `/api/v1/admin/orders`), flash sales (`/api/v1/flash-sales*`, `/api/v1/admin/flash-sales`)
- * and cluster (`/api/v1/admin/cluster`). Add the service name to `SERVICES` in upstream.ts.
+ * and cluster (`/api/v1/admin/cluster`). Add the service name to `SERVICE_NAMES` in packages/contracts/src/services.ts.
  */
 export const ROUTE_AREAS: readonly RouteArea[] = [identityRoutes, catalogRoutes, inventoryRoutes, cartRoutes, orderRoutes, paymentRoutes, flashSaleRoutes, overviewRoutes];

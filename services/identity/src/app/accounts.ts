@@ -1,4 +1,4 @@
-import { AppError, LIMITS, isUuid, newId, notFound, validationError, type Clock } from '@agora/kernel';
+import { AppError, LIMITS, decodeIdCursor, encodeIdCursor, newId, notFound, type Clock } from '@agora/kernel';
 import type { Page, identity } from '@agora/contracts';
 import { normaliseEmail } from '../domain/email.js';
 import { LOGIN_THROTTLE, lockoutRemainingMs, retryAfterSeconds, type ThrottlePolicy } from '../domain/login-throttle.js';
@@ -70,14 +70,6 @@ export interface PageRequest {
   q?: string | undefined;
 }
 
-const encodeCursor = (id: string): string => Buffer.from(id, 'utf8').toString('base64url');
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!isUuid(id)) throw validationError([{ path: 'cursor', message: 'is not a cursor this list returned' }]);
-  return id;
-}
-
 /** The use cases behind identity's HTTP routes. */
 export class Accounts {
   private readonly policy: ThrottlePolicy;
@@ -135,12 +127,12 @@ export class Accounts {
    */
   async list(page: PageRequest): Promise<Page<identity.ListedUser>> {
     const limit = Math.min(Math.max(page.limit ?? LIMITS.pageSizeDefault, 1), LIMITS.pageSizeMax);
-    const beforeId = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+    const beforeId = page.cursor === undefined ? undefined : decodeIdCursor(page.cursor);
     const text = page.q?.trim().toLowerCase();
     const rows = await this.deps.users.search({ text: text || undefined, beforeId, limit: limit + 1 });
     const items = rows.slice(0, limit).map(toListedUser);
     const last = items.at(-1);
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+    return { items, nextCursor: rows.length > limit && last ? encodeIdCursor(last.id) : null };
   }
 
   /** Deletes closed failure windows so unknown e-mails do not pile up. */

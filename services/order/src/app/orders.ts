@@ -1,4 +1,4 @@
-import { AppError, isAppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
+import { AppError, decodeIdCursor, encodeIdCursor, isAppError, newId, notFound, type Clock } from '@agora/kernel';
 import { ORDER_STATUSES, type CheckoutBody, type Order, type OrderFigures, type OrderStatus } from '@agora/contracts/order';
 import {
   SHARD_ROUTER_DEFAULTS,
@@ -48,18 +48,6 @@ export interface OrdersOptions {
   metrics?: Metrics;
   /** Told of each try a shard fence refused while the shopper was being moved (metrics, logs). */
   onFenceWait?: (wait: FenceWait) => void;
-}
-
-function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) {
-    throw validationError([{ path: 'cursor', message: 'is not a cursor this API issued' }]);
-  }
-  return id;
 }
 
 /**
@@ -164,7 +152,7 @@ export class Orders {
   }
 
   async list(caller: Caller, limit: number, cursor?: string): Promise<{ items: Order[]; nextCursor: string | null }> {
-    const beforeId = cursor ? decodeCursor(cursor) : undefined;
+    const beforeId = cursor ? decodeIdCursor(cursor) : undefined;
     const query = { userId: caller.userId, limit: limit + 1, ...(beforeId ? { beforeId } : {}) };
     const items = (await this.onOwner(caller.userId, async (shard) => nonEmpty(await shard.store.page(query)))) ?? [];
     return pageOf(items, limit);
@@ -176,7 +164,7 @@ export class Orders {
    * but one being moved has copies on two: the fan-out and the owner test below hold for them too.
    */
   async listAll(filter: { status?: OrderStatus | undefined; userId?: string | undefined }, limit: number, cursor?: string): Promise<{ items: Order[]; nextCursor: string | null }> {
-    const beforeId = cursor ? decodeCursor(cursor) : undefined;
+    const beforeId = cursor ? decodeIdCursor(cursor) : undefined;
     const { status, userId } = filter;
     const pages = await Promise.all(
       this.all().map(async (shard) => {
@@ -191,7 +179,7 @@ export class Orders {
       (row) => row.order.id,
       (row) => this.router.shardFor(row.order.userId).id === row.shard,
     );
-    return { items: merged.items.map((row) => row.order), nextCursor: merged.nextCursor ? encodeCursor(merged.nextCursor) : null };
+    return { items: merged.items.map((row) => row.order), nextCursor: merged.nextCursor ? encodeIdCursor(merged.nextCursor) : null };
   }
 
   /**
@@ -300,5 +288,5 @@ function nonEmpty<T>(items: T[]): T[] | undefined {
 function pageOf(items: Order[], limit: number): { items: Order[]; nextCursor: string | null } {
   const page = items.slice(0, limit);
   const last = page[page.length - 1];
-  return { items: page, nextCursor: items.length > limit && last ? encodeCursor(last.id) : null };
+  return { items: page, nextCursor: items.length > limit && last ? encodeIdCursor(last.id) : null };
 }
