@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runBaseline, type BaselineResult } from './baseline.js';
 import { ServerProcess, type NodeLauncher } from './child.js';
 import { prepareRunStorage } from './database.js';
@@ -279,7 +280,7 @@ export async function runCheckoutBench(options: CheckoutBenchOptions): Promise<C
 
     options.progress(`setup: ${options.skus} SKU(s) with ${CHECKOUT_BENCH_LIMITS.stockPerSku} units each, ${options.buyers} buyers registering`);
     const { buyers, skus } = await setUp(http, options);
-    await new Promise((resolve) => setTimeout(resolve, CHECKOUT_BENCH_LIMITS.settleMs));
+    await sleep(CHECKOUT_BENCH_LIMITS.settleMs);
     const rssIdle = server.memory();
 
     const runId = randomBytes(6).toString('hex');

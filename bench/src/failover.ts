@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '@agora/kernel';
 import type { NodeLauncher } from './child.js';
 import { createRunDatabase } from './database.js';
@@ -157,7 +158,7 @@ export class ReadLoad {
           const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
           this.samples.push({ startedAt, ms: performance.now() - startedAt, ok: false, kind: `network: ${code}` });
           // A client does not hammer a dead connection in a hot loop.
-          await new Promise((resolve) => setTimeout(resolve, 10));
+          await sleep(10);
         } finally {
           this.running -= 1;
         }
@@ -235,7 +236,7 @@ export async function watchInstance(cluster: ProcessCluster, http: LoopbackClien
       if (seen.at(-1) !== state) seen.push(state);
       if (states.includes(state)) return { at: Date.parse(view.generatedAt), states: seen };
     }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    await sleep(pollMs);
   }
   return { at: undefined, states: seen };
 }
@@ -267,10 +268,6 @@ async function createProducts(http: LoopbackClient, token: string, count: number
     if (stocked.status !== 200) throw new Error(`stocking ${sku} answered ${stocked.status}: ${JSON.stringify(stocked.body)}`);
   }
   return ids;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { TokenService } from '@agora/platform';
 import { runBaseline } from './baseline.js';
@@ -149,7 +150,7 @@ async function ordersCreated(http: LoopbackClient, adminToken: string, saleId: s
     const ordered = field<number>(stats.body, 'ordered');
     const decided = ordered + field<number>(stats.body, 'expired');
     if (decided >= accepted || Date.now() > deadline) return ordered;
-    await new Promise((resolve) => setTimeout(resolve, FLASH_SALE_BENCH_LIMITS.ordersPollMs));
+    await sleep(FLASH_SALE_BENCH_LIMITS.ordersPollMs);
   }
 }
 
@@ -222,7 +223,7 @@ export async function runFlashSaleBench(options: FlashSaleBenchOptions): Promise
     const signer = new TokenService(secret);
     const tokens = await Promise.all(Array.from({ length: options.users }, (_, i) => signer.sign({ sub: randomUUID(), role: 'customer', email: `buyer-${i}@bench.agora.local` })));
     options.progress(`catalog reads alone, ${options.catalogS} s`);
-    const before = await catalogReads(http, productIds, new Promise((resolve) => setTimeout(resolve, options.catalogS * 1000)));
+    const before = await catalogReads(http, productIds, sleep(options.catalogS * 1000));
     options.progress(`sale: ${options.attempts} attempts by ${options.users} users, ${options.clients} clients, ${options.units} units`);
     const sale = stampede(http, saleId, tokens, options);
     const [during, run] = await Promise.all([catalogReads(http, productIds, sale), sale]);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Samples } from './stats.js';
 
 export const LOAD_LIMITS = {
@@ -51,7 +52,7 @@ export async function closedLoop(clients: number, durationMs: number, iteration:
       } else {
         errors += 1;
         errorKinds[outcome.kind] = (errorKinds[outcome.kind] ?? 0) + 1;
-        await new Promise((resolve) => setTimeout(resolve, LOAD_LIMITS.pauseAfterErrorMs));
+        await sleep(LOAD_LIMITS.pauseAfterErrorMs);
       }
     }
   };

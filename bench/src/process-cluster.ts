@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterView } from '@agora/contracts';
 import { dividePoolBudget, readConnectionLimits, type PoolDivision } from '@agora/platform';
 import type { NodeLauncher } from './child.js';
@@ -126,10 +127,6 @@ class Member implements ClusterMember {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function spawnAgora(options: ProcessClusterOptions, args: readonly string[], extraEnv: Record<string, string>): ChildProcess {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
@@ -82,7 +83,7 @@ export async function requireBackends(urls: BackendUrls, options: { waitMs?: num
     const waited = Date.now() - started;
     if (unset.length > 0 || waited + pause > (options.waitMs ?? 0)) throw new BackendsUnavailable(problems);
     if (round === 0) options.onWait?.(problems, waited);
-    await new Promise((resolve) => setTimeout(resolve, pause));
+    await sleep(pause);
     pause = Math.min(pause * 2, BACKENDS_WAIT.maxPauseMs);
   }
 }

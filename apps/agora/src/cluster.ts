@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { agoraLauncher, launchArgs, type AgoraLauncher } from '@agora/cli/launch';
 import { connectRedisRegistry, dividePoolBudget, parseDiscoveryKeyPrefix, readConnectionLimits, type Logger } from '@agora/platform';
 import { persistedSecret, type AgoraConfig } from './config.js';
@@ -151,7 +152,7 @@ export class Cluster {
         } catch {
           // not listening yet
         }
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
     }
     await this.waitRegistered(deadline, timeoutMs);
@@ -167,7 +168,7 @@ export class Cluster {
           const missing = expected.filter((id) => !listed.has(id));
           if (missing.length === 0) break;
           if (Date.now() > deadline) throw new Error(`cluster not ready within ${timeoutMs} ms: ${missing.join(', ')} not registered`);
-          await new Promise((r) => setTimeout(r, 250));
+          await sleep(250);
         }
       }
     } finally {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { ConfigError, EnvReader, LIMITS, newId, systemClock } from '@agora/kernel';
 import {
@@ -202,7 +203,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       if (registration) {
         await registration.setDraining(true);
         // Give every watcher a heartbeat or two to see "draining" and stop picking this instance.
-        await new Promise((resolve) => setTimeout(resolve, client.discovery.heartbeatIntervalMs * 2));
+        await sleep(client.discovery.heartbeatIntervalMs * 2);
         await registration.deregister();
       }
       await app.close();

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { ProcessCluster, baseEnvironment, type NodeLauncher } from '@agora/bench';
 import { ConfigError } from '@agora/kernel';
@@ -78,10 +79,6 @@ export function parseDuration(raw: string): number {
   const seconds = Number(match[1]) * ({ s: 1, m: 60, h: 3_600 } as const)[(match[2] ?? 's') as 's' | 'm' | 'h'];
   if (seconds < 1 || seconds > CHAOS_LIMITS.durationSMax) throw new ConfigError('--duration', `must be 1 s..${CHAOS_LIMITS.durationSMax / 3_600} h, got ${raw}`);
   return seconds;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function victims(): string[] {

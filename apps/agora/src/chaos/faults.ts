@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterMember, ProcessCluster } from '@agora/bench';
 import type { History } from './history.js';
 import type { Fault } from './schedule.js';
@@ -19,10 +20,6 @@ export const FAULT_LIMITS = {
   /** A fault's target that is down is waited for this long (compiling and starting on a busy machine). */
   targetBackWaitMs: 120_000,
 } as const;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 export interface MemberExit {
   instanceId: string;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { seededRandom, type RandomSource } from '@agora/platform';
 import type { History, Operation } from './history.js';
 
@@ -121,10 +122,6 @@ export class ChaosClient {
     }
     return answer;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function expectStatus(what: string, answer: Answer, status: number): Record<string, unknown> {

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
@@ -61,10 +62,6 @@ export function missingChaosBinaries(options: { pgbouncer: boolean }): string[] 
   for (const name of [REDIS_SERVER, NATS_SERVER]) if (!onPath(name)) missing.push(name);
   if (options.pgbouncer && !existsSync(PGBOUNCER)) missing.push(PGBOUNCER);
   return missing;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function waitFor(what: string, probe: () => Promise<unknown>, alive: () => boolean = () => true): Promise<void> {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../telemetry/logger.js';
 import { cacheRedisConnection } from './l2.js';
@@ -137,7 +138,7 @@ export class RedisInvalidationChannel implements InvalidationChannel {
   /** Resolves once subscribed (or after `timeoutMs`, false); for start-up and tests. */
   async waitUntilConnected(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.subscribed && !this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!this.subscribed && !this.closed && Date.now() < deadline) await sleep(20);
     return this.subscribed;
   }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type SQL } from 'drizzle-orm';
 import { AppError, LIMITS, fromProblem, isProblem, newId, systemClock, toProblem, validationError, type Clock } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
@@ -219,6 +220,3 @@ function iso(date: Date): string {
   return date.toISOString();
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

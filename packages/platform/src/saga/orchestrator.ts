@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type SQL } from 'drizzle-orm';
 import { isUuid, newId, notFound, systemClock, type Clock } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
@@ -86,11 +87,10 @@ export class SagaOrchestrator {
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 10) throw new Error(`leaseMs must be an integer >= 10, got ${this.leaseMs}`);
     if (!Number.isSafeInteger(this.recoveryBatch) || this.recoveryBatch < 1) throw new Error('recoveryBatch must be >= 1');
     if (this.owner.length === 0 || this.owner.length > 200) throw new Error('owner must be 1..200 chars');
-    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     const observers = [options.metrics ? sagaMetricsObserver(options.metrics) : undefined, options.onLog].filter((o) => o !== undefined);
     const onLog = observers.length > 1 ? (entry: SagaLogEntry) => observers.forEach((observe) => observe(entry)) : observers[0];
     this.logWriter = new SagaLogWriter(this.storage, options.schema, this.owner, this.leaseMs, this.clock, this.logger, onLog);
-    this.driver = new SagaDriver({ log: this.logWriter, clock: this.clock, sleep, logger: this.logger });
+    this.driver = new SagaDriver({ log: this.logWriter, clock: this.clock, sleep: options.sleep ?? ((ms: number) => sleep(ms)), logger: this.logger });
   }
 
   /** Makes a definition known, so this instance can start it and recover it. Register before `recover()`. */

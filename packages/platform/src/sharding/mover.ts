@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../telemetry/logger.js';
 import type { Storage } from '../storage/storage.js';
 import { copyKeys, deleteKeys } from './copy.js';
@@ -142,7 +143,7 @@ export async function moveKeys(options: MoveOptions): Promise<MoveReport> {
   for (const routes of frozen.values()) for (const [target, keys] of routes) await setMarkers(storage(target), data.service, keys, 'none');
 
   // 6. grace, then clean up
-  await new Promise((resolve) => setTimeout(resolve, limits.graceMs));
+  await sleep(limits.graceMs);
   await phase('clean-up', {});
   for (const [source, routes] of frozen) {
     await reopenShard(storage(source), data.service);
@@ -171,7 +172,7 @@ async function quiesce(storage: Storage, data: ShardedData, keys: readonly strin
     const pending = await data.pendingWork(storage, keys);
     if (pending === 0) return;
     if (Date.now() >= deadline) throw new Error(`${pending} unit(s) of ${data.service} work still running for the keys being moved after ${limits.quiesceMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, limits.quiescePollMs));
+    await sleep(limits.quiescePollMs);
   }
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '@agora/kernel';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -58,7 +59,7 @@ export async function onKeyShard<T>(router: ShardRouter, key: string, work: (sha
         throw new AppError('UNAVAILABLE', 'this account is being moved between database shards; try again in a moment', { retryAfterSeconds: 1, cause: err });
       }
       if (fence === 'moved') await router.refresh?.();
-      await new Promise((resolve) => setTimeout(resolve, pause));
+      await sleep(pause);
       if (fence === 'moving') await router.refresh?.();
       pause = Math.min(pause * 2, SHARD_RETRY_LIMITS.maxPauseMs);
     }

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { servicesRequired } from './backends.js';
 import { freePort } from './ports.js';
@@ -120,7 +121,7 @@ export async function startPgbouncer(server: { host: string; port: number }, opt
         await stop();
         throw new Error(`pgbouncer did not start: ${String(err)}\n${log()}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, PGBOUNCER_LIMITS.pollMs));
+      await sleep(PGBOUNCER_LIMITS.pollMs);
     }
   }
   return {

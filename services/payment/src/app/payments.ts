@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, newId, notFound, type Clock, type Money } from '@agora/kernel';
 import { events, payment } from '@agora/contracts';
 import type { Logger } from '@agora/platform';
@@ -50,7 +51,6 @@ export interface PaymentsDeps {
 
 export type WebhookOutcome = payment.WebhookAck['outcome'];
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function toPaymentIntent(row: IntentRecord): payment.PaymentIntent {
   const currency = row.currency;
@@ -98,7 +98,7 @@ export class Payments {
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly deps: PaymentsDeps) {
-    this.sleep = deps.sleep ?? defaultSleep;
+    this.sleep = deps.sleep ?? ((ms: number) => sleep(ms));
   }
 
   get providerName(): string {

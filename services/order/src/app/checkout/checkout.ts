@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, LIMITS, isAppError, newId, toProblem, validationError, type Clock } from '@agora/kernel';
 import type { CheckoutBody, Order } from '@agora/contracts/order';
 import { hashRequest, type Caller, type Logger, type SagaDefinition, type SagaHandle, type SagaOrchestrator, type Storage } from '@agora/platform';
@@ -138,7 +139,7 @@ export class Checkout {
     for (;;) {
       const outcome = await this.within(shard.orchestrator.drive(orderId), Math.max(0, deadline - Date.now()));
       if (!outcome || outcome.status === 'WAITING' || outcome.finished || Date.now() >= deadline) return;
-      await new Promise((resolve) => setTimeout(resolve, pause));
+      await sleep(pause);
       pause = Math.min(pause * 2, JOIN_POLL.maxMs);
     }
   }
