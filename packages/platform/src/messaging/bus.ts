@@ -1,4 +1,5 @@
 import type { events } from '@agora/contracts';
+import { newId } from '@agora/kernel';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -112,6 +113,14 @@ export function resolveSubscribeOptions(options: SubscribeOptions): ResolvedSubs
 export function retryDelay(retryDelayMs: number, deliveryCount: number): number {
   const exponent = Math.min(Math.max(deliveryCount - 1, 0), 20);
   return Math.min(retryDelayMs * 2 ** exponent, BUS_DEFAULTS.maxRetryDelayMs);
+}
+
+/**
+ * A fact as a service writes it to its outbox (or publishes it): the envelope every fact travels
+ * in, with a new UUIDv7 id unless the fact has one of its own (a flash-sale ticket is its id).
+ */
+export function newEnvelope(type: string, key: string, payload: unknown, at: Date, id: string = newId()): EventEnvelope {
+  return { id, type, key, occurredAt: at.toISOString(), payload };
 }
 
 /** Events that reach a consumer are checked at the edge: a malformed message is a dead letter, not a crash. */

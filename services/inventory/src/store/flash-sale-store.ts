@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { AppError, newId } from '@agora/kernel';
+import { AppError } from '@agora/kernel';
 import { flashSale } from '@agora/contracts';
-import { writeOutbox, type Storage, type Tx } from '@agora/platform';
+import { newEnvelope, writeOutbox, type Storage, type Tx } from '@agora/platform';
 import { recordStockChanges, INVENTORY_SCHEMA, type StockRow } from './stock-facts.js';
 
 /** A sale as stored (times as Date, money split in two columns). */
@@ -170,7 +170,7 @@ export class FlashSaleStore {
         ...(sale.payment_window_seconds === null ? {} : { paymentWindowSeconds: Number(sale.payment_window_seconds) }),
       };
       await writeOutbox(this.storage, tx, INVENTORY_SCHEMA, [
-        { id: newId(), type: flashSale.FLASH_SALE_EVENT_TYPES.UnitTaken, key: ticket.saleId, occurredAt: now.toISOString(), payload },
+        newEnvelope(flashSale.FLASH_SALE_EVENT_TYPES.UnitTaken, ticket.saleId, payload, now),
       ]);
       return { kind: 'taken', ticket: row };
     });

@@ -1,6 +1,5 @@
-import { newId } from '@agora/kernel';
 import { EVENT_TYPES, type EventEnvelope, type StockChanged } from '@agora/contracts/events';
-import { writeOutbox, type Storage, type Tx } from '@agora/platform';
+import { newEnvelope, writeOutbox, type Storage, type Tx } from '@agora/platform';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -20,7 +19,7 @@ export async function recordStockChanges(storage: Storage, tx: Tx, rows: readonl
   const last = new Map(rows.map((r) => [r.sku, r]));
   const events: EventEnvelope[] = [...last.values()].map((row) => {
     const payload: StockChanged = { sku: row.sku, onHand: row.on_hand, reserved: row.reserved, available: row.on_hand - row.reserved, reason };
-    return { id: newId(), type: EVENT_TYPES.StockChanged, key: row.sku, occurredAt: now.toISOString(), payload };
+    return newEnvelope(EVENT_TYPES.StockChanged, row.sku, payload, now);
   });
   await writeOutbox(storage, tx, INVENTORY_SCHEMA, events);
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, newId, notFound, type Clock, type Money } from '@agora/kernel';
 import { events, payment } from '@agora/contracts';
-import type { Logger } from '@agora/platform';
+import { newEnvelope, type Logger } from '@agora/platform';
 import {
   DECLINE_CODES,
   assertAuthorizable,
@@ -407,7 +407,7 @@ export class Payments {
   }
 
   private fact(type: events.EventType, key: string, now: Date, payload: unknown): Fact {
-    return { id: newId(), type, key, occurredAt: now.toISOString(), payload };
+    return newEnvelope(type, key, payload, now);
   }
 
   /** After commit: tells the notifier; its failure is logged, never lost (the fact is in the outbox). */

@@ -1,6 +1,6 @@
 import { AppError, newId, notFound, validationError, type Clock } from '@agora/kernel';
 import { flashSale } from '@agora/contracts';
-import type { Caller, EventBus, Logger } from '@agora/platform';
+import { newEnvelope, type Caller, type EventBus, type Logger } from '@agora/platform';
 import type { FlashSaleStore, SaleRow } from '../../store/flash-sale-store.js';
 import type { SaleCounter, SaleTerms } from './counter.js';
 
@@ -175,7 +175,7 @@ export class FlashSales {
       case 'accepted':
       case 'replayed': {
         const payload: flashSale.TicketAccepted = { ticketId: outcome.ticketId, saleId, userId: caller.userId, quantity };
-        await this.options.bus.publish({ id: outcome.ticketId, type: flashSale.FLASH_SALE_EVENT_TYPES.TicketAccepted, key: saleId, occurredAt: new Date().toISOString(), payload });
+        await this.options.bus.publish(newEnvelope(flashSale.FLASH_SALE_EVENT_TYPES.TicketAccepted, saleId, payload, new Date(), outcome.ticketId));
         return { ticketId: outcome.ticketId, status: 'ACCEPTED' };
       }
       case 'sold-out':

@@ -1,6 +1,6 @@
 import type { Clock } from '@agora/kernel';
 import { flashSale } from '@agora/contracts';
-import { PeriodicTask, type EventBus, type LockManager, type Logger } from '@agora/platform';
+import { PeriodicTask, newEnvelope, type EventBus, type LockManager, type Logger } from '@agora/platform';
 import type { FlashSaleStore, SaleRow } from '../../store/flash-sale-store.js';
 import type { SaleCounter } from './counter.js';
 import { FLASH_SALE_COUNTER_RETENTION_MS, type FlashSales } from './flash-sales.js';
@@ -128,7 +128,7 @@ export class FlashSaleReconciler {
         continue;
       }
       const payload: flashSale.TicketAccepted = { ticketId: ticket.ticketId, saleId, userId: ticket.userId, quantity: ticket.quantity };
-      await this.options.bus.publish({ id: ticket.ticketId, type: flashSale.FLASH_SALE_EVENT_TYPES.TicketAccepted, key: saleId, occurredAt: new Date().toISOString(), payload });
+      await this.options.bus.publish(newEnvelope(flashSale.FLASH_SALE_EVENT_TYPES.TicketAccepted, saleId, payload, new Date(), ticket.ticketId));
     }
   }
 }

@@ -3,7 +3,7 @@ import { EVENT_TYPES, type OrderCancelled } from '@agora/contracts/events';
 import { defineSaga, defineStep, type SagaDefinition } from '@agora/platform';
 import type { OrderStore } from '../../store/order-store.js';
 import type { Collaborators } from '../clients.js';
-import { event } from '../events.js';
+import { newEnvelope } from '@agora/platform';
 import { refundCaptured } from '../payments.js';
 
 export interface CancelInput {
@@ -53,7 +53,7 @@ export function cancelSaga(store: OrderStore, services: Collaborators, clock: Cl
           ctx.input.reason,
           (order) => {
             const payload: OrderCancelled = { orderId: order.id, userId: order.userId, refunded, reason: ctx.input.reason };
-            return [event(EVENT_TYPES.OrderCancelled, order.id, payload, clock.now())];
+            return [newEnvelope(EVENT_TYPES.OrderCancelled, order.id, payload, clock.now())];
           },
           { tx: ctx.tx },
         );

@@ -3,7 +3,7 @@ import { flashSale } from '@agora/contracts';
 import type { Order } from '@agora/contracts/order';
 import type { EventEnvelope } from '@agora/contracts/events';
 import type { OrderShard } from '../orders.js';
-import { event } from '../events.js';
+import { newEnvelope } from '@agora/platform';
 
 /** What a flash-sale order keeps where a checkout keeps its request's hash (there is no request to compare). */
 export const FLASH_SALE_REQUEST_HASH = 'flash-sale';
@@ -56,6 +56,6 @@ export function releasedEvents(saleId: string, reason: string, at: Date): (order
       quantity: order.lines.reduce((sum, line) => sum + line.quantity, 0),
       reason,
     };
-    return [event(flashSale.FLASH_SALE_EVENT_TYPES.OrderReleased, order.id, payload, at)];
+    return [newEnvelope(flashSale.FLASH_SALE_EVENT_TYPES.OrderReleased, order.id, payload, at)];
   };
 }

@@ -3,7 +3,8 @@ import { EVENT_TYPES } from '@agora/contracts/events';
 import { payment, type order } from '@agora/contracts';
 import type { Caller, Logger } from '@agora/platform';
 import type { Collaborators } from '../clients.js';
-import { event, orderConfirmed } from '../events.js';
+import { newEnvelope } from '@agora/platform';
+import { orderConfirmed } from '../events.js';
 import type { OrderShard, Orders } from '../orders.js';
 import { releaseOrderPayments } from '../payments.js';
 import { flashSaleOf, paymentDeadline, releasedEvents } from './flash-orders.js';
@@ -55,7 +56,7 @@ export class FlashSalePayments {
       }
       try {
         const now = this.clock.now();
-        await shard.store.transition(orderId, ['RESERVED'], 'CONFIRMED', 'paid', (paid) => [event(EVENT_TYPES.OrderConfirmed, paid.id, { ...orderConfirmed(paid), flashSale: true }, now)]);
+        await shard.store.transition(orderId, ['RESERVED'], 'CONFIRMED', 'paid', (paid) => [newEnvelope(EVENT_TYPES.OrderConfirmed, paid.id, { ...orderConfirmed(paid), flashSale: true }, now)]);
       } catch (err) {
         // Expired meanwhile (the sweeper's grace is over): the money goes back, the order stays EXPIRED.
         if (isAppError(err) && err.code === 'CONFLICT') {

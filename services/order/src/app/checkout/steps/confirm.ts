@@ -1,7 +1,8 @@
 import { AppError } from '@agora/kernel';
 import { EVENT_TYPES } from '@agora/contracts/events';
 import { defineStep, type SagaStep, type StepRef } from '@agora/platform';
-import { event, orderConfirmed } from '../../events.js';
+import { newEnvelope } from '@agora/platform';
+import { orderConfirmed } from '../../events.js';
 import type { CheckoutDeps, CheckoutInput } from '../input.js';
 import type { AuthorizePaymentResult } from './authorize-payment.js';
 
@@ -26,7 +27,7 @@ export function confirmStep({ store, clock, answers }: CheckoutDeps, authorize: 
       const asOpened = ctx.attempt === 1 && !ctx.result(authorize).waited ? ctx.input.opened : undefined;
       const order = asOpened ?? (await store.get(ctx.input.orderId));
       if (!order) throw new AppError('NOT_FOUND', `order ${ctx.input.orderId} not found`);
-      const { confirmed, precondition, parts } = store.confirmation(order, (o) => [event(EVENT_TYPES.OrderConfirmed, o.id, orderConfirmed(o), clock.now())]);
+      const { confirmed, precondition, parts } = store.confirmation(order, (o) => [newEnvelope(EVENT_TYPES.OrderConfirmed, o.id, orderConfirmed(o), clock.now())]);
       return ctx.fuse({ confirmed: true, answer: answers.put(confirmed) }, { precondition, parts });
     },
   });
