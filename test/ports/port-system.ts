@@ -36,6 +36,8 @@ export interface PortSystem {
 export interface PortSystemOptions {
   /** The ports the order service is given, in place of the callees' own (to slow one down, say). */
   orderCallees?: (ports: Partial<ServicePorts>) => Partial<ServicePorts>;
+  /** Environment of every service, beside the webhook secret (AGORA_CHECKOUT_MAX_IN_FLIGHT, say). */
+  env?: Record<string, string>;
 }
 
 export async function startPortSystem(options: PortSystemOptions = {}): Promise<PortSystem> {
@@ -53,7 +55,7 @@ export async function startPortSystem(options: PortSystemOptions = {}): Promise<
   };
   try {
     for (const module of MODULES) if (module.migrationsFolder) await storage.migrate(module.name, module.migrationsFolder);
-    const env = new EnvReader({ AGORA_PAYMENT_WEBHOOK_SECRET: 'ports-test-webhook-secret-0123456789' });
+    const env = new EnvReader({ AGORA_PAYMENT_WEBHOOK_SECRET: 'ports-test-webhook-secret-0123456789', ...options.env });
     for (const module of MODULES) {
       const service = await module.create({
         storage,

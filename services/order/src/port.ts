@@ -3,6 +3,7 @@ import type { CheckoutAnswer, OrderPort, PortCallOptions, PortCaller, order } fr
 import { InProcessBoundary, type Logger } from '@agora/platform';
 import type { AdmissionGate } from './app/admission.js';
 import type { CheckoutResponse, Orders } from './app/orders.js';
+import { CHECKOUT_LIMITS } from './app/checkout/input.js';
 
 /**
  * The order port in process: checkout behind this process's admission gate, called directly by
@@ -28,9 +29,14 @@ export class InProcessOrderPort implements OrderPort {
     return this.boundary.run('checkout', async () => checkoutAnswer(await this.admitted(caller, idempotencyKey, body, options.requestId)));
   }
 
-  /** The checkout's result behind the gate, a kept problem included (the HTTP route marks a replay of one too). */
+  /**
+   * The checkout's result behind the gate, a kept problem included (the HTTP route marks a replay
+   * of one too). Its answer is due `answerWithinMs` after it arrived here: time spent waiting for
+   * a slot is time the saga does not get before the 202.
+   */
   admitted(caller: PortCaller, idempotencyKey: string | undefined, body: order.CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
-    return this.gate.run(() => this.orders.checkout(caller, idempotencyKey, body, requestId));
+    const answerBy = Date.now() + CHECKOUT_LIMITS.answerWithinMs;
+    return this.gate.run(() => this.orders.checkout(caller, idempotencyKey, body, requestId, answerBy));
   }
 }
 

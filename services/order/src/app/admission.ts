@@ -28,10 +28,12 @@ export const CHECKOUT_ADMISSION_DEFAULTS: Readonly<AdmissionLimits> = Object.fre
   maxInFlight: 64,
   // Four rounds of in-flight work: a burst of a few hundred buyers queues instead of failing.
   maxQueued: 256,
-  // Waiting plus answering stays inside the caller's per-call budget: an admitted checkout
-  // answers within half of it (201, or 202 with the order to poll; see app/checkout), and this
-  // leaves a tenth for transport, so a queued buyer never meets the gateway's timeout instead.
-  queueWaitMs: (LIMITS.serviceCallTimeoutMs * 2) / 5,
+  // A checkout's answer is due half the caller's per-call budget after it arrived, its wait here
+  // included (201, or 202 with the order to poll; see app/checkout): one that waited longer
+  // answers as soon as its order is open. So the wait may take most of the budget, leaving a fifth
+  // for opening the order and the transport: a burst of a few hundred buyers is queued and
+  // answered (201, 202, 409), not refused, and a queued buyer still never meets a timeout instead.
+  queueWaitMs: (LIMITS.serviceCallTimeoutMs * 4) / 5,
 });
 
 /** What a refused client is told to wait: about one queue wait, for the burst to drain. */

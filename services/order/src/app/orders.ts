@@ -135,8 +135,9 @@ export class Orders {
     return hits.find((h) => this.router.shardFor(h.order.userId).id === h.shard.id) ?? hits[0];
   }
 
-  checkout(caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
-    return this.onUserShard(caller.userId, (shard) => this.checkouts.run(shard, caller, idempotencyKey, body, requestId));
+  /** `answerBy`: when the answer is due (epoch ms; Checkout.run). */
+  checkout(caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string, answerBy?: number): Promise<CheckoutResponse> {
+    return this.onUserShard(caller.userId, (shard) => this.checkouts.run(shard, caller, idempotencyKey, body, requestId, answerBy));
   }
 
   async get(caller: Caller, orderId: string): Promise<Order> {

@@ -39,11 +39,20 @@ export class Checkout {
     private readonly clock: Clock,
   ) {}
 
-  async run(shard: CheckoutShard, caller: Caller, idempotencyKey: string | undefined, body: CheckoutBody, requestId?: string): Promise<CheckoutResponse> {
-    // The answer is due `answerWithinMs` after the request began, however long reading the cart
-    // and opening the order took: a slow open (a busy pool, a slow cart) leaves the saga less time
-    // before the 202, never the caller a longer wait.
-    const answerBy = Date.now() + CHECKOUT_LIMITS.answerWithinMs;
+  /**
+   * `answerBy` (epoch ms) is when the answer is due: `answerWithinMs` after the request arrived,
+   * its wait at the admission gate included (the order port sets it), else after this call began.
+   * However long the wait, the cart read and the open took, the saga gets only what is left before
+   * the 202 — never the caller a longer wait; past it, the answer comes as soon as the order is open.
+   */
+  async run(
+    shard: CheckoutShard,
+    caller: Caller,
+    idempotencyKey: string | undefined,
+    body: CheckoutBody,
+    requestId?: string,
+    answerBy: number = Date.now() + CHECKOUT_LIMITS.answerWithinMs,
+  ): Promise<CheckoutResponse> {
     if (!idempotencyKey) throw validationError([{ path: 'idempotency-key', message: 'header is required on checkout' }]);
     if (idempotencyKey.length > LIMITS.idempotencyKeyChars) {
       throw validationError([{ path: 'idempotency-key', message: `must be at most ${LIMITS.idempotencyKeyChars} characters` }]);
