@@ -314,7 +314,18 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`configuration error: ${err.message}\n`);
       process.exit(78);
     }
-    process.stderr.write(`agora failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`agora failed: ${describeFailure(err)}\n`);
     process.exit(1);
   },
 );
+
+/** How deep `describeFailure` follows causes (they can form a cycle). */
+const FAILURE_CAUSES_MAX = 5;
+
+/** The failure with its causes: a driver's error (drizzle's "Failed query") says what failed, its cause why. */
+function describeFailure(err: unknown, depth = 0): string {
+  if (!(err instanceof Error)) return String(err);
+  const text = err.stack ?? err.message;
+  const cause = (err as { cause?: unknown }).cause;
+  return cause === undefined || depth >= FAILURE_CAUSES_MAX ? text : `${text}\ncaused by: ${describeFailure(cause, depth + 1)}`;
+}
