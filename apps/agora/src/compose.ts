@@ -40,7 +40,7 @@ import { createOrderModule } from '@agora/order';
 import { createGateway, loadGatewayConfig } from '@agora/gateway';
 import type { AgoraConfig } from './config.js';
 import { orderSagaFaults } from './faults.js';
-import { shardOverview } from './shards.js';
+import { SHARDED_SERVICE_NAMES, shardOverview } from './shards.js';
 
 /** The order service gets the TEST-ONLY crash injection (faults.ts), inert unless AGORA_FAULT_KILL_AT is set. */
 const orderModule = createOrderModule({ sagaLogObserver: orderSagaFaults });
@@ -235,7 +235,7 @@ export async function createAgora(config: AgoraConfig, options: AgoraOptions = {
       ...(ports.order ? { order: ports.order } : {}),
       ...(webRoot === undefined ? {} : { web: { root: webRoot } }),
       // The shards as the stored maps list them (docs/sharding.md).
-      cluster: async () => ({ ...singleProcessView(services), shards: await storedShardRows(['order', 'cart'], (service) => storages.forService(service)) }),
+      cluster: async () => ({ ...singleProcessView(services), shards: await storedShardRows(SHARDED_SERVICE_NAMES, (service) => storages.forService(service)) }),
       shards: () => shardOverview((service) => storages.forService(service), config.dbNamedStatements),
     });
     for (const service of services) await service.app.ready();

@@ -34,7 +34,7 @@ import type { AgoraConfig } from './config.js';
 import { SERVICE_MODULES, WEB_APP_DIST, builtWebApp } from './compose.js';
 import { BACKENDS_WAIT, requireBackends } from './backends.js';
 import { CALLABLE_SERVICES, ClusterClient } from './runtime.js';
-import { shardOverview } from './shards.js';
+import { SHARDED_SERVICE_NAMES, shardOverview } from './shards.js';
 
 export const RUNNABLE = ['gateway', ...SERVICE_MODULES.map((m) => m.name)] as const;
 
@@ -143,7 +143,7 @@ export async function runService(name: string, config: AgoraConfig, envVars: Rec
       config: loadGatewayConfig(env),
       readiness: () => readiness,
       isDraining: () => draining,
-      cluster: () => clusterView(client, () => storedShardRows(['order', 'cart'], mapStorage)),
+      cluster: () => clusterView(client, () => storedShardRows(SHARDED_SERVICE_NAMES, mapStorage)),
       shards: () => shardOverview(mapStorage, config.dbNamedStatements),
       rateLimitStore: { redis: rateLimitRedis() },
       // The storefront and admin, served by every gateway (built by `npm run cluster`'s precluster).

@@ -43,7 +43,7 @@ export const SHARDED_SERVICES = {
  */
 export async function shardOverview(mainOf: (service: ShardedService) => Promise<Storage>, namedStatements: boolean): Promise<ShardOverview> {
   const services = await Promise.all(
-    (Object.keys(SHARDED_SERVICES) as ShardedService[]).map(async (service) =>
+    SHARDED_SERVICE_NAMES.map(async (service) =>
       serviceShardOverview(
         service,
         await mainOf(service),
@@ -57,6 +57,9 @@ export async function shardOverview(mainOf: (service: ShardedService) => Promise
 }
 
 export type ShardedService = keyof typeof SHARDED_SERVICES;
+
+/** The sharded services' names, in SHARDED_SERVICES' order (the admin views list them so). */
+export const SHARDED_SERVICE_NAMES = Object.keys(SHARDED_SERVICES) as ShardedService[];
 
 export const SHARD_CLI_LIMITS = {
   /** The move lock's lease; renewed every third of it while the move runs (locking/lease.ts). */
