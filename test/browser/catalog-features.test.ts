@@ -1,27 +1,8 @@
-import { crc32, deflateSync } from 'node:zlib';
+import { png } from '../support/png.js';
 import { expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { screenshot } from './browser.js';
 import { describeInChromium, type Product } from './shop-fixtures.js';
-
-/** A PNG of `width` × `height` in one colour, made byte by byte (signature, IHDR, IDAT, IEND). */
-function png(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, Buffer.from([40, 140, 90]))]);
-  const rows = Buffer.concat(Array.from({ length: height }, () => row));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 /** Polls as long as a page may take to answer (expect.poll's default gives up after one second). */
 const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000 });

@@ -17,8 +17,6 @@ const SLOW_CART_MS = CHECKOUT_LIMITS.answerWithinMs + 200;
 /** Short enough that the saga ends well inside one more budget after the open. */
 const SLOW_AUTHORIZE_MS = 300;
 
-const pause = (ms: number) => sleep(ms);
-
 let system: PortSystem;
 /** Shoppers whose cart reads are slow (the first test's); the others' are not. */
 const slowCarts = new Set<string>();
@@ -39,13 +37,13 @@ beforeAll(async () => {
           add: cart.add.bind(cart),
           checkedOut: cart.checkedOut.bind(cart),
           lines: async (userId, options) => {
-            if (slowCarts.has(userId)) await pause(SLOW_CART_MS);
+            if (slowCarts.has(userId)) await sleep(SLOW_CART_MS);
             return cart.lines(userId, options);
           },
         },
         payment: {
           authorize: async (body) => {
-            await (heldAuthorizations.get(body.userId) ?? pause(SLOW_AUTHORIZE_MS));
+            await (heldAuthorizations.get(body.userId) ?? sleep(SLOW_AUTHORIZE_MS));
             return payment.authorize(body);
           },
           capture: payment.capture.bind(payment),
@@ -104,7 +102,7 @@ describe('checkout answer budget', () => {
     const read = () => assertingForTests(system.transport, 'gateway').request('order', { method: 'GET', path: `/orders/${answer.order.id}`, caller });
     let status: string = answer.order.status;
     for (let i = 0; i < 50 && status !== 'CONFIRMED'; i++) {
-      await pause(100);
+      await sleep(100);
       status = ((await read()).body as { status: string }).status;
     }
     expect(status).toBe('CONFIRMED');
